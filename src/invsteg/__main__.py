@@ -1,0 +1,3 @@
+from invsteg.cli import main
+
+main()

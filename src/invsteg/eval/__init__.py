@@ -1,0 +1,1 @@
+"""Quality metrics and evaluation after 8-bit rounding."""

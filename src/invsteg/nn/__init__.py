@@ -1,0 +1,7 @@
+"""Invertible building blocks: one contract, one coupling class, one container."""
+
+from invsteg.nn.coupling import AffineCoupling, hinet_scale, soft_clamp_scale
+from invsteg.nn.sequential import InvertibleSequential
+from invsteg.nn.subnets import DenseBlock
+
+__all__ = ["AffineCoupling", "DenseBlock", "InvertibleSequential", "hinet_scale", "soft_clamp_scale"]

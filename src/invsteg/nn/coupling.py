@@ -1,0 +1,90 @@
+"""One affine coupling class; HiNet, Steg-cINN and the robust model are configurations of it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+SubnetFactory = Callable[[int, int], nn.Module]
+ScaleFunction = Callable[[Tensor], Tensor]
+
+
+def hinet_scale(clamp: float) -> ScaleFunction:
+    """HiNet's ``e(s) = exp(2 * clamp * (sigmoid(s) - 0.5))``: scale in ``(e^-clamp, e^clamp)``."""
+
+    def log_scale(s: Tensor) -> Tensor:
+        return 2 * clamp * (torch.sigmoid(s) - 0.5)
+
+    return log_scale
+
+
+def soft_clamp_scale(clamp: float) -> ScaleFunction:
+    """Ardizzone et al.'s soft clamp ``exp(clamp * 2/pi * atan(s / clamp))``."""
+
+    def log_scale(s: Tensor) -> Tensor:
+        return clamp * (2 / math.pi) * torch.atan(s / clamp)
+
+    return log_scale
+
+
+class AffineCoupling(nn.Module):
+    """Split the channels into ``x1 | x2`` and couple them:
+
+    ``y1 = x1 * exp(log_scale(sigma(x2))) + phi(x2)`` (the scale only if ``affine_first``),
+    ``y2 = x2 * exp(log_scale(rho(y1))) + eta(y1)``.
+
+    Every subnet also sees ``cond`` (concatenated on channels) when ``cond_channels > 0``.
+    With ``affine_first=False`` and :func:`hinet_scale` this is exactly HiNet's block.
+
+    Shapes: ``x`` is ``(B, split + rest, H, W)``, ``cond`` is ``(B, cond_channels, H, W)``.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        split: int,
+        subnet: SubnetFactory,
+        log_scale: ScaleFunction,
+        *,
+        affine_first: bool = False,
+        cond_channels: int = 0,
+    ) -> None:
+        super().__init__()
+        if not 0 < split < channels:
+            raise ValueError(f"split must be in (0, {channels}), got {split}")
+        self.split = split
+        self.log_scale = log_scale
+        rest = channels - split
+        self.phi = subnet(rest + cond_channels, split)
+        self.sigma = subnet(rest + cond_channels, split) if affine_first else None
+        self.rho = subnet(split + cond_channels, rest)
+        self.eta = subnet(split + cond_channels, rest)
+        self.cond_channels = cond_channels
+
+    def _in(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        if self.cond_channels == 0:
+            return x
+        if cond is None:
+            raise ValueError("this coupling is conditional: pass cond")
+        return torch.cat((x, cond), dim=1)
+
+    def forward(self, x: Tensor, *, cond: Tensor | None = None, reverse: bool = False) -> Tensor:
+        x1, x2 = x[:, : self.split], x[:, self.split :]
+        if not reverse:
+            h2 = self._in(x2, cond)
+            if self.sigma is not None:
+                x1 = x1 * torch.exp(self.log_scale(self.sigma(h2)))
+            y1 = x1 + self.phi(h2)
+            h1 = self._in(y1, cond)
+            y2 = x2 * torch.exp(self.log_scale(self.rho(h1))) + self.eta(h1)
+            return torch.cat((y1, y2), dim=1)
+        h1 = self._in(x1, cond)
+        y2 = (x2 - self.eta(h1)) * torch.exp(-self.log_scale(self.rho(h1)))
+        h2 = self._in(y2, cond)
+        y1 = x1 - self.phi(h2)
+        if self.sigma is not None:
+            y1 = y1 * torch.exp(-self.log_scale(self.sigma(h2)))
+        return torch.cat((y1, y2), dim=1)

@@ -1,0 +1,82 @@
+"""The model zoo as data: one frozen :class:`ModelSpec` per named model.
+
+Nothing else in invsteg knows model names. This module does not import torch,
+so the CLI can list models and validate ``--model`` instantly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from invsteg.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named model: how to build it, which weights it ships with, its wire id.
+
+    ``builder`` is ``"module:Class"``; the class takes its config dataclass, built from
+    ``config``. The full sha256 of ``weights`` is kept in ``weights/SHA256SUMS``, which
+    ``invsteg train``'s export rewrites, so the registry cannot drift from the files.
+    """
+
+    name: str
+    task: str  # "hide" (image in image)
+    builder: str
+    config_class: str
+    config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    weights: str | None = None
+    wire_id: int = 0
+    description: str = ""
+    quality: str = "not measured"
+
+
+def _frozen(**kwargs: Any) -> MappingProxyType:
+    return MappingProxyType(dict(kwargs))
+
+
+_HINET = "invsteg.models.hinet:HiNet"
+_HINET_CONFIG = "invsteg.models.hinet:HiNetConfig"
+
+SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="hinet-small",
+        task="hide",
+        builder=_HINET,
+        config_class=_HINET_CONFIG,
+        config=_frozen(blocks=6, growth=24, clamp=2.0),
+        weights="hinet-small.safetensors",
+        wire_id=1,
+        description="default: 6 blocks, growth 24, trained through 8-bit rounding",
+        quality="see README model card",
+    ),
+    ModelSpec(
+        name="hinet-official",
+        task="hide",
+        builder=_HINET,
+        config_class=_HINET_CONFIG,
+        config=_frozen(blocks=16, growth=32, clamp=2.0),
+        weights=None,
+        wire_id=2,
+        description="HiNet's exact architecture (4,050,240 parameters); bring weights "
+        "with `invsteg convert-weights` and --weights",
+    ),
+)
+
+DEFAULT_MODEL = "hinet-small"
+
+
+def list_models(task: str | None = None) -> list[ModelSpec]:
+    """All registered specs, optionally only those for ``task``."""
+    return [s for s in SPECS if task is None or s.task == task]
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec called ``name``; :class:`ModelError` listing the known names otherwise."""
+    for spec in SPECS:
+        if spec.name == name:
+            return spec
+    known = ", ".join(s.name for s in SPECS)
+    raise ModelError(f"unknown model {name!r}; known models: {known}")

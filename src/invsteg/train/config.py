@@ -1,0 +1,59 @@
+"""Training configuration: one dataclass, stored inside every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class LossWeights:
+    """HiNet's terms: ``guide`` stego vs cover, ``reconstruction`` revealed vs secret,
+    ``low_frequency`` the LL subbands of stego vs cover. All are MSE on the 0..255 scale."""
+
+    guide: float = 3.0
+    reconstruction: float = 1.0
+    low_frequency: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    model: str = "hinet-small"
+    model_config: dict[str, Any] = field(default_factory=dict)  # overrides of the spec's config
+    train_dir: str = "../data/train"
+    val_dir: str = "../data/val"
+    out_dir: str = "runs/hinet-small"
+    crop: int = 64
+    batch: int = 8
+    steps: int = 10_000
+    lr: float = 2e-4
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
+    weight_decay: float = 0.0
+    grad_clip: float = 50.0
+    loss: LossWeights = field(default_factory=LossWeights)
+    round_stego: bool = True  # straight-through 8-bit rounding of the stego
+    ema_decay: float = 0.999
+    scales: tuple[float, ...] = (1.0, 0.5, 0.25)  # image pyramid that crops are cut from
+    val_every: int = 500
+    val_crop: int = 256
+    val_images: int = 12
+    checkpoint_every: int = 250
+    log_every: int = 25
+    seed: int = 0
+    bf16: bool = True
+    channels_last: bool = True
+    explode_factor: float = 20.0  # loss above this times its running median = explosion
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("loss"), dict):
+            values["loss"] = LossWeights(**values["loss"])
+        if "scales" in values:
+            values["scales"] = tuple(values["scales"])
+        return cls(**values)

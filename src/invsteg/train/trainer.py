@@ -1,0 +1,314 @@
+"""A resumable trainer: bf16 autocast on CPU, EMA, explosion guard, CSV log, export.
+
+Checkpoints hold everything needed for an exact resume: config, model, EMA, optimizer,
+scheduler, step, and the RNG states of torch and of the crop sampler.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
+
+from invsteg.eval.metrics import psnr
+from invsteg.registry import get_spec
+from invsteg.train.config import TrainConfig
+from invsteg.train.data import ImageBank, center_crops
+from invsteg.train.losses import low_frequency, mse_255, quantize_8bit
+from invsteg.weights import build_model, save_weights, write_sum
+
+CHECKPOINT = "last.pt"
+
+
+@dataclass
+class StepResult:
+    loss: Tensor
+    terms: dict[str, float]
+
+
+def hiding_step(model: nn.Module, cover: Tensor, secret: Tensor, config: TrainConfig) -> StepResult:
+    """HiNet's objective, with the stego rounded to 8 bits before reveal."""
+    stego, _ = model.hide(cover, secret)
+    received = quantize_8bit(stego) if config.round_stego else stego
+    (revealed,) = model.reveal(received)
+    terms = {
+        "guide": mse_255(stego, cover),
+        "reconstruction": mse_255(revealed, secret),
+        "low_frequency": mse_255(low_frequency(stego), low_frequency(cover)),
+    }
+    weights = config.loss
+    loss = sum(getattr(weights, name) * value for name, value in terms.items())
+    return StepResult(loss, {name: float(value.detach()) for name, value in terms.items()})
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio``."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def validate_hiding(model: nn.Module, covers: Tensor, batch: int = 4) -> dict[str, float]:
+    """Cover i hides secret i+1; stego rounded to 8 bits; mean PSNRs (RGB)."""
+    secrets = covers.roll(-1, dims=0)
+    stego_psnrs, secret_psnrs = [], []
+    for start in range(0, len(covers), batch):
+        cover, secret = covers[start : start + batch], secrets[start : start + batch]
+        stego = quantize_8bit(model.hide(cover, secret)[0])
+        (revealed,) = model.reveal(stego)
+        stego_psnrs += psnr(stego, cover).tolist()
+        secret_psnrs += psnr(quantize_8bit(revealed), secret).tolist()
+    return {
+        "val_stego_psnr": sum(stego_psnrs) / len(stego_psnrs),
+        "val_secret_psnr": sum(secret_psnrs) / len(secret_psnrs),
+        "val_worst_secret_psnr": min(secret_psnrs),
+    }
+
+
+def ema_with_warmup(decay: float) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """EMA whose decay ramps up as ``(1 + n) / (10 + n)``: a plain 0.999 EMA would still
+    be mostly the untrained start after the first thousand steps of a short CPU run."""
+
+    def average(averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
+        n = float(num_averaged)
+        d = min(decay, (1 + n) / (10 + n))
+        return d * averaged + (1 - d) * current
+
+    return average
+
+
+def distributed_world() -> tuple[int, int]:
+    """``(rank, world_size)`` under torchrun, ``(0, 1)`` otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+class Trainer:
+    """Train ``config.model`` from scratch or resume from ``out_dir/last.pt``."""
+
+    def __init__(self, config: TrainConfig, *, device: str | None = None) -> None:
+        self.rank, self.world = distributed_world()
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            torch.distributed.init_process_group(backend)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        self.out_dir = Path(config.out_dir)
+        checkpoint = self.out_dir / CHECKPOINT
+        state = (
+            torch.load(checkpoint, map_location="cpu", weights_only=False) if checkpoint.exists() else None
+        )
+        self.config = TrainConfig.from_dict(state["config"]) if state else config
+        self.spec = get_spec(self.config.model)
+        torch.manual_seed(self.config.seed)
+        self.model = build_model(
+            self.spec.builder, self.spec.config_class, dict(self.spec.config) | self.config.model_config
+        ).to(self.device)
+        if self.config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = AveragedModel(self.model, avg_fn=ema_with_warmup(self.config.ema_decay))
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(),
+            lr=self.config.lr,
+            betas=(0.9, 0.999),
+            eps=1e-6,
+            weight_decay=self.config.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, self.config)
+        )
+        self.sampler = torch.Generator().manual_seed(self.config.seed)
+        self.step = 0
+        self.best_score = -math.inf
+        self.restores = 0
+        self.recent_losses: deque[float] = deque(maxlen=200)
+        if state:
+            self._load_state(state)
+        self.trained = self.model
+        if self.world > 1:
+            self.trained = nn.parallel.DistributedDataParallel(self.model)
+        self.last_good = self._state()
+
+    # -- state -------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return copy.deepcopy(
+            {
+                "config": self.config.to_dict(),
+                "model": self.model.state_dict(),
+                "ema": self.ema.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "step": self.step,
+                "best_score": self.best_score,
+                "restores": self.restores,
+                "recent_losses": list(self.recent_losses),
+                "torch_rng": torch.get_rng_state(),
+                "sampler_rng": self.sampler.get_state(),
+            }
+        )
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = state["step"]
+        self.best_score = state["best_score"]
+        self.restores = state["restores"]
+        self.recent_losses.extend(state["recent_losses"])
+        torch.set_rng_state(state["torch_rng"])
+        self.sampler.set_state(state["sampler_rng"])
+
+    def save_checkpoint(self) -> None:
+        if self.rank:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.out_dir / (CHECKPOINT + ".tmp")
+        torch.save(self.last_good, tmp)
+        os.replace(tmp, self.out_dir / CHECKPOINT)
+
+    # -- training ----------------------------------------------------------------------
+    def _autocast(self) -> Any:
+        if not self.config.bf16:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _batch(self, bank: ImageBank) -> Tensor:
+        # Every rank draws the same global batch and keeps its slice, so N processes
+        # make exactly the update one process makes with the whole batch.
+        per_rank = self.config.batch // self.world
+        batch = bank.sample(self.config.batch, self.sampler)[
+            self.rank * per_rank : (self.rank + 1) * per_rank
+        ]
+        batch = batch.to(self.device)
+        if self.config.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def train_step(self, bank: ImageBank) -> StepResult | None:
+        """One update; ``None`` when the loss exploded and the last good state came back."""
+        cover, secret = self._batch(bank), self._batch(bank)
+        with self._autocast():
+            result = hiding_step(self.trained, cover, secret, self.config)
+        loss = float(result.loss.detach())
+        median = sorted(self.recent_losses)[len(self.recent_losses) // 2] if self.recent_losses else math.inf
+        if not math.isfinite(loss) or (
+            len(self.recent_losses) >= 50 and loss > self.config.explode_factor * median
+        ):
+            self._restore_last_good()
+            return None
+        self.optimizer.zero_grad(set_to_none=True)
+        result.loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        if not torch.isfinite(grad_norm):
+            self._restore_last_good()
+            return None
+        self.optimizer.step()
+        self.scheduler.step()
+        self.ema.update_parameters(self.model)
+        self.recent_losses.append(loss)
+        self.step += 1
+        result.terms |= {"loss": loss, "grad_norm": float(grad_norm)}
+        return result
+
+    def _restore_last_good(self) -> None:
+        """The official HiNet code diverges to NaN now and then; step back and halve the lr."""
+        restores = self.restores + 1
+        self._load_state(copy.deepcopy(self.last_good))
+        self.restores = restores
+        for group in self.optimizer.param_groups:
+            group["lr"] *= 0.5
+        self.scheduler.base_lrs = [lr * 0.5 for lr in self.scheduler.base_lrs]
+
+    def validate(self, covers: Tensor) -> dict[str, float]:
+        model = self.ema.module.eval()
+        metrics = validate_hiding(model, covers.to(self.device))
+        model.train()
+        return metrics
+
+    def export(self, path: Path) -> str:
+        """Write the EMA weights as safetensors and record their sha256 beside them."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model = copy.deepcopy(self.ema.module).to("cpu", memory_format=torch.contiguous_format)
+        extra = {"invsteg.train_step": str(self.step), "invsteg.model_name": self.config.model}
+        save_weights(model, path, self.spec.builder, extra)
+        return write_sum(path.parent, path.name)
+
+    def fit(
+        self, export_to: Path | None = None, *, progress: bool = True, max_steps: int | None = None
+    ) -> None:
+        """Train until ``config.steps`` (or ``max_steps`` more); validate, checkpoint, export best."""
+        config = self.config
+        bank = ImageBank(config.train_dir, config.crop, config.scales)
+        val = center_crops(config.val_dir, config.val_crop, config.val_images) if config.val_every else None
+        stop = config.steps if max_steps is None else min(config.steps, self.step + max_steps)
+        self.model.train()
+        log_path = self.out_dir / "log.csv"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        bar = _progress(progress and self.rank == 0)
+        task = bar.add_task("train", total=stop, completed=self.step)
+        started, images = time.perf_counter(), 0
+        with bar, open(log_path, "a", newline="") as log_file:
+            log = csv.writer(log_file)
+            while self.step < stop:
+                result = self.train_step(bank)
+                if result is None:
+                    log.writerow([self.step, "restored", self.restores])
+                    continue
+                images += config.batch
+                rate = images / (time.perf_counter() - started)
+                bar.update(
+                    task,
+                    completed=self.step,
+                    description=f"loss {result.terms['loss']:.3g} {rate:.1f} img/s",
+                )
+                row: dict[str, Any] = {}
+                if self.step % config.log_every == 0:
+                    row = {
+                        **result.terms,
+                        "lr": self.optimizer.param_groups[0]["lr"],
+                        "img_per_s": rate,
+                    }
+                if val is not None and (self.step % config.val_every == 0 or self.step == stop):
+                    metrics = self.validate(val)
+                    row |= metrics
+                    score = metrics["val_stego_psnr"] + 2 * metrics["val_secret_psnr"]
+                    if score > self.best_score and export_to is not None and self.rank == 0:
+                        self.best_score = score
+                        self.export(export_to)
+                if row and self.rank == 0:
+                    log.writerow(
+                        [time.strftime("%H:%M:%S"), self.step] + [f"{k}={v:.6g}" for k, v in row.items()]
+                    )
+                    log_file.flush()
+                if self.step % config.checkpoint_every == 0 or self.step == stop:
+                    self.last_good = self._state()
+                    self.save_checkpoint()
+
+
+def _progress(enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True, quiet=not enabled)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )

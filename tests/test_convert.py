@@ -1,0 +1,174 @@
+"""Converting the official HiNet checkpoint: exact forward-pass parity and clean refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from invsteg.convert import convert_official_hinet
+from invsteg.errors import InputFileError, WeightsError
+from invsteg.weights import load_weights_file
+
+BLOCKS, GROWTH, BAND, CLAMP = 16, 32, 12, 2.0
+
+
+def official_state(prefix: str = "module.model.", seed: int = 0) -> dict[str, Tensor]:
+    """A random state dict in the official layout (small std keeps 16 blocks finite)."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for k in range(1, BLOCKS + 1):
+        for sub in "fry":
+            for m in range(1, 6):
+                cin = BAND + (m - 1) * GROWTH
+                cout = GROWTH if m < 5 else BAND
+                name = f"{prefix}inv{k}.{sub}.conv{m}"
+                state[f"{name}.weight"] = torch.randn(cout, cin, 3, 3, generator=gen) * 0.02
+                state[f"{name}.bias"] = torch.randn(cout, generator=gen) * 0.02
+    return state
+
+
+def save_official(path: Path, state: dict[str, Tensor]) -> Path:
+    # The official training script also stores optimiser state under "opt".
+    torch.save(
+        {"opt": {"state": {}, "param_groups": [{"lr": 1e-4, "betas": (0.5, 0.999)}]}, "net": state}, path
+    )
+    return path
+
+
+# --- an independent re-statement of the official forward pass -------------------------
+
+
+def ref_dwt(x: Tensor) -> Tensor:
+    x1 = x[:, :, 0::2, 0::2] / 2
+    x2 = x[:, :, 1::2, 0::2] / 2
+    x3 = x[:, :, 0::2, 1::2] / 2
+    x4 = x[:, :, 1::2, 1::2] / 2
+    ll = x1 + x2 + x3 + x4
+    hl = -x1 - x2 + x3 + x4
+    lh = -x1 + x2 - x3 + x4
+    hh = x1 - x2 - x3 + x4
+    return torch.cat((ll, hl, lh, hh), 1)
+
+
+def ref_iwt(y: Tensor) -> Tensor:
+    c = y.shape[1] // 4
+    x1, x2, x3, x4 = (y[:, i * c : (i + 1) * c] / 2 for i in range(4))
+    b, _, h, w = x1.shape
+    out = torch.zeros(b, c, 2 * h, 2 * w)
+    out[:, :, 0::2, 0::2] = x1 - x2 - x3 + x4
+    out[:, :, 1::2, 0::2] = x1 - x2 + x3 - x4
+    out[:, :, 0::2, 1::2] = x1 + x2 - x3 - x4
+    out[:, :, 1::2, 1::2] = x1 + x2 + x3 + x4
+    return out
+
+
+def ref_dense(state: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
+    def conv(m: int, inp: Tensor) -> Tensor:
+        return F.conv2d(inp, state[f"{name}.conv{m}.weight"], state[f"{name}.conv{m}.bias"], padding=1)
+
+    x1 = F.leaky_relu(conv(1, x), 0.01)
+    x2 = F.leaky_relu(conv(2, torch.cat((x, x1), 1)), 0.01)
+    x3 = F.leaky_relu(conv(3, torch.cat((x, x1, x2), 1)), 0.01)
+    x4 = F.leaky_relu(conv(4, torch.cat((x, x1, x2, x3), 1)), 0.01)
+    return conv(5, torch.cat((x, x1, x2, x3, x4), 1))
+
+
+def ref_hide(
+    state: dict[str, Tensor], cover: Tensor, secret: Tensor, prefix: str = "module.model."
+) -> Tensor:
+    x = torch.cat((ref_dwt(cover), ref_dwt(secret)), 1)
+    for k in range(1, BLOCKS + 1):
+        p = f"{prefix}inv{k}"
+        x1, x2 = x[:, :BAND], x[:, BAND:]
+        y1 = x1 + ref_dense(state, f"{p}.f", x2)
+        s = 2 * CLAMP * (torch.sigmoid(ref_dense(state, f"{p}.r", y1)) - 0.5)
+        y2 = x2 * torch.exp(s) + ref_dense(state, f"{p}.y", y1)
+        x = torch.cat((y1, y2), 1)
+    return ref_iwt(x[:, :BAND])
+
+
+# --- tests ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def state() -> dict[str, Tensor]:
+    return official_state()
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(1, 3, 32, 32, generator=gen), torch.rand(1, 3, 32, 32, generator=gen)
+
+
+def test_reference_transform_round_trips(images: tuple[Tensor, Tensor]) -> None:
+    cover, _ = images
+    torch.testing.assert_close(ref_iwt(ref_dwt(cover)), cover, rtol=0, atol=1e-6)
+
+
+def test_converted_model_matches_official_forward(tmp_path: Path, state, images) -> None:
+    source = save_official(tmp_path / "model.pt", state)
+    summary = convert_official_hinet(source, tmp_path / "hinet.safetensors")
+    assert summary["model"] == "hinet-official"
+    assert summary["tensors"] == BLOCKS * 3 * 5 * 2
+    assert summary["parameters"] == 4_050_240
+    model = load_weights_file(tmp_path / "hinet.safetensors")
+    cover, secret = images
+    with torch.no_grad():
+        stego = model.hide(cover, secret)[0]
+        expected = ref_hide(state, cover, secret)
+    # The couplings must really act, or parity would be trivially true.
+    assert (expected - cover).abs().max() > 1e-3
+    torch.testing.assert_close(stego, expected, rtol=0, atol=1e-5)
+
+
+def test_checkpoint_without_module_prefix_converts(tmp_path: Path, state, images) -> None:
+    plain = {key.removeprefix("module."): value for key, value in state.items()}
+    source = save_official(tmp_path / "model.pt", plain)
+    convert_official_hinet(source, tmp_path / "hinet.safetensors")
+    model = load_weights_file(tmp_path / "hinet.safetensors")
+    cover, secret = images
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.hide(cover, secret)[0], ref_hide(plain, cover, secret, "model."), rtol=0, atol=1e-5
+        )
+
+
+def test_missing_key_is_refused(tmp_path: Path, state) -> None:
+    broken = dict(state)
+    del broken["module.model.inv3.r.conv2.bias"]
+    source = save_official(tmp_path / "model.pt", broken)
+    destination = tmp_path / "hinet.safetensors"
+    with pytest.raises(WeightsError, match=r"model\.pt.*missing key 'module\.model\.inv3\.r\.conv2\.bias'"):
+        convert_official_hinet(source, destination)
+    assert not destination.exists()
+    assert list(tmp_path.iterdir()) == [source]  # no temp file left behind either
+
+
+def test_unexpected_key_is_refused(tmp_path: Path, state) -> None:
+    broken = dict(state) | {"module.model.extra.weight": torch.zeros(1)}
+    source = save_official(tmp_path / "model.pt", broken)
+    destination = tmp_path / "hinet.safetensors"
+    with pytest.raises(WeightsError, match=r"unexpected key 'module\.model\.extra\.weight'"):
+        convert_official_hinet(source, destination)
+    assert not destination.exists()
+
+
+def test_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "model.pt"
+    source.write_text("this is not a torch checkpoint\n")
+    destination = tmp_path / "hinet.safetensors"
+    with pytest.raises(WeightsError, match=r"model\.pt"):
+        convert_official_hinet(source, destination)
+    assert not destination.exists()
+
+
+def test_missing_source_is_an_input_error(tmp_path: Path) -> None:
+    destination = tmp_path / "hinet.safetensors"
+    with pytest.raises(InputFileError, match=r"nope\.pt"):
+        convert_official_hinet(tmp_path / "nope.pt", destination)
+    assert not destination.exists()

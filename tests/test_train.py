@@ -1,0 +1,120 @@
+"""The trainer: exact resume, explosion guard, export with sha256, and DDP equivalence."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from invsteg.train import TrainConfig, Trainer
+from invsteg.train.data import ImageBank
+from invsteg.weights import file_sha256, load_weights_file, read_sums
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def tiny_config(folder: Path, out: Path, **overrides) -> TrainConfig:
+    fields = dict(
+        model_config={"blocks": 1, "growth": 4},
+        train_dir=str(folder),
+        val_dir=str(folder),
+        out_dir=str(out),
+        crop=16,
+        batch=2,
+        steps=4,
+        warmup_steps=1,
+        val_every=0,
+        checkpoint_every=2,
+        log_every=1,
+        scales=(1.0,),
+        bf16=False,
+        channels_last=False,
+    )
+    return TrainConfig(**(fields | overrides))
+
+
+def parameters(trainer: Trainer) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in trainer.model.parameters()]
+
+
+def test_resume_is_exact(image_folder, tmp_path) -> None:
+    straight = Trainer(tiny_config(image_folder, tmp_path / "a"))
+    straight.fit(progress=False)
+    first = Trainer(tiny_config(image_folder, tmp_path / "b"))
+    first.fit(progress=False, max_steps=2)
+    resumed = Trainer(tiny_config(image_folder, tmp_path / "b"))
+    assert resumed.step == 2
+    resumed.fit(progress=False)
+    assert resumed.step == straight.step == 4
+    for a, b in zip(parameters(straight), parameters(resumed), strict=True):
+        assert torch.equal(a, b)
+    assert len((tmp_path / "b" / "log.csv").read_text().splitlines()) == 4  # one row a step
+
+
+def test_explosion_restores_last_good_state_and_halves_lr(image_folder, tmp_path, monkeypatch) -> None:
+    trainer = Trainer(tiny_config(image_folder, tmp_path / "run"))
+    bank = ImageBank(image_folder, 16)
+    good = parameters(trainer)
+    lr = trainer.optimizer.param_groups[0]["lr"]
+    import invsteg.train.trainer as module
+
+    real_step = module.hiding_step
+
+    def exploding(*args, **kwargs):
+        result = real_step(*args, **kwargs)
+        result.loss = result.loss * math.nan
+        return result
+
+    monkeypatch.setattr(module, "hiding_step", exploding)
+    assert trainer.train_step(bank) is None
+    assert trainer.restores == 1 and trainer.step == 0
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(lr / 2)
+    for a, b in zip(good, parameters(trainer), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_export_writes_weights_and_their_sha256(image_folder, tmp_path) -> None:
+    trainer = Trainer(tiny_config(image_folder, tmp_path / "run", steps=1))
+    trainer.fit(progress=False)
+    target = tmp_path / "weights" / "tiny.safetensors"
+    digest = trainer.export(target)
+    assert read_sums(target.parent) == {"tiny.safetensors": digest} and digest == file_sha256(target)
+    model = load_weights_file(target)
+    assert model.config.blocks == 1 and model.config.growth == 4
+
+
+def _ddp_worker(rank: int, world: int, folder: str, out: str, port: int) -> None:
+    import os
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    trainer = Trainer(tiny_config(Path(folder), Path(out), steps=2, ema_decay=0.5), device="cpu")
+    trainer.fit(progress=False)
+    torch.distributed.destroy_process_group()
+
+
+def test_two_gloo_processes_match_one_process(image_folder, tmp_path) -> None:
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, str(image_folder), str(tmp_path / "ddp"), port), nprocs=2)
+    single = Trainer(tiny_config(image_folder, tmp_path / "single", steps=2, ema_decay=0.5))
+    single.fit(progress=False)
+    distributed = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)["model"]
+    for name, value in single.model.state_dict().items():
+        assert torch.allclose(value, distributed[name], atol=1e-6), name
