@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from results_file import write_section
+
 START_MARKER = "<!-- hide_speed:start -->"
 END_MARKER = "<!-- hide_speed:end -->"
 RESULT_PREFIX = "HIDE_SPEED_RESULT "
@@ -398,18 +400,6 @@ def render_section(
     )
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this script's marked section of ``path``; keep everything else."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(END_MARKER) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -502,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     imports = cli_import_check()
     section = render_section(results, args, cli, imports)
     print(section.replace(START_MARKER + "\n", "").replace("\n" + END_MARKER, ""))
-    write_section(args.out, section)
+    write_section(START_MARKER, END_MARKER, args.out, section)
     print(f"wrote {args.out}", file=sys.stderr)
     return 1 if any(r.error for r in results) else 0
 

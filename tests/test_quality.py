@@ -1,0 +1,61 @@
+"""The shipped default model, end to end on real 8-bit PNG files in examples/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from invsteg import api
+from invsteg.eval.quality import compare, evaluate_pair, summarize
+from invsteg.imageio import read_image
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def net():
+    return api.load_hiding_model()
+
+
+def crop(name: str, size: int = 128) -> np.ndarray:
+    return read_image(str(EXAMPLES / name), name).pixels[:size, :size]
+
+
+def test_revealed_secret_is_far_closer_to_the_secret_than_to_the_cover(net, tmp_path) -> None:
+    cover, secret = crop("cover2.png"), crop("secret2.png")
+    stego = api.hide(cover, secret, net=net).stego
+    path = tmp_path / "stego.png"
+    from PIL import Image
+
+    Image.fromarray(stego).save(path)
+    revealed = api.reveal(read_image(str(path), "stego").pixels, net=net)
+    to_secret, to_cover = compare(revealed, secret)["psnr"], compare(revealed, cover)["psnr"]
+    assert to_secret > to_cover + 10, (to_secret, to_cover)
+    assert to_secret > 25
+    assert compare(stego, cover)["psnr"] > 35
+
+
+def test_cli_demo_round_trip(tmp_path) -> None:
+    """The README's demo path: files in, PNG stego, revealed secret from that PNG."""
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "invsteg", *args], check=True, cwd=tmp_path, capture_output=True
+        )
+
+    run("hide", str(EXAMPLES / "cover.png"), str(EXAMPLES / "secret.png"), "-o", "stego.png")
+    run("reveal", "stego.png", "-o", "revealed.png")
+    revealed = read_image(str(tmp_path / "revealed.png"), "revealed").pixels
+    secret = read_image(str(EXAMPLES / "secret.png"), "secret").pixels
+    assert compare(revealed, secret)["psnr"] > 25
+
+
+def test_evaluation_reports_fragility_to_jpeg(net) -> None:
+    cover, secret = crop("cover.png", 64), crop("secret.png", 64)
+    summary = summarize([evaluate_pair("example", cover, secret, net)])
+    assert summary["secret_png"]["psnr"] > summary["secret_jpeg95"]["psnr"]
+    assert set(summary) >= {"stego", "stego_worst", "secret_noise1", "secret_png_worst"}
