@@ -439,3 +439,19 @@ def test_json_psnr_of_an_unchanged_cover_is_null(tmp_path: Path) -> None:
     data = json.loads(result.stdout, parse_constant=reject)
     assert data["stego_psnr_db"] is None
     np.testing.assert_array_equal(pixels(stego), pixels(cover))
+
+
+def test_eval_reports_metrics_and_draws_a_figure(tmp_path, tiny_weights) -> None:
+    covers = tmp_path / "covers"
+    covers.mkdir()
+    for seed in range(3):
+        save_noise(covers / f"{seed}.png", 40, 32, seed)
+    run = invsteg(tmp_path, "eval", covers, "--view", "full", "--weights", tiny_weights, "--json",
+                  "--figure", "fig.png")  # fmt: skip
+    assert run.rc == 0, run.err
+    summary = json.loads(run.out)
+    assert summary["images"] == 3 and len(summary["per_image"]) == 3
+    for key in ("stego", "secret_png", "secret_jpeg95", "secret_noise1"):
+        assert set(summary[key]) == {"psnr", "psnr_y", "ssim"}
+    assert image_info(tmp_path / "fig.png") == ("PNG", (6 * 40, 32))
+    assert invsteg(tmp_path, "eval", covers, "--view", "nope", "--weights", tiny_weights).rc == 2

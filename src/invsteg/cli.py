@@ -272,8 +272,10 @@ def evaluate(
     from invsteg import api, fileio, imageio
     from invsteg.eval.quality import evaluate_pair, summarize
     from invsteg.eval.quality import figure as draw_figure
-    from invsteg.eval.views import apply_view
+    from invsteg.eval.views import VIEWS, apply_view
 
+    if view not in VIEWS:
+        raise UsageError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     if figure is not None:
         fileio.check_output(str(figure), force=force)
     cover_files = _image_files(covers)[:limit]
