@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import platform
 import re
@@ -437,6 +438,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per configuration subprocess")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results.md"), help="markdown file")
+    parser.add_argument(
+        "--bf16-max-mp",
+        type=float,
+        default=0.3,
+        help="skip bf16 above this size (10x slower without bf16 hardware)",
+    )
+    parser.add_argument(
+        "--max-mp", action="append", default=[], metavar="MODEL=MP", help="skip MODEL above MP megapixels"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one Config as JSON
     args = parser.parse_args(argv)
     if args.sizes is None:
@@ -468,10 +478,17 @@ def main(argv: list[str] | None = None) -> int:
         print(RESULT_PREFIX + json.dumps(asdict(result)), flush=True)
         return 0
 
-    results = []
+    limits = {model: float(mp) for model, mp in (item.split("=") for item in args.max_mp)}
+    results, skipped = [], []
     for model in args.models:
         for width, height in args.sizes:
             for precision in args.precisions:
+                megapixels = width * height / 1e6
+                if megapixels > limits.get(model, math.inf) or (
+                    precision == "bf16" and megapixels > args.bf16_max_mp
+                ):
+                    skipped.append(f"{model} {width}x{height} {precision}")
+                    continue
                 config = Config(
                     model,
                     width,
@@ -491,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     cli = time_cli_help()
     imports = cli_import_check()
     section = render_section(results, args, cli, imports)
+    if skipped:
+        note = f"Not run (too slow for this machine's time budget): {'; '.join(skipped)}."
+        section = section.replace("\n" + END_MARKER, "\n\n" + note + "\n" + END_MARKER)
     print(section.replace(START_MARKER + "\n", "").replace("\n" + END_MARKER, ""))
     write_section(START_MARKER, END_MARKER, args.out, section)
     print(f"wrote {args.out}", file=sys.stderr)

@@ -38,11 +38,25 @@ class StepResult:
     terms: dict[str, float]
 
 
-def hiding_step(model: nn.Module, cover: Tensor, secret: Tensor, config: TrainConfig) -> StepResult:
-    """HiNet's objective, with the stego rounded to 8 bits before reveal."""
-    stego, _ = model.hide(cover, secret)
-    received = quantize_8bit(stego) if config.round_stego else stego
-    (revealed,) = model.reveal(received)
+class HideThenReveal(nn.Module):
+    """hide -> (straight-through 8-bit rounding) -> reveal as one ``forward``, so that
+    DistributedDataParallel, which only hooks ``forward``, sees the whole pass."""
+
+    def __init__(self, model: nn.Module, round_stego: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.round_stego = round_stego
+
+    def forward(self, cover: Tensor, secret: Tensor) -> tuple[Tensor, Tensor]:
+        stego, _ = self.model.hide(cover, secret)
+        received = quantize_8bit(stego) if self.round_stego else stego
+        (revealed,) = self.model.reveal(received)
+        return stego, revealed
+
+
+def hiding_step(round_trip: nn.Module, cover: Tensor, secret: Tensor, config: TrainConfig) -> StepResult:
+    """HiNet's objective on a :class:`HideThenReveal` (possibly DDP-wrapped) pass."""
+    stego, revealed = round_trip(cover, secret)
     terms = {
         "guide": mse_255(stego, cover),
         "reconstruction": mse_255(revealed, secret),
@@ -150,9 +164,9 @@ class Trainer:
         self.recent_losses: deque[float] = deque(maxlen=200)
         if state:
             self._load_state(state)
-        self.trained = self.model
+        self.round_trip: nn.Module = HideThenReveal(self.model, self.config.round_stego)
         if self.world > 1:
-            self.trained = nn.parallel.DistributedDataParallel(self.model)
+            self.round_trip = nn.parallel.DistributedDataParallel(self.round_trip)
         self.last_good = self._state()
 
     # -- state -------------------------------------------------------------------------
@@ -216,7 +230,7 @@ class Trainer:
         """One update; ``None`` when the loss exploded and the last good state came back."""
         cover, secret = self._batch(bank), self._batch(bank)
         with self._autocast():
-            result = hiding_step(self.trained, cover, secret, self.config)
+            result = hiding_step(self.round_trip, cover, secret, self.config)
         loss = float(result.loss.detach())
         median = sorted(self.recent_losses)[len(self.recent_losses) // 2] if self.recent_losses else math.inf
         if not math.isfinite(loss) or (
