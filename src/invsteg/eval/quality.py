@@ -38,7 +38,7 @@ def through_channel(stego: np.ndarray, channel: str, seed: int = 0) -> np.ndarra
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image).permute(2, 0, 1)[None].double() / 255
+    return torch.tensor(image, dtype=torch.float64).permute(2, 0, 1)[None] / 255
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
