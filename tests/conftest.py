@@ -9,6 +9,21 @@ import pytest
 TINY_BUILDER = "invsteg.models.hinet:HiNet"
 
 
+@pytest.fixture
+def single_thread():
+    """Run a test on one intra-op thread. For small tensors, OpenMP threads cost more in
+    synchronisation than they gain, and on a busy machine (a training job beside the
+    tests) they made the invertibility and colour tests 5-15x slower in wall time."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``HiNet(blocks=2, growth=8)`` with seeded weights plus a small seeded perturbation.

@@ -23,7 +23,7 @@ class ModelSpec:
     """
 
     name: str
-    task: str  # "hide" (image in image)
+    task: str  # "hide" (image in image) or "embed" (bytes in colour)
     builder: str
     config_class: str
     config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -62,6 +62,17 @@ SPECS: tuple[ModelSpec, ...] = (
         wire_id=2,
         description="HiNet's exact architecture (4,050,240 parameters); bring weights "
         "with `invsteg convert-weights` and --weights",
+    ),
+    ModelSpec(
+        name="stegcinn-small",
+        task="embed",
+        builder="invsteg.models.stegcinn:StegCINN",
+        config_class="invsteg.models.stegcinn:StegCINNConfig",
+        config=_frozen(blocks=8, hidden=32, cond_channels=16, clamp=1.5, seed=0),
+        weights=None,
+        wire_id=3,
+        description="Steg-cINN colourisation flow for embed-file: 8 couplings, hidden 32, "
+        "soft clamp 1.5; not trained yet",
     ),
 )
 

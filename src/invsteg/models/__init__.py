@@ -1,5 +1,6 @@
 """Assembled networks, each built from a config dataclass."""
 
 from invsteg.models.hinet import HiNet, HiNetConfig
+from invsteg.models.stegcinn import StegCINN, StegCINNConfig
 
-__all__ = ["HiNet", "HiNetConfig"]
+__all__ = ["HiNet", "HiNetConfig", "StegCINN", "StegCINNConfig"]

@@ -49,6 +49,26 @@ class HiNet(nn.Module):
         """The invertible core on wavelet bands: ``(B, 12 (1 + K), h, w)`` both ways."""
         return self.net(x, cond=cond, reverse=reverse)
 
+    def forward_with_log_det(self, x: Tensor, *, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(forward(x), log |det J|)`` per sample ``(B,)``; HiNet is not trained by
+        likelihood, but every model offers this so tests can check it generically."""
+        return self.net.forward_with_log_det(x, cond=cond)
+
+    def example_inputs(
+        self,
+        batch: int,
+        height: int,
+        width: int,
+        *,
+        dtype: torch.dtype = torch.float32,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """A valid core input: uniform ``[0, 1)`` bands ``(batch, 12 (1 + K), height, width)``,
+        and its condition (None: HiNet is unconditional). For tests."""
+        channels = self.band_channels * (1 + self.config.secrets)
+        x = torch.rand(batch, channels, height, width, dtype=dtype, generator=generator)
+        return x.to(next(self.parameters()).device), None
+
     def hide(self, cover: Tensor, *secrets: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(stego, lost)``: the stego image ``(B, 3, H, W)`` (not yet rounded) and
         the discarded part ``r`` ``(B, 12 K, H/2, W/2)`` that reveal replaces by ``z``."""

@@ -1,7 +1,16 @@
 """Invertible building blocks: one contract, one coupling class, one container."""
 
 from invsteg.nn.coupling import AffineCoupling, hinet_scale, soft_clamp_scale
+from invsteg.nn.mixing import FixedOrthogonalMix, random_orthogonal
 from invsteg.nn.sequential import InvertibleSequential
 from invsteg.nn.subnets import DenseBlock
 
-__all__ = ["AffineCoupling", "DenseBlock", "InvertibleSequential", "hinet_scale", "soft_clamp_scale"]
+__all__ = [
+    "AffineCoupling",
+    "DenseBlock",
+    "FixedOrthogonalMix",
+    "InvertibleSequential",
+    "hinet_scale",
+    "random_orthogonal",
+    "soft_clamp_scale",
+]

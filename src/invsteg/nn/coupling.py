@@ -40,6 +40,7 @@ class AffineCoupling(nn.Module):
     With ``affine_first=False`` and :func:`hinet_scale` this is exactly HiNet's block.
 
     Shapes: ``x`` is ``(B, split + rest, H, W)``, ``cond`` is ``(B, cond_channels, H, W)``.
+    :meth:`forward_with_log_det` also returns ``log |det J|`` for likelihood training.
     """
 
     def __init__(
@@ -72,15 +73,34 @@ class AffineCoupling(nn.Module):
         return torch.cat((x, cond), dim=1)
 
     def forward(self, x: Tensor, *, cond: Tensor | None = None, reverse: bool = False) -> Tensor:
+        if reverse:
+            return self._reverse(x, cond)
+        return self._forward(x, cond, need_log_det=False)[0]
+
+    def forward_with_log_det(self, x: Tensor, *, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(forward(x), log |det J| per sample)``: the sum of the applied log-scales,
+        ``(B,)``. The Jacobian is block-triangular, so its log-det is exactly that sum."""
+        return self._forward(x, cond, need_log_det=True)
+
+    def _forward(self, x: Tensor, cond: Tensor | None, *, need_log_det: bool) -> tuple[Tensor, Tensor]:
         x1, x2 = x[:, : self.split], x[:, self.split :]
-        if not reverse:
-            h2 = self._in(x2, cond)
-            if self.sigma is not None:
-                x1 = x1 * torch.exp(self.log_scale(self.sigma(h2)))
-            y1 = x1 + self.phi(h2)
-            h1 = self._in(y1, cond)
-            y2 = x2 * torch.exp(self.log_scale(self.rho(h1))) + self.eta(h1)
-            return torch.cat((y1, y2), dim=1)
+        log_det = x.new_zeros(x.shape[0])
+        h2 = self._in(x2, cond)
+        if self.sigma is not None:
+            s1 = self.log_scale(self.sigma(h2))
+            x1 = x1 * torch.exp(s1)
+            if need_log_det:
+                log_det = log_det + s1.flatten(1).sum(dim=1)
+        y1 = x1 + self.phi(h2)
+        h1 = self._in(y1, cond)
+        s2 = self.log_scale(self.rho(h1))
+        y2 = x2 * torch.exp(s2) + self.eta(h1)
+        if need_log_det:
+            log_det = log_det + s2.flatten(1).sum(dim=1)
+        return torch.cat((y1, y2), dim=1), log_det
+
+    def _reverse(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        x1, x2 = x[:, : self.split], x[:, self.split :]
         h1 = self._in(x1, cond)
         y2 = (x2 - self.eta(h1)) * torch.exp(-self.log_scale(self.rho(h1)))
         h2 = self._in(y2, cond)
