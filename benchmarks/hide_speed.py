@@ -445,7 +445,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip bf16 above this size (10x slower without bf16 hardware)",
     )
     parser.add_argument(
-        "--max-mp", action="append", default=[], metavar="MODEL=MP", help="skip MODEL above MP megapixels"
+        "--max-mp",
+        action="append",
+        default=[],
+        metavar="MODEL[:PRECISION]=MP",
+        help="skip MODEL (at PRECISION) above MP megapixels",
     )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one Config as JSON
     args = parser.parse_args(argv)
@@ -484,9 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         for width, height in args.sizes:
             for precision in args.precisions:
                 megapixels = width * height / 1e6
-                if megapixels > limits.get(model, math.inf) or (
-                    precision == "bf16" and megapixels > args.bf16_max_mp
-                ):
+                limit = limits.get(f"{model}:{precision}", limits.get(model, math.inf))
+                if megapixels > limit or (precision == "bf16" and megapixels > args.bf16_max_mp):
                     skipped.append(f"{model} {width}x{height} {precision}")
                     continue
                 config = Config(

@@ -118,3 +118,14 @@ def test_two_gloo_processes_match_one_process(image_folder, tmp_path) -> None:
     distributed = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)["model"]
     for name, value in single.model.state_dict().items():
         assert torch.allclose(value, distributed[name], atol=1e-6), name
+
+
+def test_a_new_run_can_start_from_exported_weights(image_folder, tmp_path) -> None:
+    trained = Trainer(tiny_config(image_folder, tmp_path / "first", steps=2))
+    trained.fit(progress=False)
+    path = tmp_path / "w" / "tiny.safetensors"
+    trained.export(path)
+    fine_tune = Trainer(tiny_config(image_folder, tmp_path / "second", init_weights=str(path)))
+    assert fine_tune.step == 0
+    for a, b in zip(trained.ema.module.parameters(), fine_tune.model.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -351,6 +351,9 @@ def train(
         Path | None, typer.Option(help="Write the best EMA weights here (sha256 recorded beside it).")
     ] = None,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    init: Annotated[
+        Path | None, typer.Option(help="Start a new run from these weights (e.g. the shipped ones).")
+    ] = None,
 ) -> None:
     """Train a registered model (resuming OUT if it holds a checkpoint)."""
     import torch
@@ -363,6 +366,8 @@ def train(
     fields |= {"model": model, "train_dir": str(data), "val_dir": str(val), "out_dir": str(out)}
     if steps is not None:
         fields["steps"] = steps
+    if init is not None:
+        fields["init_weights"] = str(init)
     trainer = Trainer(TrainConfig.from_dict(fields))
     if trainer.step:  # a resumed run keeps its stored config; only --steps may extend it
         _say(f"resuming {out} at step {trainer.step}")

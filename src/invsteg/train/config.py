@@ -20,6 +20,7 @@ class LossWeights:
 class TrainConfig:
     model: str = "hinet-small"
     model_config: dict[str, Any] = field(default_factory=dict)  # overrides of the spec's config
+    init_weights: str | None = None  # start a new run from these safetensors (fine-tuning)
     train_dir: str = "../data/train"
     val_dir: str = "../data/val"
     out_dir: str = "runs/hinet-small"

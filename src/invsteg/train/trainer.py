@@ -27,7 +27,7 @@ from invsteg.registry import get_spec
 from invsteg.train.config import TrainConfig
 from invsteg.train.data import ImageBank, center_crops
 from invsteg.train.losses import low_frequency, mse_255, quantize_8bit
-from invsteg.weights import build_model, save_weights, write_sum
+from invsteg.weights import build_model, load_weights_file, save_weights, write_sum
 
 CHECKPOINT = "last.pt"
 
@@ -146,6 +146,9 @@ class Trainer:
         ).to(self.device)
         if self.config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if state is None and self.config.init_weights:
+            init = load_weights_file(Path(self.config.init_weights))
+            self.model.load_state_dict(init.state_dict(), strict=True)
         self.ema = AveragedModel(self.model, avg_fn=ema_with_warmup(self.config.ema_decay))
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
