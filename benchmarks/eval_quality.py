@@ -31,11 +31,11 @@ ROWS = [("stego", "stego vs cover (PNG)")] + [
 ]
 
 
-def evaluate_view(paths: list[Path], view: str, net: object) -> dict:
+def evaluate_view(paths: list[Path], view: str, net: object, channels: tuple[str, ...]) -> dict:
     images = [np.asarray(apply_view(load_rgb(p), view)) for p in paths]
     results = []
     for i, path in enumerate(paths):
-        results.append(evaluate_pair(path.stem, images[i], images[(i + 1) % len(images)], net))
+        results.append(evaluate_pair(path.stem, images[i], images[(i + 1) % len(images)], net, channels))
         r = results[-1]
         print(f"{view} {path.stem}: stego {r.stego['psnr']:.2f}, secret {r.secret['png']['psnr']:.2f}")
     return summarize(results)
@@ -49,6 +49,8 @@ def table(view: str, summary: dict) -> list[str]:
         "|---|---:|---:|---:|---|",
     ]
     for key, label in ROWS:
+        if key not in summary:
+            continue
         m, w = summary[key], summary[f"{key}_worst"]
         worst = f"{w['psnr']:.2f} ({w['name']})"
         lines.append(f"| {label} | {m['psnr']:.2f} | {m['psnr_y']:.2f} | {m['ssim']:.4f} | {worst} |")
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--model", default="hinet-small")
     parser.add_argument("--weights", type=Path)
     parser.add_argument("--views", default="center256,whole512")
+    parser.add_argument("--channels", default="png,jpeg95,noise1", help="what the stego goes through")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
     net = api.load_hiding_model(args.model, args.weights)
@@ -68,7 +71,7 @@ def main() -> None:
     name = str(args.weights) if args.weights else args.model
     lines = [START, f"## Hiding quality: {name}, val split ({date.today()})", ""]
     for view in args.views.split(","):
-        lines += table(view, evaluate_view(paths, view, net))
+        lines += table(view, evaluate_view(paths, view, net, tuple(args.channels.split(","))))
     command = shlex.join(["python", "benchmarks/eval_quality.py", *sys.argv[1:]])
     lines += [f"Command: `{command}`. Cover i hides val image i+1; stego saved to 8-bit PNG.", END]
     section = "\n".join(lines)
