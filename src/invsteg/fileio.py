@@ -39,9 +39,7 @@ def check_output(destination: str, *, force: bool, inputs: tuple[str, ...] = ())
         return
     path = Path(destination)
     for source in inputs:
-        if source != STDIO and Path(source).exists() and path.exists() and os.path.samefile(source, path):
-            raise UsageError(f"output {destination} is also an input; choose another output path")
-        if source != STDIO and Path(source).resolve() == path.resolve():
+        if source != STDIO and _same_file(Path(source), path):
             raise UsageError(f"output {destination} is also an input; choose another output path")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -52,6 +50,13 @@ def check_output(destination: str, *, force: bool, inputs: tuple[str, ...] = ())
         raise OutputFileError(f"output exists: {destination} (pass --force to overwrite)")
     if not os.access(parent, os.W_OK):
         raise OutputFileError(f"output directory is not writable: {parent}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Same path, or the same file reached through a link."""
+    if a.resolve() == b.resolve():
+        return True
+    return a.exists() and b.exists() and os.path.samefile(a, b)
 
 
 def write_output(data: bytes, destination: str, *, force: bool) -> None:
