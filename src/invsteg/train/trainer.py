@@ -167,6 +167,8 @@ class Trainer:
         self.recent_losses: deque[float] = deque(maxlen=200)
         if state:
             self._load_state(state)
+        # Decided once: reading /proc/cpuinfo every step would sit on the hot path.
+        self.use_bf16 = self.config.bf16 if self.config.bf16 is not None else bf16_is_fast(self.device)
         self.round_trip: nn.Module = HideThenReveal(self.model, self.config.round_stego)
         if self.world > 1:
             self.round_trip = nn.parallel.DistributedDataParallel(self.round_trip)
@@ -212,8 +214,7 @@ class Trainer:
 
     # -- training ----------------------------------------------------------------------
     def _autocast(self) -> Any:
-        use_bf16 = self.config.bf16 if self.config.bf16 is not None else bf16_is_fast(self.device)
-        if not use_bf16:
+        if not self.use_bf16:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
