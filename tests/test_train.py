@@ -69,14 +69,14 @@ def test_explosion_restores_last_good_state_and_halves_lr(image_folder, tmp_path
     lr = trainer.optimizer.param_groups[0]["lr"]
     import invsteg.train.trainer as module
 
-    real_step = module.hiding_step
+    real_step = module.training_step
 
     def exploding(*args, **kwargs):
         result = real_step(*args, **kwargs)
         result.loss = result.loss * math.nan
         return result
 
-    monkeypatch.setattr(module, "hiding_step", exploding)
+    monkeypatch.setattr(module, "training_step", exploding)
     assert trainer.train_step(bank) is None
     assert trainer.restores == 1 and trainer.step == 0
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(lr / 2)

@@ -344,9 +344,14 @@ def train(
     out: Annotated[
         Path, typer.Option(help="Run folder: checkpoint, log.csv. An existing run resumes.")
     ] = Path("runs/hinet-small"),
-    model: ModelOption = DEFAULT_MODEL,
+    model: Annotated[
+        str | None, typer.Option(help=f"Registered model (default: the config's, else {DEFAULT_MODEL}).")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="JSON file of TrainConfig fields.")] = None,
     steps: Annotated[int | None, typer.Option(help="Total steps (overrides the config).")] = None,
+    minutes: Annotated[
+        float | None, typer.Option(help="Stop after this long; the lr schedule is fitted to it.")
+    ] = None,
     export: Annotated[
         Path | None, typer.Option(help="Write the best EMA weights here (sha256 recorded beside it).")
     ] = None,
@@ -363,7 +368,8 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     fields = json.loads(config.read_text()) if config else {}
-    fields |= {"model": model, "train_dir": str(data), "val_dir": str(val), "out_dir": str(out)}
+    fields |= {"train_dir": str(data), "val_dir": str(val), "out_dir": str(out)}
+    fields["model"] = model or fields.get("model", DEFAULT_MODEL)
     if steps is not None:
         fields["steps"] = steps
     if init is not None:
@@ -373,7 +379,8 @@ def train(
         _say(f"resuming {out} at step {trainer.step}")
         if steps is not None:
             trainer.config.steps = steps
-    trainer.fit(export_to=export, progress=sys.stderr.isatty())
+    max_seconds = None if minutes is None else 60 * minutes
+    trainer.fit(export_to=export, progress=sys.stderr.isatty(), max_seconds=max_seconds)
     _say(f"done: step {trainer.step}; log in {out / 'log.csv'}")
 
 
@@ -400,6 +407,54 @@ class Interrupted(InvstegError):
     """Ctrl-C. Raised from the SIGINT handler so click does not turn it into exit 1."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+@app.command()
+def attack(
+    image: Annotated[str, typer.Argument(help="Image to attack (PNG, JPEG, ...), or - for stdin.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Attacked image: PNG, or .jpg with --jpeg; - for stdout.")
+    ],
+    jpeg: Annotated[int | None, typer.Option(help="JPEG quality 1..100 (applied last).")] = None,
+    noise: Annotated[float | None, typer.Option(help="Gaussian noise sigma, 0..255 scale.")] = None,
+    resize: Annotated[float | None, typer.Option(help="Scale in (0, 1]: bicubic down, then back up.")] = None,
+    blur: Annotated[float | None, typer.Option(help="Gaussian blur sigma in pixels.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Damage IMAGE as a channel would (resize, blur, noise, JPEG, in that order), to test
+    whether a hidden secret survives. A .jpg output with --jpeg is that JPEG file itself."""
+    from invsteg import attacks, fileio, imageio
+
+    if jpeg is None and noise is None and resize is None and blur is None:
+        raise UsageError("name at least one attack: --jpeg, --noise, --resize or --blur")
+    attacks.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur)
+    _check_stdio([image], output, as_json)
+    image_format = imageio.output_format(output, allow_lossy=True)
+    if image_format == "WEBP" or (image_format == "JPEG" and jpeg is None):
+        raise UsageError(
+            f"{output}: {image_format} would add a compression nobody asked for; "
+            "write PNG, or give --jpeg Q to write that JPEG"
+        )
+    fileio.check_output(output, force=force, inputs=(image,))
+    source = imageio.read_image(image, "input")
+    for notice in source.notices:
+        _say(f"note: {notice}")
+    result = attacks.attack_image(source.pixels, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
+    data = result.jpeg_bytes if image_format == "JPEG" else imageio.encode_image(result.pixels, image_format)
+    fileio.write_output(data, output, force=force)
+    from invsteg.eval.metrics import psnr_np
+
+    value = psnr_np(result.pixels, source.pixels)
+    if as_json:
+        settings = {"jpeg": jpeg, "noise": noise, "resize": resize, "blur": blur, "seed": seed}
+        _emit_json(
+            {"output": output, "attacks": settings, "psnr_db": value if math.isfinite(value) else None}
+        )
+    else:
+        where = "" if output == "-" else f"; wrote {output}"
+        _say(f"{', '.join(result.applied)}: PSNR {value:.2f} dB vs input{where}")
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -23,7 +23,7 @@ class ModelSpec:
     """
 
     name: str
-    task: str  # "hide" (image in image) or "embed" (bytes in colour)
+    task: str  # "hide" (image in image), "embed" (bytes in colour), "robust" (K images, lossy channels)
     builder: str
     config_class: str
     config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -73,6 +73,17 @@ SPECS: tuple[ModelSpec, ...] = (
         wire_id=3,
         description="Steg-cINN colourisation flow for embed-file: 8 couplings, hidden 32, "
         "soft clamp 1.5; not trained yet",
+    ),
+    ModelSpec(
+        name="robust",
+        task="robust",
+        builder="invsteg.models.robust:RobustHiNet",
+        config_class="invsteg.models.robust:RobustConfig",
+        config=_frozen(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32),
+        weights=None,
+        wire_id=4,
+        description="robust mode: 2 secrets, survives JPEG, noise, resizing and blur "
+        "(container enhancer + lost-part predictor around an 8-block HiNet core)",
     ),
 )
 

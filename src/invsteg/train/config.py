@@ -8,12 +8,26 @@ from typing import Any
 
 @dataclass
 class LossWeights:
-    """HiNet's terms: ``guide`` stego vs cover, ``reconstruction`` revealed vs secret,
-    ``low_frequency`` the LL subbands of stego vs cover. All are MSE on the 0..255 scale."""
+    """Weights of the loss terms; each objective (``invsteg.train.objectives``) uses its own.
+
+    Hiding (HiNet's terms, MSE on the 0..255 scale): ``guide`` stego vs cover,
+    ``reconstruction`` revealed vs secret, ``low_frequency`` LL subbands of stego vs cover.
+    Robust hiding adds ``enhance`` (restored vs clean stego), ``level`` (estimated vs applied
+    distortion) and ``lost`` (predicted vs true lost part).
+    Embedding: ``nll`` (nats per ab value); ``latent_error``, ``sign_margin`` and ``gamut``
+    switch on the rounding-aware stage 2.
+    """
 
     guide: float = 3.0
     reconstruction: float = 1.0
     low_frequency: float = 1.0
+    enhance: float = 0.5
+    level: float = 10.0
+    lost: float = 0.1
+    nll: float = 1.0
+    latent_error: float = 0.0
+    sign_margin: float = 0.0
+    gamut: float = 0.0
 
 
 @dataclass
@@ -45,6 +59,9 @@ class TrainConfig:
     bf16: bool | None = None  # None: only where bf16 is fast (CUDA, CPUs with AVX512-BF16/AMX)
     channels_last: bool = False  # measured slower for fp32 on AVX2 CPUs
     explode_factor: float = 20.0  # loss above this times its running median = explosion
+    alpha: float = 0.1  # embedding: latents carry bits beyond +-alpha (the sign mapper's margin)
+    margin: float = 0.5  # embedding stage 2: re-extracted latents should keep |z| > margin
+    attacks: dict[str, Any] = field(default_factory=dict)  # robust: invsteg.attacks.AttackConfig
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,14 +22,14 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from invsteg.eval.metrics import psnr
 from invsteg.registry import get_spec
 from invsteg.train.config import TrainConfig
 from invsteg.train.data import ImageBank, center_crops
-from invsteg.train.losses import low_frequency, mse_255, quantize_8bit
+from invsteg.train.objectives import objective_for
 from invsteg.weights import build_model, load_weights_file, save_weights, write_sum
 
 CHECKPOINT = "last.pt"
+RETARGET_EVERY = 20  # steps between re-aiming the schedule at a time budget
 
 
 @dataclass
@@ -38,32 +38,9 @@ class StepResult:
     terms: dict[str, float]
 
 
-class HideThenReveal(nn.Module):
-    """hide -> (straight-through 8-bit rounding) -> reveal as one ``forward``, so that
-    DistributedDataParallel, which only hooks ``forward``, sees the whole pass."""
-
-    def __init__(self, model: nn.Module, round_stego: bool) -> None:
-        super().__init__()
-        self.model = model
-        self.round_stego = round_stego
-
-    def forward(self, cover: Tensor, secret: Tensor) -> tuple[Tensor, Tensor]:
-        stego, _ = self.model.hide(cover, secret)
-        received = quantize_8bit(stego) if self.round_stego else stego
-        (revealed,) = self.model.reveal(received)
-        return stego, revealed
-
-
-def hiding_step(round_trip: nn.Module, cover: Tensor, secret: Tensor, config: TrainConfig) -> StepResult:
-    """HiNet's objective on a :class:`HideThenReveal` (possibly DDP-wrapped) pass."""
-    stego, revealed = round_trip(cover, secret)
-    terms = {
-        "guide": mse_255(stego, cover),
-        "reconstruction": mse_255(revealed, secret),
-        "low_frequency": mse_255(low_frequency(stego), low_frequency(cover)),
-    }
-    weights = config.loss
-    loss = sum(getattr(weights, name) * value for name, value in terms.items())
+def training_step(objective: nn.Module, images: list[Tensor], step: int) -> StepResult:
+    """One forward pass of an objective (possibly DDP-wrapped) -> loss and its terms."""
+    loss, terms = objective(images, step)
     return StepResult(loss, {name: float(value.detach()) for name, value in terms.items()})
 
 
@@ -73,24 +50,6 @@ def lr_factor(step: int, config: TrainConfig) -> float:
         return (step + 1) / config.warmup_steps
     progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
     return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-@torch.no_grad()
-def validate_hiding(model: nn.Module, covers: Tensor, batch: int = 4) -> dict[str, float]:
-    """Cover i hides secret i+1; stego rounded to 8 bits; mean PSNRs (RGB)."""
-    secrets = covers.roll(-1, dims=0)
-    stego_psnrs, secret_psnrs = [], []
-    for start in range(0, len(covers), batch):
-        cover, secret = covers[start : start + batch], secrets[start : start + batch]
-        stego = quantize_8bit(model.hide(cover, secret)[0])
-        (revealed,) = model.reveal(stego)
-        stego_psnrs += psnr(stego, cover).tolist()
-        secret_psnrs += psnr(quantize_8bit(revealed), secret).tolist()
-    return {
-        "val_stego_psnr": sum(stego_psnrs) / len(stego_psnrs),
-        "val_secret_psnr": sum(secret_psnrs) / len(secret_psnrs),
-        "val_worst_secret_psnr": min(secret_psnrs),
-    }
 
 
 def ema_with_warmup(decay: float) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
@@ -169,9 +128,10 @@ class Trainer:
             self._load_state(state)
         # Decided once: reading /proc/cpuinfo every step would sit on the hot path.
         self.use_bf16 = self.config.bf16 if self.config.bf16 is not None else bf16_is_fast(self.device)
-        self.round_trip: nn.Module = HideThenReveal(self.model, self.config.round_stego)
+        self.objective = objective_for(self.spec.task, self.model, self.config)
+        self.training_pass: nn.Module = self.objective
         if self.world > 1:
-            self.round_trip = nn.parallel.DistributedDataParallel(self.round_trip)
+            self.training_pass = nn.parallel.DistributedDataParallel(self.objective)
         self.last_good = self._state()
 
     # -- state -------------------------------------------------------------------------
@@ -232,9 +192,9 @@ class Trainer:
 
     def train_step(self, bank: ImageBank) -> StepResult | None:
         """One update; ``None`` when the loss exploded and the last good state came back."""
-        cover, secret = self._batch(bank), self._batch(bank)
+        images = [self._batch(bank) for _ in range(self.objective.inputs)]
         with self._autocast():
-            result = hiding_step(self.round_trip, cover, secret, self.config)
+            result = training_step(self.training_pass, images, self.step)
         loss = float(result.loss.detach())
         median = sorted(self.recent_losses)[len(self.recent_losses) // 2] if self.recent_losses else math.inf
         if not math.isfinite(loss) or (
@@ -267,7 +227,7 @@ class Trainer:
 
     def validate(self, covers: Tensor) -> dict[str, float]:
         model = self.ema.module.eval()
-        metrics = validate_hiding(model, covers.to(self.device))
+        metrics = self.objective.validate(model, covers.to(self.device))
         model.train()
         return metrics
 
@@ -280,10 +240,23 @@ class Trainer:
         return write_sum(path.parent, path.name)
 
     def fit(
-        self, export_to: Path | None = None, *, progress: bool = True, max_steps: int | None = None
+        self,
+        export_to: Path | None = None,
+        *,
+        progress: bool = True,
+        max_steps: int | None = None,
+        max_seconds: float | None = None,
     ) -> None:
-        """Train until ``config.steps`` (or ``max_steps`` more); validate, checkpoint, export best."""
+        """Train until ``config.steps`` (or ``max_steps`` more); validate, checkpoint, export best.
+
+        With ``max_seconds``, the run also ends when that time is up, and ``config.steps`` is
+        re-aimed every ``RETARGET_EVERY`` steps at the step the measured speed reaches then,
+        so the cosine schedule ends on time (a GPU rented by the minute, say).
+        """
         config = self.config
+        if max_seconds is not None and self.world > 1:
+            raise ValueError("max_seconds is for one process: ranks would disagree on when to stop")
+        requested_steps = config.steps
         bank = ImageBank(config.train_dir, config.crop, config.scales)
         val = center_crops(config.val_dir, config.val_crop, config.val_images) if config.val_every else None
         stop = config.steps if max_steps is None else min(config.steps, self.step + max_steps)
@@ -292,7 +265,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         bar = _progress(progress and self.rank == 0)
         task = bar.add_task("train", total=stop, completed=self.step)
-        started, images = time.perf_counter(), 0
+        started, images, first_step = time.perf_counter(), 0, self.step
         with bar, open(log_path, "a", newline="") as log_file:
             log = csv.writer(log_file)
             while self.step < stop:
@@ -301,7 +274,13 @@ class Trainer:
                     log.writerow([self.step, "restored", self.restores])
                     continue
                 images += config.batch
-                rate = images / (time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                rate = images / elapsed
+                done = self.step - first_step
+                if max_seconds is not None and (done % RETARGET_EVERY == 0 or elapsed >= max_seconds):
+                    left = int((max_seconds - elapsed) * done / elapsed)
+                    config.steps = stop = min(requested_steps, self.step + max(0, left))
+                    bar.update(task, total=stop)
                 bar.update(
                     task,
                     completed=self.step,
@@ -317,7 +296,7 @@ class Trainer:
                 if val is not None and (self.step % config.val_every == 0 or self.step == stop):
                     metrics = self.validate(val)
                     row |= metrics
-                    score = metrics["val_stego_psnr"] + 2 * metrics["val_secret_psnr"]
+                    score = self.objective.score(metrics)
                     if score > self.best_score and export_to is not None and self.rank == 0:
                         self.best_score = score
                         self.export(export_to)

@@ -1,0 +1,154 @@
+"""One rented-GPU session: several training runs side by side on one GPU, each on a time
+budget, exports gathered in one folder.
+
+    python scripts/gpu_campaign.py --data gpu --minutes 7.5 --exports $OUT/w --runs /tmp/runs
+
+Every job is an ``invsteg.train`` run; a job with two stages runs the second from the
+first's export. ``--smoke`` runs every job for a few seconds on tiny crops (on the CPU
+too), which is how this script is tested before a GPU minute is spent on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HIDING_FINE_TUNE = {
+    "model": "hinet-small",
+    "init_weights": "weights/hinet-small.safetensors",
+    "crop": 128,
+    "batch": 32,
+    "lr": 2e-4,
+    "warmup_steps": 100,
+}
+
+# name -> stages; each stage is a TrainConfig dict (its share of the time budget in "share").
+JOBS: dict[str, list[dict]] = {
+    "hinet-g2": [HIDING_FINE_TUNE | {"loss": {"guide": 2.0, "reconstruction": 1.0, "low_frequency": 1.0}}],
+    "hinet-g1": [HIDING_FINE_TUNE | {"loss": {"guide": 1.2, "reconstruction": 1.0, "low_frequency": 1.0}}],
+    "stegcinn": [
+        {"model": "stegcinn-small", "crop": 128, "batch": 32, "lr": 5e-4, "warmup_steps": 200, "share": 0.5},
+        {
+            "model": "stegcinn-small",
+            "crop": 128,
+            "batch": 32,
+            "lr": 2e-4,
+            "warmup_steps": 50,
+            "loss": {"nll": 1.0, "latent_error": 1.0, "sign_margin": 0.5, "gamut": 0.01},
+            "share": 0.5,
+        },
+    ],
+    "robust-g1": [
+        {
+            "model": "robust",
+            "crop": 128,
+            "batch": 16,
+            "lr": 2e-4,
+            "warmup_steps": 200,
+            "attacks": {"curriculum_steps": 1500},
+        }
+        | {"loss": {"guide": 1.0, "reconstruction": 1.0, "low_frequency": 1.0}}
+    ],
+    "robust-g3": [
+        {
+            "model": "robust",
+            "crop": 128,
+            "batch": 16,
+            "lr": 2e-4,
+            "warmup_steps": 200,
+            "attacks": {"curriculum_steps": 1500},
+        }
+        | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
+    ],
+}
+
+COMMON = {"val_every": 500, "val_crop": 256, "val_images": 24, "checkpoint_every": 500, "log_every": 50}
+GPU = {"bf16": False, "channels_last": True, "scales": [1.0], "steps": 1_000_000}
+SMOKE = {
+    "crop": 32,
+    "batch": 2,
+    "val_every": 3,
+    "val_images": 2,
+    "val_crop": 64,
+    "checkpoint_every": 3,
+    "log_every": 1,
+    "scales": [1.0],
+    "bf16": False,
+    "channels_last": True,
+}
+TINY = {
+    "hinet-small": {"blocks": 1, "growth": 4},
+    "robust": {"blocks": 1, "growth": 4, "width": 8, "depth": 1, "predictor_growth": 4},
+    "stegcinn-small": {"blocks": 2, "hidden": 8, "cond_channels": 4},
+}
+
+
+def run_job(name: str, args: argparse.Namespace) -> None:
+    import torch
+
+    from invsteg.train import TrainConfig, Trainer
+
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    previous_export = None
+    for index, stage in enumerate(JOBS[name]):
+        stage = dict(stage)
+        share = stage.pop("share", 1.0)
+        fields = COMMON | stage | (SMOKE if args.smoke else GPU)
+        fields |= {
+            "train_dir": str(args.data / "train"),
+            "val_dir": str(args.data / "val"),
+            "out_dir": str(args.runs / f"{name}-{index}"),
+        }
+        if args.smoke:
+            fields["steps"] = args.smoke_steps
+            if "init_weights" not in fields:  # a tiny model, unless it must fit the weights
+                fields["model_config"] = TINY[fields["model"]]
+        if previous_export is not None:
+            fields["init_weights"] = str(previous_export)
+        last = index == len(JOBS[name]) - 1
+        export = args.exports / (f"{name}.safetensors" if last else f"{name}-stage{index}.safetensors")
+        trainer = Trainer(TrainConfig.from_dict(fields))
+        print(f"[{name}] stage {index} on {trainer.device}: {json.dumps(fields)}", flush=True)
+        started = time.perf_counter()
+        seconds = 60 * args.minutes * share
+        trainer.fit(export_to=export, progress=False, max_seconds=seconds)
+        print(
+            f"[{name}] stage {index} done: {trainer.step} steps in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+        previous_export = export
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("gpu"), help="folder with train/ and val/")
+    parser.add_argument("--minutes", type=float, default=7.5, help="training time per job")
+    parser.add_argument("--exports", type=Path, required=True)
+    parser.add_argument("--runs", type=Path, default=Path("/tmp/runs"))
+    parser.add_argument("--jobs", default=",".join(JOBS))
+    parser.add_argument("--job", help="run this one job in this process")
+    parser.add_argument("--smoke", action="store_true", help="a few steps of every job on tiny crops")
+    parser.add_argument("--smoke-steps", type=int, default=6)
+    args = parser.parse_args()
+    if args.job:
+        run_job(args.job, args)
+        return
+    env = os.environ | {"OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
+    procs = {
+        job: subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--job", job], env=env)
+        for job in args.jobs.split(",")
+    }
+    failed = [job for job, proc in procs.items() if proc.wait() != 0]
+    if failed:
+        sys.exit(f"failed jobs: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
