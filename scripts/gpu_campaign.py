@@ -27,22 +27,25 @@ HIDING_FINE_TUNE = {
     "warmup_steps": 100,
 }
 
+CINN_STAGES = [
+    {"model": "stegcinn-small", "crop": 128, "batch": 32, "lr": 5e-4, "warmup_steps": 200, "share": 0.5},
+    {
+        "model": "stegcinn-small",
+        "crop": 128,
+        "batch": 32,
+        "lr": 2e-4,
+        "warmup_steps": 50,
+        "loss": {"nll": 1.0, "latent_error": 1.0, "sign_margin": 0.5, "gamut": 0.01},
+        "share": 0.5,
+    },
+]
+
 # name -> stages; each stage is a TrainConfig dict (its share of the time budget in "share").
 JOBS: dict[str, list[dict]] = {
     "hinet-g2": [HIDING_FINE_TUNE | {"loss": {"guide": 2.0, "reconstruction": 1.0, "low_frequency": 1.0}}],
     "hinet-g1": [HIDING_FINE_TUNE | {"loss": {"guide": 1.2, "reconstruction": 1.0, "low_frequency": 1.0}}],
-    "stegcinn": [
-        {"model": "stegcinn-small", "crop": 128, "batch": 32, "lr": 5e-4, "warmup_steps": 200, "share": 0.5},
-        {
-            "model": "stegcinn-small",
-            "crop": 128,
-            "batch": 32,
-            "lr": 2e-4,
-            "warmup_steps": 50,
-            "loss": {"nll": 1.0, "latent_error": 1.0, "sign_margin": 0.5, "gamut": 0.01},
-            "share": 0.5,
-        },
-    ],
+    "stegcinn": CINN_STAGES,
+    "stegcinn-fast": [stage | {"model": "stegcinn-fast"} for stage in CINN_STAGES],
     "robust-g1": [
         {
             "model": "robust",
@@ -65,6 +68,12 @@ JOBS: dict[str, list[dict]] = {
         }
         | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
     ],
+    # A second, shorter lease: the robust model alone on the GPU, from the first lease's export.
+    "robust-more": [
+        {"model": "robust", "crop": 128, "batch": 32, "lr": 1e-4, "warmup_steps": 20, "val_every": 100,
+         "init_weights": "gpu/robust-init.safetensors", "bf16": True, "attacks": {"curriculum_steps": 100}}
+        | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
+    ],
 }
 
 COMMON = {"val_every": 500, "val_crop": 256, "val_images": 24, "checkpoint_every": 500, "log_every": 50}
@@ -85,6 +94,7 @@ TINY = {
     "hinet-small": {"blocks": 1, "growth": 4},
     "robust": {"blocks": 1, "growth": 4, "width": 8, "depth": 1, "predictor_growth": 4},
     "stegcinn-small": {"blocks": 2, "hidden": 8, "cond_channels": 4},
+    "stegcinn-fast": {"blocks": 2, "hidden": 8, "cond_channels": 4},
 }
 
 
@@ -100,7 +110,7 @@ def run_job(name: str, args: argparse.Namespace) -> None:
     for index, stage in enumerate(JOBS[name]):
         stage = dict(stage)
         share = stage.pop("share", 1.0)
-        fields = COMMON | stage | (SMOKE if args.smoke else GPU)
+        fields = COMMON | stage | SMOKE if args.smoke else COMMON | GPU | stage
         fields |= {
             "train_dir": str(args.data / "train"),
             "val_dir": str(args.data / "val"),
@@ -113,7 +123,12 @@ def run_job(name: str, args: argparse.Namespace) -> None:
         if previous_export is not None:
             fields["init_weights"] = str(previous_export)
         last = index == len(JOBS[name]) - 1
-        export = args.exports / (f"{name}.safetensors" if last else f"{name}-stage{index}.safetensors")
+        # Only final exports go to --exports (a rented machine returns few files).
+        export = (
+            args.exports / f"{name}.safetensors"
+            if last
+            else args.runs / "exports" / f"{name}-stage{index}.safetensors"
+        )
         trainer = Trainer(TrainConfig.from_dict(fields))
         print(f"[{name}] stage {index} on {trainer.device}: {json.dumps(fields)}", flush=True)
         started = time.perf_counter()

@@ -21,8 +21,8 @@ from PIL import Image
 
 from invsteg import __version__
 
-HIDE_JSON_KEYS = {"stego", "model", "size", "secret_size", "secret_fitted", "stego_psnr_db"}
-REVEAL_JSON_KEYS = {"secret", "size"}
+HIDE_JSON_KEYS = {"stego", "model", "size", "secrets", "secret_size", "secret_fitted", "stego_psnr_db"}
+REVEAL_JSON_KEYS = {"secret", "secrets", "size"}
 HINET = "invsteg.models.hinet:HiNet"
 ENV = {k: v for k, v in os.environ.items() if k != "INVSTEG_WEIGHTS_DIR"}
 

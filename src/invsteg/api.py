@@ -70,21 +70,33 @@ def unfit_secret(revealed: np.ndarray, secret_size: tuple[int, int]) -> np.ndarr
     return np.asarray(Image.fromarray(crop).resize(secret_size, Image.Resampling.LANCZOS))
 
 
-def load_hiding_model(model: str = DEFAULT_MODEL, weights: Path | None = None) -> HiNet:
+def load_hiding_model(
+    model: str = DEFAULT_MODEL, weights: Path | None = None, *, robust: bool = False
+) -> HiNet:
     """The model to hide with: ``weights`` (architecture from its metadata) or the
-    registered ``model`` with its shipped, sha256-verified weights."""
+    registered ``model`` with its shipped, sha256-verified weights. ``robust`` asks for a
+    model of the registry's "robust" task (several secrets, lossy channels)."""
     spec = get_spec(model)  # an unknown name is an error even when weights override it
     from invsteg.weights import load_pretrained, load_weights_file  # imports torch
 
+    task = "robust" if robust else "hide"
     if weights is not None:
         net = load_weights_file(Path(weights))
     else:
-        if spec.task != "hide":
-            raise ModelError(f"model {model!r} does not hide images")
+        if spec.task != task:
+            raise ModelError(f"model {model!r} is a {spec.task!r} model, not a {task!r} one")
         net = load_pretrained(model)
     if not hasattr(net, "hide"):
         raise ModelError(f"the model in {weights} does not hide images")
+    if robust != hasattr(net, "restore"):
+        kind = "a robust" if hasattr(net, "restore") else "a plain hiding"
+        raise ModelError(f"the model in {weights} is {kind} model: {'drop' if robust else 'add'} --robust")
     return net
+
+
+def secrets_per_cover(net: HiNet) -> int:
+    """How many secret images ``net`` hides in one cover (K)."""
+    return net.config.secrets
 
 
 def _check_size(pixels: np.ndarray, net: HiNet, role: str) -> None:
@@ -100,9 +112,11 @@ def _tiles(height: int, width: int, tile: int) -> Iterator[tuple[slice, slice]]:
             yield slice(top, min(top + tile, height)), slice(left, min(left + tile, width))
 
 
-def _run_tiled(net: HiNet, images: list[np.ndarray], fn: Callable[..., Tensor], tile: int) -> np.ndarray:
+def _run_tiled(
+    net: HiNet, images: list[np.ndarray], fn: Callable[..., list[Tensor]], tile: int
+) -> list[np.ndarray]:
     """Pad each image to the model's multiple (edge replicate), apply ``fn`` tile by tile
-    to float tensors, round the result to 8 bits and crop back to the input size."""
+    to float tensors, round every image it returns to 8 bits and crop back to the input size."""
     import torch
 
     multiple = net.size_multiple
@@ -110,7 +124,7 @@ def _run_tiled(net: HiNet, images: list[np.ndarray], fn: Callable[..., Tensor], 
     h, w = images[0].shape[:2]
     pad = ((0, -h % multiple), (0, -w % multiple), (0, 0))
     padded = [np.pad(im, pad, mode="edge") for im in images]
-    out = np.empty_like(padded[0])
+    outs: list[np.ndarray] = []
     param = next(net.parameters())
     with torch.inference_mode():
         for rows, cols in _tiles(*padded[0].shape[:2], tile):
@@ -118,10 +132,12 @@ def _run_tiled(net: HiNet, images: list[np.ndarray], fn: Callable[..., Tensor], 
                 torch.from_numpy(np.ascontiguousarray(im[rows, cols])).to(param).permute(2, 0, 1)[None] / 255
                 for im in padded
             ]
-            result = fn(*batch)
-            rounded = (result[0].clamp(0, 1) * 255).round().to(torch.uint8)
-            out[rows, cols] = rounded.permute(1, 2, 0).cpu().numpy()
-    return out[:h, :w]
+            results = fn(*batch)
+            outs = outs or [np.empty_like(padded[0]) for _ in results]
+            for out, result in zip(outs, results, strict=True):
+                rounded = (result[0].clamp(0, 1) * 255).round().to(torch.uint8)
+                out[rows, cols] = rounded.permute(1, 2, 0).cpu().numpy()
+    return [out[:h, :w] for out in outs]
 
 
 @dataclass
@@ -132,20 +148,45 @@ class HideResult:
 
 
 def hide(
-    cover: np.ndarray, secret: np.ndarray, *, net: HiNet | None = None, tile: int = DEFAULT_TILE
+    cover: np.ndarray,
+    secret: np.ndarray,
+    *more_secrets: np.ndarray,
+    net: HiNet | None = None,
+    tile: int = DEFAULT_TILE,
 ) -> HideResult:
-    """Hide ``secret`` in ``cover``; both ``(H, W, 3)`` uint8, any sizes.
+    """Hide ``secret`` (and, with a robust model, ``more_secrets``) in ``cover``; all
+    ``(H, W, 3)`` uint8, any sizes.
 
     A secret of another size is letterboxed into the cover's size (see :func:`letterbox`);
-    pass its ``secret_size`` to :func:`reveal` to get that size back.
+    pass its ``secret_size`` to :func:`reveal` to get that size back. ``secret_size`` and
+    ``fitted`` describe the first secret.
     """
     net = net or load_hiding_model()
+    secrets = (secret, *more_secrets)
+    if len(secrets) != secrets_per_cover(net):
+        raise ModelError(f"this model hides {secrets_per_cover(net)} secret(s) per cover, got {len(secrets)}")
     _check_size(cover, net, "cover")
     cover_size = (cover.shape[1], cover.shape[0])
     secret_size = (secret.shape[1], secret.shape[0])
-    fitted = fit_secret(secret, cover_size)
-    stego = _run_tiled(net, [cover, fitted], lambda c, s: net.hide(c, s)[0], tile)
+    fitted = [fit_secret(s, cover_size) for s in secrets]
+    (stego,) = _run_tiled(net, [cover, *fitted], lambda c, *s: [net.hide(c, *s)[0]], tile)
     return HideResult(stego, secret_size, secret_size != cover_size)
+
+
+def reveal_all(
+    stego: np.ndarray,
+    *,
+    net: HiNet | None = None,
+    secret_size: tuple[int, int] | None = None,
+    tile: int = DEFAULT_TILE,
+) -> list[np.ndarray]:
+    """Every secret hidden in ``stego`` ``(H, W, 3)`` uint8, in the order they were hidden,
+    at the stego's size or scaled back to ``secret_size`` (w, h) when given. A robust
+    model first restores a distorted stego (JPEG, noise, resizing, blur)."""
+    net = net or load_hiding_model()
+    _check_size(stego, net, "stego")
+    revealed = _run_tiled(net, [stego], lambda s: net.reveal(s), tile)
+    return [unfit_secret(r, secret_size) if secret_size else r for r in revealed]
 
 
 def reveal(
@@ -155,9 +196,5 @@ def reveal(
     secret_size: tuple[int, int] | None = None,
     tile: int = DEFAULT_TILE,
 ) -> np.ndarray:
-    """The secret hidden in ``stego`` ``(H, W, 3)`` uint8, at the stego's size or
-    scaled back to ``secret_size`` (w, h) when given."""
-    net = net or load_hiding_model()
-    _check_size(stego, net, "stego")
-    revealed = _run_tiled(net, [stego], lambda s: net.reveal(s)[0], tile)
-    return unfit_secret(revealed, secret_size) if secret_size else revealed
+    """The (first) secret hidden in ``stego``; see :func:`reveal_all`."""
+    return reveal_all(stego, net=net, secret_size=secret_size, tile=tile)[0]

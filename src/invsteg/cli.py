@@ -85,47 +85,88 @@ def _check_stdio(inputs: list[str], output: str, as_json: bool) -> None:
         raise UsageError("--json prints to stdout, so the image cannot go there too; give -o a file")
 
 
+RobustOption = Annotated[
+    bool,
+    typer.Option(
+        "--robust", help="Robust mode: 2 secrets per cover, revealed after JPEG, noise, resizing, blur."
+    ),
+]
+MaybeModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help=f"Registered model (default: {DEFAULT_MODEL}, or robust with --robust)."
+    ),
+]
+
+
+def _model_name(model: str | None, robust: bool) -> str:
+    return model or ("robust" if robust else DEFAULT_MODEL)
+
+
 @app.command()
 def hide(
     cover: Annotated[str, typer.Argument(help="Cover image (PNG, JPEG, ...), or - for stdin.")],
-    secret: Annotated[str, typer.Argument(help="Secret image, or - for stdin. Any size: see below.")],
+    secrets: Annotated[
+        list[str],
+        typer.Argument(
+            help="Secret image(s), one may be - for stdin; --robust takes 2. Any size: see below."
+        ),
+    ],
     output: Annotated[
         str | None,
         typer.Option("--output", "-o", help="Stego image (PNG); - for stdout. Default: COVER.stego.png"),
     ] = None,
-    model: ModelOption = DEFAULT_MODEL,
+    robust: RobustOption = False,
+    model: MaybeModelOption = None,
     weights: WeightsOption = None,
     allow_lossy: Annotated[
         bool, typer.Option("--allow-lossy", help="Allow a JPEG/WebP stego (the secret will not survive).")
     ] = False,
+    quality: Annotated[
+        int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality of a lossy stego (--robust).")
+    ] = 90,
     tile: TileOption = 512,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Hide SECRET inside COVER; the stego looks like COVER.
+    """Hide SECRETS inside COVER; the stego looks like COVER.
 
     A secret of another size is scaled, keeping its aspect ratio, into the largest box
     that fits the cover, centred on black; `reveal --size WxH` gives that size back.
+    With --robust, the stego may be saved as JPEG (`-o stego.jpg --quality 90`) and
+    the secrets still come back.
     """
     from invsteg import api, fileio, imageio
 
+    model = _model_name(model, robust)
     output = output or _default_output(cover, "stego")
-    _check_stdio([cover, secret], output, as_json)
-    image_format = imageio.output_format(output, allow_lossy=allow_lossy)
-    fileio.check_output(output, force=force, inputs=(cover, secret))
-    if image_format not in ("PNG", "BMP", "TIFF"):
+    _check_stdio([cover, *secrets], output, as_json)
+    if len(secrets) > 1 and not robust:
+        raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
+    image_format = imageio.output_format(output, allow_lossy=allow_lossy or robust)
+    fileio.check_output(output, force=force, inputs=(cover, *secrets))
+    if image_format not in ("PNG", "BMP", "TIFF") and not robust:
         _say(f"warning: {image_format} is lossy; the secret will not survive in {output}")
     cover_image = imageio.read_image(cover, "cover")
-    secret_image = imageio.read_image(secret, "secret")
-    for notice in cover_image.notices + secret_image.notices:
+    secret_images = [imageio.read_image(s, f"secret {i + 1}") for i, s in enumerate(secrets)]
+    for notice in cover_image.notices + [n for s in secret_images for n in s.notices]:
         _say(f"note: {notice}")
-    net = api.load_hiding_model(model, weights)
-    result = api.hide(cover_image.pixels, secret_image.pixels, net=net, tile=tile)
-    fileio.write_output(imageio.encode_image(result.stego, image_format), output, force=force)
+    net = api.load_hiding_model(model, weights, robust=robust)
+    if len(secrets) != (wanted := api.secrets_per_cover(net)):
+        raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")
+    result = api.hide(cover_image.pixels, *(s.pixels for s in secret_images), net=net, tile=tile)
+    data = imageio.encode_image(result.stego, image_format, quality)
+    fileio.write_output(data, output, force=force)
     from invsteg.eval.metrics import psnr_np  # imports torch: only after the inputs were checked
 
     width, height = result.secret_size
-    stego_psnr = psnr_np(result.stego, cover_image.pixels)
+    # A lossy stego is measured as written, not as computed.
+    written = (
+        result.stego
+        if image_format in ("PNG", "BMP", "TIFF")
+        else imageio.decode_image(data, output, "stego").pixels
+    )
+    stego_psnr = psnr_np(written, cover_image.pixels)
     if result.fitted:
         _say(
             f"secret {width}x{height} fitted into {cover_image.size[0]}x{cover_image.size[1]}; "
@@ -137,6 +178,7 @@ def hide(
                 "stego": output,
                 "model": str(weights) if weights else model,
                 "size": list(cover_image.size),
+                "secrets": len(secrets),
                 "secret_size": [width, height],
                 "secret_fitted": result.fitted,
                 "stego_psnr_db": stego_psnr if math.isfinite(stego_psnr) else None,  # inf is not JSON
@@ -158,18 +200,38 @@ def _parse_size(size: str | None) -> tuple[int, int] | None:
     return width, height
 
 
+def _secret_outputs(output: str | None, stego: str, count: int) -> list[str]:
+    """One output per secret: ``{i}`` in OUTPUT is replaced by 1..count."""
+    if output is None:
+        stem = "image" if stego == "-" else Path(stego).stem
+        return (
+            [f"{stem}.secret.png"] if count == 1 else [f"{stem}.secret_{i}.png" for i in range(1, count + 1)]
+        )
+    if count == 1:
+        return [output.replace("{i}", "1")]
+    if "{i}" not in output:
+        raise UsageError(f"this stego holds {count} secrets: put {{i}} in -o, e.g. -o 'secret_{{i}}.png'")
+    return [output.replace("{i}", str(i)) for i in range(1, count + 1)]
+
+
 @app.command()
 def reveal(
     stego: Annotated[str, typer.Argument(help="Stego image (PNG), or - for stdin.")],
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Revealed secret (PNG); - for stdout. Default: STEGO.secret.png"),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Revealed secret (PNG); - for stdout; with several secrets a pattern with {i}. "
+            "Default: STEGO.secret.png (STEGO.secret_{i}.png)",
+        ),
     ] = None,
     size: Annotated[
         str | None,
         typer.Option("--size", help="The secret's original WxH, printed by `hide` when it was fitted."),
     ] = None,
-    model: ModelOption = DEFAULT_MODEL,
+    robust: RobustOption = False,
+    model: MaybeModelOption = None,
     weights: WeightsOption = None,
     allow_lossy: Annotated[
         bool, typer.Option("--allow-lossy", help="Read a JPEG/WebP stego anyway (expect a damaged secret).")
@@ -178,29 +240,43 @@ def reveal(
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Reveal the secret image hidden in STEGO (use the same --model/--weights as `hide`)."""
+    """Reveal the secret image(s) hidden in STEGO (use the same --model/--weights/--robust as `hide`)."""
     from invsteg import api, fileio, imageio
 
-    output = output or _default_output(stego, "secret")
-    _check_stdio([stego], output, as_json)
+    model = _model_name(model, robust)
     secret_size = _parse_size(size)
-    image_format = imageio.output_format(output, allow_lossy=True)
-    fileio.check_output(output, force=force, inputs=(stego,))
+    net = None
+    if robust:  # the number of outputs depends on the model
+        net = api.load_hiding_model(model, weights, robust=True)
+    outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)
+    for path in outputs:
+        _check_stdio([stego], path, as_json)
+        fileio.check_output(path, force=force, inputs=(stego,))
+    if outputs.count("-") > 1:
+        raise UsageError("several secrets cannot all go to stdout")
+    formats = [imageio.output_format(path, allow_lossy=True) for path in outputs]
     stego_image = imageio.read_image(stego, "stego")
-    if stego_image.format in imageio.LOSSY_INPUT_FORMATS and not allow_lossy:
+    if stego_image.format in imageio.LOSSY_INPUT_FORMATS and not (allow_lossy or robust):
         raise UsageError(
             f"stego {stego} is {stego_image.format}: lossy compression destroyed the hidden image; "
             "reveal from the PNG that `hide` wrote (or pass --allow-lossy to try anyway)"
         )
     for notice in stego_image.notices:
         _say(f"note: {notice}")
-    net = api.load_hiding_model(model, weights)
-    revealed = api.reveal(stego_image.pixels, net=net, secret_size=secret_size, tile=tile)
-    fileio.write_output(imageio.encode_image(revealed, image_format), output, force=force)
+    net = net or api.load_hiding_model(model, weights)
+    revealed = api.reveal_all(stego_image.pixels, net=net, secret_size=secret_size, tile=tile)
+    for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
+        fileio.write_output(imageio.encode_image(pixels, image_format), path, force=force)
     if as_json:
-        _emit_json({"secret": output, "size": [revealed.shape[1], revealed.shape[0]]})
-    elif output != "-":
-        _say(f"wrote {output}")
+        _emit_json(
+            {
+                "secrets": outputs,
+                "secret": outputs[0],
+                "size": [revealed[0].shape[1], revealed[0].shape[0]],
+            }
+        )
+    elif "-" not in outputs:
+        _say(f"wrote {', '.join(outputs)}")
 
 
 @app.command()
@@ -235,6 +311,265 @@ def models(as_json: JsonOption = False) -> None:
             name, row["task"], f"{row['parameters']:,}", row["weights"], row["quality"], row["description"]
         )
     Console().print(table)
+
+
+# -- embed-file, extract-file, capacity: any file in an image's colours (Steg-cINN) -------------
+
+PASSPHRASE_ENV = "INVSTEG_PASSPHRASE"
+
+EmbedModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Registered embedding model (default: the registry's; see `invsteg models`)."
+    ),
+]
+PassphraseFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help=f"Read the passphrase from the first line of this file. Otherwise ${PASSPHRASE_ENV}, "
+        "otherwise a hidden prompt on a terminal.",
+    ),
+]
+NoPassphraseOption = Annotated[
+    bool, typer.Option("--no-passphrase", help="No passphrase: no encryption, the payload is only whitened.")
+]
+NameOption = Annotated[
+    str | None, typer.Option("--name", help="File name to store (default: FILE's base name; none for stdin).")
+]
+
+
+def _passphrase(passphrase_file: Path | None, no_passphrase: bool, *, embedding: bool) -> str | None:
+    """The passphrase from ``--passphrase-file``, ``$INVSTEG_PASSPHRASE`` or a hidden prompt.
+
+    On a terminal an empty answer means none (embedding asks twice). Without a terminal and
+    without a passphrase, embedding needs an explicit ``--no-passphrase`` (so a script
+    cannot silently skip encryption); extraction just tries without one.
+    """
+    import os
+
+    from invsteg.errors import InputFileError
+
+    if no_passphrase:
+        if passphrase_file is not None:
+            raise UsageError("--no-passphrase and --passphrase-file contradict each other; give one")
+        return None
+    if passphrase_file is not None:
+        try:
+            lines = passphrase_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputFileError(f"cannot read passphrase file {passphrase_file}: {exc}") from None
+        if not lines or not lines[0]:
+            raise UsageError(f"passphrase file {passphrase_file} is empty (the passphrase is its first line)")
+        return lines[0]
+    if passphrase := os.environ.get(PASSPHRASE_ENV):
+        return passphrase
+    if sys.stdin.isatty():
+        answer = typer.prompt(
+            "Passphrase (empty: no encryption)" if embedding else "Passphrase (empty: none)",
+            default="",
+            show_default=False,
+            hide_input=True,
+            confirmation_prompt=embedding,
+            err=True,
+        )
+        return answer or None
+    if embedding:
+        raise UsageError(
+            f"no passphrase given: use --passphrase-file or ${PASSPHRASE_ENV}, "
+            "or --no-passphrase to embed without encryption"
+        )
+    return None
+
+
+def _embedding_spec(model: str | None) -> Any:
+    from invsteg.embed import default_embed_model
+    from invsteg.errors import ModelError
+    from invsteg.registry import get_spec
+
+    spec = get_spec(model or default_embed_model())
+    if spec.task != "embed":
+        raise ModelError(f"model {spec.name!r} does not embed files; see `invsteg models` (task embed)")
+    return spec
+
+
+@app.command("embed-file")
+def embed_file(
+    cover: Annotated[str, typer.Argument(help="Cover image (PNG, JPEG, ...), or - for stdin.")],
+    file: Annotated[str, typer.Argument(help="The file to hide: any bytes, may be empty; - for stdin.")],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Stego image, lossless (PNG, BMP, TIFF); - for stdout. Default: COVER.stego.png",
+        ),
+    ] = None,
+    name: NameOption = None,
+    passphrase_file: PassphraseFileOption = None,
+    no_passphrase: NoPassphraseOption = False,
+    model: EmbedModelOption = None,
+    weights: WeightsOption = None,
+    max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Hide FILE in the colours of COVER; `extract-file` recovers it bit-exact.
+
+    The stego keeps the cover's lightness; its colours carry the file, error-corrected.
+    `invsteg capacity COVER` tells how many bytes fit.
+    """
+    from invsteg import embed, fileio, imageio
+
+    output = output or _default_output(cover, "stego")
+    _check_stdio([cover, file], output, as_json)
+    suffix = Path(output).suffix.lower()
+    if output != "-" and suffix in imageio.LOSSY_FORMATS:
+        raise UsageError(
+            f"{output}: {imageio.LOSSY_FORMATS[suffix]} is lossy and would destroy the hidden file; write PNG"
+        )
+    image_format = imageio.output_format(output, allow_lossy=False)
+    fileio.check_output(output, force=force, inputs=(cover, file))
+    spec = _embedding_spec(model)
+    cover_image = imageio.read_image(cover, "cover")
+    data = fileio.read_bytes(file, "file", allow_empty=True)
+    stored_name = name if name is not None else ("" if file == "-" else Path(file).name)
+    passphrase = _passphrase(passphrase_file, no_passphrase, embedding=True)
+    for notice in cover_image.notices:
+        _say(f"note: {notice}")
+    net = embed.load_embedding_model(spec.name, weights)
+    stego, report = embed.embed_file(
+        cover_image.pixels,
+        data,
+        file_name=stored_name,
+        passphrase=passphrase,
+        model=net,
+        wire_id=spec.wire_id,
+        max_rounds=max_rounds,
+    )
+    fileio.write_output(imageio.encode_image(stego, image_format), output, force=force)
+    if as_json:
+        _emit_json(
+            {
+                "stego": output,
+                "model": str(weights) if weights else spec.name,
+                "size": [report["width"], report["height"]],
+                "file_name": stored_name,
+                "bytes": len(data),
+                "encrypted": passphrase is not None,
+            }
+            | {key: report[key] for key in embed.REPORT_KEYS}
+        )
+    elif output != "-":
+        exact = "every bit reads back" if report["exact"] else "error correction repairs the rest"
+        _say(
+            f"wrote {output}: {len(data):,} of {report['capacity_bytes']:,} bytes, "
+            f"{'encrypted' if passphrase is not None else 'not encrypted'}; "
+            f"{report['rounds']} verify round(s), {exact}; stego PSNR {report['psnr_db'] or math.inf:.2f} dB"
+        )
+
+
+@app.command("extract-file")
+def extract_file(
+    stego: Annotated[str, typer.Argument(help="Stego image written by embed-file, or - for stdin.")],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the file; - for stdout. Default: its stored name (made safe) "
+            "in the current directory.",
+        ),
+    ] = None,
+    passphrase_file: PassphraseFileOption = None,
+    no_passphrase: NoPassphraseOption = False,
+    model: EmbedModelOption = None,
+    weights: WeightsOption = None,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Recover the file hidden in STEGO by `embed-file`, bit-exact, or fail with one clear error.
+
+    Use the same --model/--weights as embed-file. A damaged stego never yields a wrong file.
+    """
+    from invsteg import embed, fileio, imageio
+    from invsteg.errors import PayloadError
+    from invsteg.payload import safe_file_name
+
+    if output is not None:
+        _check_stdio([stego], output, as_json)
+        fileio.check_output(output, force=force, inputs=(stego,))
+    spec = _embedding_spec(model)
+    stego_image = imageio.read_image(stego, "stego")
+    passphrase = _passphrase(passphrase_file, no_passphrase, embedding=False)
+    net = embed.load_embedding_model(spec.name, weights)
+    try:
+        unpacked = embed.extract_file(stego_image.pixels, passphrase=passphrase, model=net)
+    except PayloadError as exc:
+        if stego_image.format not in imageio.LOSSY_INPUT_FORMATS:
+            raise
+        raise type(exc)(
+            f"{exc} (the stego is {stego_image.format}: lossy compression destroys the hidden "
+            "file; extract from the PNG that embed-file wrote)"
+        ) from None
+    safe_name = safe_file_name(unpacked.file_name)
+    destination = output or safe_name
+    if output is None:
+        fileio.check_output(destination, force=force, inputs=(stego,))
+    fileio.write_output(unpacked.data, destination, force=force)
+    if as_json:
+        _emit_json(
+            {
+                "output": destination,
+                "file_name": unpacked.file_name,
+                "bytes": len(unpacked.data),
+                "encrypted": unpacked.encrypted,
+                "compressed": unpacked.compressed,
+            }
+        )
+    elif destination != "-":
+        renamed = f" (stored as {unpacked.file_name!r})" if unpacked.file_name not in ("", safe_name) else ""
+        _say(f"wrote {destination}{renamed}: {len(unpacked.data):,} bytes")
+
+
+@app.command()
+def capacity(
+    cover: Annotated[str, typer.Argument(help="Cover image, or - for stdin.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="One embedding model (default: every registered one).")
+    ] = None,
+    weights: WeightsOption = None,
+    name: Annotated[
+        str, typer.Option("--name", help="The file name that will be stored (it costs its UTF-8 length).")
+    ] = "",
+    no_passphrase: Annotated[
+        bool, typer.Option("--no-passphrase", help="Capacity without encryption (44 bytes more).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """How many bytes of any file COVER holds, net of header, encryption and error correction."""
+    from invsteg import embed, imageio
+    from invsteg.registry import list_models
+    from invsteg.weights import create_model
+
+    cover_image = imageio.read_image(cover, "cover")
+    specs = [_embedding_spec(model)] if model or weights else list_models("embed")
+    rows = []
+    for spec in specs:
+        # Capacity depends on the architecture only, so no weights are needed (or loaded)
+        # unless --weights names a model of its own.
+        net = embed.load_embedding_model(spec.name, weights) if weights else create_model(spec)
+        info = embed.capacity(cover_image.pixels, model=net, file_name=name, encrypted=not no_passphrase)
+        rows.append({"model": str(weights) if weights else spec.name} | info)
+    if as_json:
+        _emit_json({"cover": cover, "size": list(cover_image.size), "models": rows})
+        return
+    for row in rows:
+        kind = "encrypted" if row["encrypted"] else "not encrypted"
+        _say(
+            f"{row['model']}: {row['net_bytes']:,} bytes ({row['bpp']:.3f} bits per pixel), {kind}, "
+            f"after header and error correction, with a stored name of {row['file_name_bytes']} bytes"
+        )
 
 
 def _image_files(source: Path) -> list[Path]:
