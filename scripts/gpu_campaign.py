@@ -40,6 +40,15 @@ CINN_STAGES = [
     },
 ]
 
+ROBUST_FROM_SCRATCH = {
+    "model": "robust",
+    "crop": 128,
+    "batch": 16,
+    "lr": 2e-4,
+    "warmup_steps": 200,
+    "attacks": {"curriculum_steps": 1500},
+}
+
 # name -> stages; each stage is a TrainConfig dict (its share of the time budget in "share").
 JOBS: dict[str, list[dict]] = {
     "hinet-g2": [HIDING_FINE_TUNE | {"loss": {"guide": 2.0, "reconstruction": 1.0, "low_frequency": 1.0}}],
@@ -47,31 +56,24 @@ JOBS: dict[str, list[dict]] = {
     "stegcinn": CINN_STAGES,
     "stegcinn-fast": [stage | {"model": "stegcinn-fast"} for stage in CINN_STAGES],
     "robust-g1": [
-        {
-            "model": "robust",
-            "crop": 128,
-            "batch": 16,
-            "lr": 2e-4,
-            "warmup_steps": 200,
-            "attacks": {"curriculum_steps": 1500},
-        }
-        | {"loss": {"guide": 1.0, "reconstruction": 1.0, "low_frequency": 1.0}}
+        ROBUST_FROM_SCRATCH | {"loss": {"guide": 1.0, "reconstruction": 1.0, "low_frequency": 1.0}}
     ],
     "robust-g3": [
-        {
-            "model": "robust",
-            "crop": 128,
-            "batch": 16,
-            "lr": 2e-4,
-            "warmup_steps": 200,
-            "attacks": {"curriculum_steps": 1500},
-        }
-        | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
+        ROBUST_FROM_SCRATCH | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
     ],
     # A second, shorter lease: the robust model alone on the GPU, from the first lease's export.
     "robust-more": [
-        {"model": "robust", "crop": 128, "batch": 32, "lr": 1e-4, "warmup_steps": 20, "val_every": 100,
-         "init_weights": "gpu/robust-init.safetensors", "bf16": True, "attacks": {"curriculum_steps": 100}}
+        {
+            "model": "robust",
+            "crop": 128,
+            "batch": 32,
+            "lr": 1e-4,
+            "warmup_steps": 20,
+            "val_every": 100,
+            "init_weights": "gpu/robust-init.safetensors",
+            "bf16": True,
+            "attacks": {"curriculum_steps": 100},
+        }
         | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
     ],
 }

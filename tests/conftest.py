@@ -24,25 +24,54 @@ def single_thread():
         torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``HiNet(blocks=2, growth=8)`` with seeded weights plus a small seeded perturbation.
+def perturbed_weights_file(folder: Path, name: str, build, builder: str) -> Path:
+    """Build a model (seeded), add a seeded perturbation of std 0.02, save it as safetensors.
 
-    A fresh HiNet is the identity (its last convs start at zero); the perturbation
-    (std 0.02) makes hide and reveal do real, deterministic work.
+    Fresh invsteg models are the identity or nearly (their last convs start at zero); the
+    perturbation makes every coupling do real, deterministic, spatially coupled work.
     """
     import torch
 
-    from invsteg.models.hinet import HiNet, HiNetConfig
     from invsteg.weights import save_weights
 
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = HiNet(HiNetConfig(blocks=2, growth=8))
+        model = build()
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for param in model.parameters():
             param.add_(torch.randn(param.shape, generator=gen) * 0.02)
-    path = tmp_path_factory.mktemp("weights") / "tiny-hinet.safetensors"
-    save_weights(model, path, TINY_BUILDER)
+    path = folder / name
+    save_weights(model, path, builder)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``HiNet(blocks=2, growth=8)``, perturbed: hide and reveal do real work."""
+    from invsteg.models.hinet import HiNet, HiNetConfig
+
+    return perturbed_weights_file(
+        tmp_path_factory.mktemp("weights"),
+        "tiny-hinet.safetensors",
+        lambda: HiNet(HiNetConfig(blocks=2, growth=8)),
+        TINY_BUILDER,
+    )
+
+
+TINY_STEGCINN_BUILDER = "invsteg.models.stegcinn:StegCINN"
+
+
+@pytest.fixture(scope="session")
+def tiny_stegcinn_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``StegCINN(blocks=2, hidden=8, cond_channels=4)``, perturbed, for embed-file tests:
+    the couplings are nonlinear and spatially coupled, as a trained model's are, so the
+    verify-after-embed loop is exercised beyond the easy case."""
+    from invsteg.models.stegcinn import StegCINN, StegCINNConfig
+
+    return perturbed_weights_file(
+        tmp_path_factory.mktemp("weights"),
+        "tiny-stegcinn.safetensors",
+        lambda: StegCINN(StegCINNConfig(blocks=2, hidden=8, cond_channels=4)),
+        TINY_STEGCINN_BUILDER,
+    )
