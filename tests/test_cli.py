@@ -126,7 +126,11 @@ def test_hide_then_reveal_through_png_files(roundtrip: RoundTrip) -> None:
     assert reveal.err == ""
     data = json.loads(reveal.out)
     assert set(data) == REVEAL_JSON_KEYS
-    assert data == {"secret": "cover.stego.secret.png", "size": [48, 40]}
+    assert data == {
+        "secret": "cover.stego.secret.png",
+        "secrets": ["cover.stego.secret.png"],
+        "size": [48, 40],
+    }
     assert image_info(roundtrip.revealed) == ("PNG", (48, 40))
     assert not list(roundtrip.work.glob(".*.tmp"))
 
