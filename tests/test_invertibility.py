@@ -125,6 +125,20 @@ def test_embedding_log_det_of_encode_matches_the_jacobian(spec) -> None:
     assert abs(log_det.item() - expected.item()) <= 1e-9
 
 
+@pytest.mark.parametrize("spec", EMBEDDING, ids=lambda s: s.name)
+def test_fused_inference_equals_the_training_path(spec) -> None:
+    """Without autograd Steg-cINN runs its subnets fused (dense_blocks_same_input): the
+    same function as the plain dense blocks that training differentiates."""
+    model = randomized(spec, torch.float64)
+    ab, lightness = random_lab(1, 12, 10, seed=7)
+    plain = model.encode(ab, lightness)  # autograd on: the plain path
+    with torch.inference_mode():
+        fused = model.encode(ab, lightness)
+        assert (fused - plain.detach()).abs().max().item() <= 1e-10
+        back = model.decode(fused, lightness)
+    assert (back - model.decode(plain, lightness).detach()).abs().max().item() <= 1e-9
+
+
 def test_stegcinn_nll_of_a_fresh_model_is_the_gaussian_nll_of_normalised_ab() -> None:
     """A fresh model's couplings are the identity and its mixings orthogonal, so
     ``|z| = |(ab - offset) / scale|`` and the NLL per value has a closed form."""

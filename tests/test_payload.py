@@ -312,6 +312,38 @@ def test_ecc_corrects_up_to_half_nsym_per_codeword() -> None:
         ecc_decode(bytes(damaged), nsym)
 
 
+@pytest.mark.parametrize("nsym", [2, 16, 128, 200])
+def test_ecc_is_byte_for_byte_reedsolo(nsym: int) -> None:
+    """The numpy encoder and syndromes give what reedsolo's reference gives: the same
+    codewords, the same corrections and the same failures (the format is reedsolo's)."""
+    from reedsolo import ReedSolomonError, RSCodec
+
+    reference = RSCodec(nsym, nsize=255)
+    rng = np.random.default_rng(nsym)
+    k = 255 - nsym
+    for trial in range(12):
+        data = rng.integers(0, 256, size=int(rng.integers(1, 4 * k)), dtype=np.uint8).tobytes()
+        coded = ecc_encode(data, nsym)
+        assert coded == bytes(reference.encode(data))
+        damaged = bytearray(coded)
+        for start in range(0, len(damaged), 255):
+            size = min(255, len(damaged) - start)
+            wrong = int(rng.integers(0, nsym // 2 + 4)) if trial % 2 else nsym // 2
+            for pos in rng.choice(size, size=min(size, wrong), replace=False):
+                damaged[start + pos] ^= int(rng.integers(1, 256))
+        try:
+            expected = bytes(reference.decode(bytes(damaged))[0])
+        except ReedSolomonError:
+            expected = None
+        try:
+            got = ecc_decode(bytes(damaged), nsym)
+        except PayloadCorruptedError:
+            got = None
+        assert got == expected
+        if trial % 2 == 0:
+            assert got == data  # nsym // 2 wrong bytes per codeword: always repaired
+
+
 def test_interleave_round_trip() -> None:
     bits = np.random.default_rng(2).integers(0, 2, size=12_345, dtype=np.uint8)
     seed = interleave_seed("pw")
@@ -434,6 +466,25 @@ def test_mapper_marginal_is_truncated_standard_normal() -> None:
     cdf = np.where(zs < 0, normal_cdf, normal_cdf - (1 - 2 * q)) / (2 * q)
     ecdf = np.arange(1, n + 1) / n
     assert np.abs(ecdf - cdf).max() < 1.63 / math.sqrt(n)
+
+
+def test_mapper_band_is_standard_normal_between_alpha_and_ceiling() -> None:
+    alpha, ceiling, n = 0.6, 1.6, 100_000
+    gen = torch.Generator().manual_seed(7)
+    bits = np.random.default_rng(8).integers(0, 2, size=n, dtype=np.uint8)
+    z = bits_to_latents(bits, alpha, gen, dtype=torch.float64, ceiling=ceiling)
+    assert np.array_equal(latents_to_bits(z), bits)
+    assert bool((z.abs() > alpha).all() and (z.abs() <= ceiling).all())
+    # Kolmogorov-Smirnov distance of |z| to N(0, 1) conditioned on alpha < |Z| < ceiling.
+    mags = np.sort(z.abs().numpy())
+    cdf = np.vectorize(lambda x: math.erf(x / math.sqrt(2)))
+    lo, hi = cdf(alpha), cdf(ceiling)
+    ecdf = np.arange(1, n + 1) / n
+    assert np.abs(ecdf - (cdf(mags) - lo) / (hi - lo)).max() < 1.63 / math.sqrt(n)
+    with pytest.raises(ValueError):
+        bits_to_latents(bits, alpha, gen, ceiling=alpha)
+    fresh = resample(z, np.ones(n, dtype=bool), alpha, gen, ceiling=ceiling)
+    assert bool((fresh.abs() <= ceiling).all()) and np.array_equal(latents_to_bits(fresh), bits)
 
 
 def test_mapper_rejects_bad_input() -> None:

@@ -461,7 +461,12 @@ def embed_file(
             | {key: report[key] for key in embed.REPORT_KEYS}
         )
     elif output != "-":
-        exact = "every bit reads back" if report["exact"] else "error correction repairs the rest"
+        worst = f"{report['worst_codeword']} of {report['correctable']} correctable bytes"
+        exact = (
+            "every bit reads back"
+            if report["exact"]
+            else f"error correction repairs the rest (worst codeword: {worst})"
+        )
         _say(
             f"wrote {output}: {len(data):,} of {report['capacity_bytes']:,} bytes, "
             f"{'encrypted' if passphrase is not None else 'not encrypted'}; "

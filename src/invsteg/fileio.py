@@ -12,11 +12,14 @@ from invsteg.errors import InputFileError, OutputFileError, UsageError
 STDIO = "-"
 
 
-def read_bytes(source: str, role: str) -> bytes:
-    """The raw bytes of ``source`` (``-`` reads stdin), with clear errors."""
+def read_bytes(source: str, role: str, *, allow_empty: bool = False) -> bytes:
+    """The raw bytes of ``source`` (``-`` reads stdin), with clear errors.
+
+    Empty input is an error unless ``allow_empty`` (a payload file may be empty; an image not).
+    """
     if source == STDIO:
         data = sys.stdin.buffer.read()
-        if not data:
+        if not data and not allow_empty:
             raise InputFileError(f"{role} from stdin is empty")
         return data
     path = Path(source)
@@ -28,7 +31,7 @@ def read_bytes(source: str, role: str) -> bytes:
         raise InputFileError(f"{role} is a directory, not a file: {source}") from None
     except OSError as exc:
         raise InputFileError(f"cannot read {role} {source}: {exc.strerror or exc}") from None
-    if not data:
+    if not data and not allow_empty:
         raise InputFileError(f"{role} file is empty (0 bytes): {source}")
     return data
 

@@ -101,16 +101,18 @@ class StegCINN(nn.Module):
         subnet = partial(DenseBlock, growth=config.hidden, depth=SUBNET_DEPTH)
         blocks: list[nn.Module] = []
         for i in range(config.blocks):
-            blocks.append(
-                AffineCoupling(
-                    LATENT_CHANNELS,
-                    LATENT_CHANNELS // 2,
-                    subnet,
-                    soft_clamp_scale(config.clamp),
-                    affine_first=True,
-                    cond_channels=config.cond_channels,
-                )
+            coupling = AffineCoupling(
+                LATENT_CHANNELS,
+                LATENT_CHANNELS // 2,
+                subnet,
+                soft_clamp_scale(config.clamp),
+                affine_first=True,
+                cond_channels=config.cond_channels,
             )
+            # embed-file runs without autograd on whole photos: the fused subnets made a
+            # pass over 1 MP about 1.6x faster on CPU (see dense_blocks_same_input)
+            coupling.fuse_subnets = True
+            blocks.append(coupling)
             blocks.append(FixedOrthogonalMix(LATENT_CHANNELS, seed=config.seed + i))
         self.net = InvertibleSequential(blocks)
         self.cond_net = _condition_net(config.hidden, config.cond_channels)

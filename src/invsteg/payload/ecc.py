@@ -18,6 +18,7 @@ import hashlib
 from functools import lru_cache
 
 import numpy as np
+import reedsolo
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from reedsolo import ReedSolomonError, RSCodec
 
@@ -72,7 +73,35 @@ def ecc_encode(data: bytes, nsym: int) -> bytes:
     _check_nsym(nsym)
     if nsym == 0 or not data:
         return bytes(data)
-    return bytes(_codec(nsym).encode(bytes(data)))
+    generator = _codec(nsym).gen[nsym]  # also builds reedsolo's GF(2^8) tables
+    data = bytes(data)
+    k = CODEWORD_LEN - nsym
+    full = len(data) // k * k
+    out = bytearray()
+    if full:
+        out += _encode_messages(np.frombuffer(data[:full], dtype=np.uint8).reshape(-1, k), generator)
+    if full < len(data):  # the shortened last codeword
+        out += _encode_messages(np.frombuffer(data[full:], dtype=np.uint8)[None], generator)
+    return bytes(out)
+
+
+def _encode_messages(messages: np.ndarray, generator: list[int]) -> bytes:
+    """Systematic codewords of the rows of ``messages`` ``(B, m)``: each row followed by
+    its remainder modulo the (monic) generator polynomial, as reedsolo's ``rs_encode_msg``
+    computes it byte for byte, but as one shift register for all rows at once (numpy)
+    instead of a Python loop per byte: ~3 ms per codeword before."""
+    gf_exp = np.asarray(reedsolo.gf_exp, dtype=np.uint8)
+    gf_log = np.asarray(reedsolo.gf_log, dtype=np.int32)
+    log_generator = gf_log[np.asarray(generator[1:], dtype=np.uint8)]  # all nonzero
+    remainder = np.zeros((messages.shape[0], len(generator) - 1), dtype=np.uint8)
+    for column in messages.T:
+        feedback = column ^ remainder[:, 0]
+        remainder[:, :-1] = remainder[:, 1:]
+        remainder[:, -1] = 0
+        product = gf_exp[gf_log[feedback][:, None] + log_generator[None, :]]
+        product[feedback == 0] = 0
+        remainder ^= product
+    return np.concatenate((messages, remainder), axis=1).tobytes()
 
 
 def ecc_decode(data: bytes, nsym: int) -> bytes:
@@ -81,6 +110,12 @@ def ecc_decode(data: bytes, nsym: int) -> bytes:
     Corrects up to ``nsym // 2`` wrong bytes per 255-byte codeword. Beyond that it raises
     :class:`PayloadCorruptedError` -- or, rarely, decodes to a wrong codeword, which the
     container's integrity check then catches.
+
+    The same algorithm as ``reedsolo.RSCodec(nsym).decode`` (Berlekamp-Massey, Chien
+    search, Forney; the result is byte for byte the same), except that the syndromes of all
+    codewords are computed at once with numpy: in pure Python they are 85% of the time
+    (nsym evaluations of a 255-term polynomial, twice per codeword), which made a 1 MP
+    stego at capacity (~1000 codewords, most with a few wrong bytes) take ~20 s to decode.
     """
     _check_nsym(nsym)
     data = bytes(data)
@@ -88,10 +123,80 @@ def ecc_decode(data: bytes, nsym: int) -> bytes:
         return data
     if len(data) % CODEWORD_LEN and len(data) % CODEWORD_LEN <= nsym:
         raise PayloadCorruptedError("payload is corrupted: error-correction stream is truncated")
+    _codec(nsym)  # builds reedsolo's GF(2^8) tables (the same for every nsym)
+    out = bytearray()
+    full = len(data) // CODEWORD_LEN * CODEWORD_LEN
     try:
-        return bytes(_codec(nsym).decode(data)[0])
+        if full:
+            out += _decode_codewords(
+                np.frombuffer(data[:full], dtype=np.uint8).reshape(-1, CODEWORD_LEN), nsym
+            )
+        if full < len(data):  # the shortened last codeword
+            out += _decode_codewords(np.frombuffer(data[full:], dtype=np.uint8)[None], nsym)
     except ReedSolomonError:
         raise PayloadCorruptedError("payload is corrupted beyond what error correction can repair") from None
+    return bytes(out)
+
+
+@lru_cache(maxsize=4)
+def _syndrome_exponents(length: int, nsym: int) -> np.ndarray:
+    """``(nsym, length)`` int32: log of alpha^(j * degree of byte i), alpha = 2 (fcr 0)."""
+    degree = length - 1 - np.arange(length)
+    return (np.arange(nsym)[:, None] * degree[None, :]) % 255
+
+
+def _syndromes(codewords: np.ndarray, nsym: int, chunk: int = 32) -> np.ndarray:
+    """reedsolo's ``rs_calc_syndromes(cw, nsym)[1:]`` of every row of ``codewords``
+    ``(B, n)`` uint8 -> ``(B, nsym)`` uint8: the codeword polynomial (first byte highest
+    degree) evaluated at alpha^0 .. alpha^(nsym-1) in GF(2^8); all zero iff no error."""
+    gf_exp = np.asarray(reedsolo.gf_exp, dtype=np.uint8)  # 510 entries: no mod needed below
+    gf_log = np.asarray(reedsolo.gf_log, dtype=np.int32)
+    exponents = _syndrome_exponents(codewords.shape[1], nsym)
+    out = np.empty((codewords.shape[0], nsym), dtype=np.uint8)
+    for start in range(0, codewords.shape[0], chunk):
+        block = codewords[start : start + chunk]
+        terms = gf_exp[gf_log[block][:, None, :] + exponents[None]]  # (b, nsym, n)
+        terms[np.broadcast_to((block == 0)[:, None, :], terms.shape)] = 0
+        out[start : start + chunk] = np.bitwise_xor.reduce(terms, axis=2)
+    return out
+
+
+def _find_errors(locator: list[int], length: int) -> list[int]:
+    """reedsolo's ``rs_find_errors`` (Chien search by trial of every position), vectorised."""
+    gf_exp = np.asarray(reedsolo.gf_exp, dtype=np.uint8)
+    gf_log = np.asarray(reedsolo.gf_log, dtype=np.int32)
+    coefficients = np.asarray(locator, dtype=np.uint8)
+    degree = len(locator) - 1 - np.arange(len(locator))
+    exponents = (np.arange(length)[:, None] * degree[None, :]) % 255  # (length, terms)
+    terms = gf_exp[gf_log[coefficients][None, :] + exponents]
+    terms[:, coefficients == 0] = 0
+    roots = np.flatnonzero(np.bitwise_xor.reduce(terms, axis=1) == 0)
+    if roots.size != len(locator) - 1:
+        raise ReedSolomonError(
+            "Too many (or few) errors found by Chien Search for the errata locator polynomial!"
+        )
+    return (length - 1 - roots).tolist()
+
+
+def _decode_codewords(codewords: np.ndarray, nsym: int) -> bytearray:
+    """Messages of the codewords (rows, same length), corrected as reedsolo's
+    ``rs_correct_msg`` does; raises ``ReedSolomonError`` where it would."""
+    length = codewords.shape[1]
+    syndromes = _syndromes(codewords, nsym)
+    out = bytearray()
+    for codeword, syndrome in zip(codewords, syndromes, strict=True):
+        if not syndrome.any():
+            out += codeword[:-nsym].tobytes()
+            continue
+        synd = [0, *syndrome.tolist()]  # reedsolo's layout: a leading 0 coefficient
+        error_locator = reedsolo.rs_find_error_locator(reedsolo.rs_forney_syndromes(synd, [], length), nsym)
+        positions = _find_errors(error_locator[::-1], length)
+        fixed = reedsolo.rs_correct_errata(bytearray(codeword.tobytes()), synd, positions)
+        fixed_array = np.frombuffer(bytes(fixed), dtype=np.uint8)
+        if _syndromes(fixed_array[None], nsym).any():
+            raise ReedSolomonError("Could not correct message")
+        out += fixed_array[:-nsym].tobytes()
+    return out
 
 
 def interleave_seed(passphrase: str | None) -> bytes:

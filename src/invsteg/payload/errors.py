@@ -40,3 +40,7 @@ class PayloadTamperedError(PayloadCorruptedError):
 
 class PayloadTooLargeError(PayloadError):
     """The payload does not fit in the available latents (or exceeds the format's size limit)."""
+
+
+class EmbeddingFailedError(PayloadError):
+    """The verify-after-embed loop could not make the stego carry the payload recoverably."""

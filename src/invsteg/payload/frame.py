@@ -4,21 +4,26 @@ Embedding fills *every* latent, so the extractor needs no length up front and th
 carries no boundary where the payload stops:
 
 1. ``blob = pack(...)`` (whitened container, see :mod:`invsteg.payload.container`);
-2. pad ``blob`` with random bytes to the message capacity of the stream (``message_capacity``);
-3. Reed-Solomon encode (255-byte codewords, last one shortened) -> ``coded_len`` bytes;
-4. bits, then random bits for the ``num_latents - 8 * coded_len`` leftover latents;
-5. keyed interleave over all ``num_latents`` positions.
+2. pad ``blob`` with random bytes to a whole number of codeword messages;
+3. Reed-Solomon encode (255-byte codewords, the last one of the stream shortened);
+4. random bytes up to ``coded_len``, the coded length of the whole stream (the codewords
+   that carry no part of the blob are never decoded, so they need no parity: random bytes
+   look the same to anyone without the interleaving key, and cost no encoding time);
+5. bits, then random bits for the ``num_latents - 8 * coded_len`` leftover latents;
+6. keyed interleave over all ``num_latents`` positions.
 
-Extraction inverts 5, decodes the *first* codeword to read the header's body length, then
+Extraction inverts 6, decodes the *first* codeword to read the header's body length, then
 decodes only the codewords that length needs: damage in the padding never matters.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
+from invsteg.errors import PayloadError
 from invsteg.payload.container import (
     HEADER_LEN,
     MAGIC,
@@ -38,14 +43,20 @@ from invsteg.payload.ecc import (
     deinterleave,
     ecc_decode,
     ecc_encode,
-    interleave,
     interleave_seed,
+    permutation,
 )
 from invsteg.payload.errors import NoPayloadError, PayloadCorruptedError, PayloadTooLargeError
 
-# Parity bytes per 255-byte codeword: corrects 16 wrong bytes in each. Sized for a stream
-# that the verify-after-embed loop has already made (nearly) exact; raise it for lossy use.
-DEFAULT_NSYM = 32
+# Parity bytes per 255-byte codeword: corrects 64 wrong bytes in each (25%), so the
+# payload takes half of the raw 2 bits per pixel of Steg-cINN (about 1 bit per pixel net).
+# Fixed by the format: extraction knows it without side information. Measured with the
+# trained stegcinn-fast (see invsteg.embed and benchmarks/results.md): the first render of
+# a whole-scene photo leaves up to ~1% of the bits wrong, mostly in near-black and clipped
+# areas, i.e. up to ~30 wrong bytes in the worst codeword; with 64 correctable the verify
+# loop accepts almost every cover after its first pass, where 32 (16 correctable) needed
+# several repair rounds and failed on large dark covers.
+DEFAULT_NSYM = 128
 
 
 def _check_frame_nsym(nsym: int) -> None:
@@ -99,6 +110,84 @@ def capacity_bytes(
     return max(cap, 0)
 
 
+def _used_coded_bytes(blob_len: int, num_latents: int, nsym: int) -> int:
+    """Coded bytes that extraction decodes for a ``blob_len``-byte container: the whole
+    codewords its message bytes fall in (the last of the stream may be shortened)."""
+    coded_len = _layout(num_latents, nsym)[1]
+    if nsym == 0:
+        return blob_len
+    blocks = max(1, -(-blob_len // (CODEWORD_LEN - nsym)))  # the header's codeword at least
+    return min(blocks * CODEWORD_LEN, coded_len)
+
+
+@dataclass(frozen=True)
+class Framed:
+    """A container framed for ``num_latents`` carriers, with what a verifier needs.
+
+    ``bits`` is what the mapper embeds (carrier order); ``coded`` the Reed-Solomon stream
+    before interleaving, of which extraction decodes the first ``used_bytes``; ``order`` the
+    interleaving permutation (``bits[i] = coded bit order[i]``).
+    """
+
+    bits: np.ndarray
+    blob: bytes
+    coded: bytes
+    used_bytes: int
+    order: np.ndarray
+    nsym: int
+
+    def codeword_errors(self, read_bits: np.ndarray) -> np.ndarray:
+        """Wrong bytes per codeword that extraction decodes, ``(codewords,)`` int, if
+        ``read_bits`` (carrier order) is what the image gives back. Reed-Solomon corrects a
+        codeword iff it has at most ``nsym // 2`` of them."""
+        stream = np.empty_like(self.bits)
+        stream[self.order] = np.asarray(read_bits, dtype=np.uint8).reshape(-1)
+        read = np.frombuffer(bits_to_bytes(stream[: 8 * self.used_bytes]), dtype=np.uint8)
+        wrong = read != np.frombuffer(self.coded[: self.used_bytes], dtype=np.uint8)
+        starts = np.arange(0, self.used_bytes, CODEWORD_LEN)
+        return np.add.reduceat(wrong.astype(np.int64), starts) if starts.size else starts
+
+    def decodes(self, read_bits: np.ndarray) -> bool:
+        """Whether extraction from ``read_bits`` gives back exactly this container: a real
+        deinterleave and Reed-Solomon decode (no decryption needed: the same container
+        unpacks to the same file)."""
+        stream = np.empty_like(self.bits)
+        stream[self.order] = np.asarray(read_bits, dtype=np.uint8).reshape(-1)
+        try:
+            return _decode_stream(stream, nsym=self.nsym) == self.blob
+        except PayloadError:
+            return False
+
+
+def frame_bits(
+    blob: bytes,
+    num_latents: int,
+    *,
+    nsym: int,
+    seed: bytes,
+    random_bytes: RandomBytes = os.urandom,
+) -> Framed:
+    """Pad, ECC-encode and interleave a container into exactly ``num_latents`` bits."""
+    msg_cap, coded_len = _layout(num_latents, nsym)
+    if len(blob) > msg_cap:
+        raise PayloadTooLargeError(
+            f"the payload needs {len(blob)} bytes after packing but the image holds {msg_cap} "
+            f"(with nsym={nsym}); use a larger cover, a smaller file or less error correction"
+        )
+    used = _used_coded_bytes(len(blob), num_latents, nsym)
+    msg_len = used - nsym * (-(-used // CODEWORD_LEN)) if nsym else used
+    coded = ecc_encode(bytes(blob) + random_bytes(msg_len - len(blob)), nsym)
+    assert len(coded) == used
+    coded += random_bytes(coded_len - used)  # never decoded: see the module docstring
+    spare = num_latents - 8 * coded_len
+    filler = bytes_to_bits(random_bytes(-(-spare // 8)))[:spare]  # uniform, like the rest
+    stream = np.concatenate([bytes_to_bits(coded), filler]).astype(np.uint8)
+    order = permutation(num_latents, seed)
+    if num_latents < 2**31:  # half the memory of int64 (192 MB for a 12 MP cover)
+        order = order.astype(np.int32)
+    return Framed(stream[order], bytes(blob), coded, used, order, nsym)
+
+
 def encode_bits(
     blob: bytes,
     num_latents: int,
@@ -108,18 +197,7 @@ def encode_bits(
     random_bytes: RandomBytes = os.urandom,
 ) -> np.ndarray:
     """Pad, ECC-encode and interleave a container into exactly ``num_latents`` bits (uint8)."""
-    msg_cap, coded_len = _layout(num_latents, nsym)
-    if len(blob) > msg_cap:
-        raise PayloadTooLargeError(
-            f"the payload needs {len(blob)} bytes after packing but the image holds {msg_cap} "
-            f"(with nsym={nsym}); use a larger cover, a smaller file or less error correction"
-        )
-    coded = ecc_encode(bytes(blob) + random_bytes(msg_cap - len(blob)), nsym)
-    assert len(coded) == coded_len
-    spare = num_latents - 8 * coded_len
-    filler = bytes_to_bits(random_bytes(-(-spare // 8)))[:spare]  # uniform, like the rest
-    bits = np.concatenate([bytes_to_bits(coded), filler]).astype(np.uint8)
-    return interleave(bits, seed)
+    return frame_bits(blob, num_latents, nsym=nsym, seed=seed, random_bytes=random_bytes).bits
 
 
 def decode_blob(bits: np.ndarray, *, nsym: int, seed: bytes) -> bytes:
@@ -131,10 +209,15 @@ def decode_blob(bits: np.ndarray, *, nsym: int, seed: bytes) -> bytes:
         UnsupportedVersionError: from the header.
     """
     arr = np.asarray(bits).reshape(-1)
-    msg_cap, coded_len = _layout(arr.size, nsym)
-    if msg_cap < HEADER_LEN:
+    if message_capacity(arr.size, nsym) < HEADER_LEN:
         raise NoPayloadError("no payload found: the image is too small to hold one")
-    coded = bits_to_bytes(deinterleave(arr, seed)[: 8 * coded_len])
+    return _decode_stream(deinterleave(arr, seed), nsym=nsym)
+
+
+def _decode_stream(stream: np.ndarray, *, nsym: int) -> bytes:
+    """:func:`decode_blob` after deinterleaving: ``stream`` is the coded bit stream."""
+    msg_cap, coded_len = _layout(stream.size, nsym)
+    coded = bits_to_bytes(stream[: 8 * coded_len])
     k = CODEWORD_LEN - nsym if nsym else CODEWORD_LEN
     first = coded[:CODEWORD_LEN]
     try:
@@ -170,10 +253,31 @@ def embed_payload(
     random_bytes: RandomBytes = os.urandom,
 ) -> np.ndarray:
     """The whole embedding side: file -> ``(num_latents,)`` uint8 bits, ready for the mapper."""
+    return frame_payload(
+        data,
+        file_name=file_name,
+        wire_id=wire_id,
+        passphrase=passphrase,
+        num_latents=num_latents,
+        nsym=nsym,
+        random_bytes=random_bytes,
+    ).bits
+
+
+def frame_payload(
+    data: bytes,
+    *,
+    file_name: str,
+    wire_id: int,
+    passphrase: str | None,
+    num_latents: int,
+    nsym: int = DEFAULT_NSYM,
+    random_bytes: RandomBytes = os.urandom,
+) -> Framed:
+    """:func:`embed_payload` keeping what a verify-after-embed loop needs (:class:`Framed`)."""
     blob = pack(data, file_name=file_name, wire_id=wire_id, passphrase=passphrase, random_bytes=random_bytes)
-    return encode_bits(
-        blob, num_latents, nsym=nsym, seed=interleave_seed(passphrase), random_bytes=random_bytes
-    )
+    seed = interleave_seed(passphrase)
+    return frame_bits(blob, num_latents, nsym=nsym, seed=seed, random_bytes=random_bytes)
 
 
 def extract_payload(bits: np.ndarray, *, passphrase: str | None, nsym: int = DEFAULT_NSYM) -> Unpacked:

@@ -5,6 +5,11 @@ Bit 1 becomes a draw of N(0, 1) truncated to ``z > alpha``, bit 0 a draw truncat
 N(0, 1) with the band ``|z| <= alpha`` cut out, so the colourisation network sees
 near-typical latents and the stego colours look natural; the gap ``alpha`` is the margin
 that absorbs small errors in the round trip image -> z'.
+
+An optional ``ceiling`` also cuts the tails ``|z| >= ceiling``: the far tails give the most
+saturated colours, which are the ones that leave the sRGB gamut and get clipped (and a
+clipped colour loses its bit). See ``invsteg.embed.DEFAULT_CEILING`` for the measured
+effect.
 """
 
 from __future__ import annotations
@@ -19,14 +24,22 @@ from torch import Tensor
 _MAX_ALPHA = 30.0
 
 
-def _tail_magnitudes(shape: tuple[int, ...], alpha: float, generator: torch.Generator) -> Tensor:
-    """|z| for z ~ N(0,1) conditioned on z > alpha, float64, exact inverse-CDF sampling."""
-    tail = 0.5 * math.erfc(alpha / math.sqrt(2.0))  # P(Z > alpha), accurate in the far tail
-    # 1 - rand is in (0, 1]: u = 0 would give ndtri(0) = -inf.
+def _upper_tail(x: float) -> float:
+    """P(Z > x) for Z ~ N(0, 1), accurate in the far tail."""
+    return 0.5 * math.erfc(x / math.sqrt(2.0))
+
+
+def _tail_magnitudes(
+    shape: tuple[int, ...], alpha: float, generator: torch.Generator, ceiling: float | None = None
+) -> Tensor:
+    """|z| for z ~ N(0,1) conditioned on alpha < z (< ceiling), float64, exact inverse-CDF sampling."""
+    tail = _upper_tail(alpha)  # P(Z > alpha)
+    top = 0.0 if ceiling is None else _upper_tail(ceiling)  # P(Z > ceiling)
+    # 1 - rand is in (0, 1]: u = 0 would give ndtri(top) = ceiling (or -inf without one).
     u = 1.0 - torch.rand(shape, generator=generator, dtype=torch.float64)
-    # P(Z > m) = u * tail  <=>  m = -ndtri(u * tail). Working in the lower tail keeps full
-    # relative precision, which ndtri(1 - small) would lose.
-    return -torch.special.ndtri(u * tail)
+    # P(Z > m) = top + u * (tail - top)  <=>  m = -ndtri(top + u * (tail - top)). Working in
+    # the lower tail keeps full relative precision, which ndtri(1 - small) would lose.
+    return -torch.special.ndtri(top + u * (tail - top))
 
 
 def _floor_above(alpha: float, dtype: torch.dtype) -> Tensor:
@@ -41,6 +54,7 @@ def bits_to_latents(
     generator: torch.Generator,
     *,
     dtype: torch.dtype = torch.float32,
+    ceiling: float | None = None,
 ) -> Tensor:
     """Map bits to latents whose signs carry them.
 
@@ -50,6 +64,8 @@ def bits_to_latents(
         alpha: margin >= 0 (paper: 0.1); every output has ``|z| > alpha``.
         generator: CPU ``torch.Generator``; the only randomness used.
         dtype: output dtype (float32 or float64).
+        ceiling: if given (> alpha), also ``|z| <= ceiling``: the draw is N(0, 1) restricted
+            to ``alpha < |z| < ceiling``.
 
     Returns:
         CPU tensor of ``bits.shape`` and ``dtype``: ``z > alpha`` where the bit is 1, ``z < -alpha``
@@ -60,9 +76,13 @@ def bits_to_latents(
         raise ValueError("bits must contain only 0 and 1")
     if not (math.isfinite(alpha) and 0.0 <= alpha <= _MAX_ALPHA):
         raise ValueError(f"alpha must be in [0, {_MAX_ALPHA}], got {alpha}")
-    mags = _tail_magnitudes(tuple(arr.shape), alpha, generator).to(dtype)
+    if ceiling is not None and not (math.isfinite(ceiling) and alpha < ceiling):
+        raise ValueError(f"ceiling must be finite and > alpha ({alpha}), got {ceiling}")
+    mags = _tail_magnitudes(tuple(arr.shape), alpha, generator, ceiling).to(dtype)
     # Rounding to float32 (or ndtri at u = 1) can land exactly on alpha; keep the promise |z| > alpha.
     mags = torch.maximum(mags, _floor_above(alpha, dtype))
+    if ceiling is not None:
+        mags = torch.clamp(mags, max=ceiling)
     signs = torch.from_numpy(arr.astype(np.int8)).to(dtype) * 2 - 1
     return signs * mags
 
@@ -119,13 +139,16 @@ def resample(
     mask: Tensor | np.ndarray,
     alpha: float,
     generator: torch.Generator,
+    *,
+    ceiling: float | None = None,
 ) -> Tensor:
-    """Redraw the masked latents from the same truncated tail, keeping their signs.
+    """Redraw the masked latents from the same truncated tail (or band), keeping their signs.
 
     The alternative to :func:`strengthen` when a flip comes from a colour that clips out of
     the sRGB gamut (see DESIGN.md): a fresh draw, usually smaller, can land back inside,
     whereas pushing further out cannot. Returns a new tensor.
     """
     m = _mask_like(z, mask)
-    fresh = bits_to_latents(latents_to_bits(z), alpha, generator, dtype=z.dtype).to(z.device)
+    fresh = bits_to_latents(latents_to_bits(z), alpha, generator, dtype=z.dtype, ceiling=ceiling)
+    fresh = fresh.to(z.device)
     return torch.where(m, fresh, z)

@@ -1,0 +1,494 @@
+"""embed-file / extract-file / capacity: any file in an image's colours, recovered bit-exact.
+
+The command-line tests run ``python -m invsteg`` as a subprocess on real PNG files and
+pipes; the library tests call :mod:`invsteg.embed` on arrays that went through PNG too.
+Every model is the tiny Steg-cINN from ``conftest.tiny_stegcinn_weights`` (never shipped
+weights); covers are small crops of ``examples/cover.png`` (a photo: dark areas, clipping).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from invsteg import embed
+from invsteg.errors import PayloadError, UsageError
+from invsteg.payload import NoPayloadError, PayloadTooLargeError, container
+from invsteg.payload.errors import EmbeddingFailedError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cover.png"
+ENV = {k: v for k, v in os.environ.items() if k not in ("INVSTEG_WEIGHTS_DIR", "INVSTEG_PASSPHRASE")}
+FAKE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) + b"\n%%EOF\n"
+
+
+@dataclass
+class Run:
+    rc: int
+    out: bytes
+    err: str
+
+
+def invsteg(cwd: Path, *args: object, stdin: bytes = b"", env: dict[str, str] | None = None) -> Run:
+    """``python -m invsteg ARGS`` in ``cwd`` (stdin a pipe, so never a terminal)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "invsteg", *map(str, args)],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env=ENV | (env or {}),
+        timeout=180,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr.decode())
+
+
+def assert_error(run: Run, rc: int, match: str | None = None) -> None:
+    """Exit code ``rc``, exactly one ``error:`` line on stderr, no traceback."""
+    lines = run.err.splitlines()
+    assert run.rc == rc, run.err
+    assert len(lines) == 1 and lines[0].startswith("error:"), run.err
+    if match is not None:
+        assert match in lines[0], run.err
+
+
+def listing(directory: Path) -> list[str]:
+    """Every entry under ``directory``, hidden temp files included."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+def crop_example(width: int, height: int, left: int = 60, top: int = 60) -> np.ndarray:
+    with Image.open(EXAMPLE) as image:
+        return np.asarray(image.convert("RGB").crop((left, top, left + width, top + height)))
+
+
+def save_png(path: Path, pixels: np.ndarray) -> Path:
+    Image.fromarray(pixels).save(path, format="PNG")
+    return path
+
+
+def load_png(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def through_png(pixels: np.ndarray) -> np.ndarray:
+    """What a PNG file gives back (it must be exactly the same pixels)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+@pytest.fixture(autouse=True)
+def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap scrypt in-process (the subprocess tests keep the real cost)."""
+    monkeypatch.setattr(container, "SCRYPT_N", 2**10)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_stegcinn_weights: Path):
+    from invsteg.weights import load_weights_file
+
+    return load_weights_file(tiny_stegcinn_weights)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with ``cover.png`` (96x80 photo crop)."""
+    directory = tmp_path_factory.mktemp("embed")
+    save_png(directory / "cover.png", crop_example(96, 80))
+    return directory
+
+
+@pytest.fixture
+def cwd(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder to run a command in (so anything written shows up in it)."""
+    yield tmp_path
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def capacities(work: Path, tiny_stegcinn_weights: Path) -> dict[str, dict]:
+    """``capacity --json`` of the cover: unencrypted with no name, and encrypted for 'report.pdf'."""
+    out = {}
+    for key, args in (("plain", ["--no-passphrase"]), ("encrypted", ["--name", "report.pdf"])):
+        run = invsteg(work, "capacity", "cover.png", "--weights", tiny_stegcinn_weights, "--json", *args)
+        assert run.rc == 0, run.err
+        assert run.err == ""
+        (row,) = json.loads(run.out)["models"]
+        out[key] = row
+    return out
+
+
+def test_capacity_reports_net_bytes_and_bpp(capacities: dict[str, dict]) -> None:
+    plain, encrypted = capacities["plain"], capacities["encrypted"]
+    assert plain["carriers"] == 8 * 48 * 40  # every latent of a 96x80 image
+    assert plain["encrypted"] is False and encrypted["encrypted"] is True
+    # header 11 + name length 1 + data length 4 + hash 8 = 24 bytes; encryption adds 44, the name 10
+    assert plain["net_bytes"] == plain["container_bytes"] - 24
+    assert encrypted["net_bytes"] == plain["net_bytes"] - 44 - len("report.pdf")
+    assert plain["bpp"] == pytest.approx(8 * plain["net_bytes"] / (96 * 80))
+
+
+def test_exact_capacity_through_stdin_and_stdout_pipes(
+    cwd: Path, work: Path, tiny_stegcinn_weights: Path, capacities: dict[str, dict]
+) -> None:
+    """A file of exactly the reported size: stdin -> embed -> stdout -> extract -> stdout."""
+    data = np.random.default_rng(0).bytes(capacities["plain"]["net_bytes"])
+    weights = ["--weights", tiny_stegcinn_weights]
+    run = invsteg(
+        cwd, "embed-file", work / "cover.png", "-", "-o", "-", "--no-passphrase", *weights, stdin=data
+    )
+    assert run.rc == 0, run.err
+    assert run.err == ""  # with -o -, nothing to say
+    stego = Image.open(io.BytesIO(run.out))
+    assert (stego.format, stego.size) == ("PNG", (96, 80))
+    back = invsteg(cwd, "extract-file", "-", "-o", "-", *weights, stdin=run.out)
+    assert back.rc == 0, back.err
+    assert back.out == data
+    assert listing(cwd) == []
+
+
+def test_one_byte_more_than_capacity_fails_and_says_what_fits(
+    cwd: Path, work: Path, tiny_stegcinn_weights: Path, capacities: dict[str, dict]
+) -> None:
+    limit = capacities["plain"]["net_bytes"]
+    data = np.random.default_rng(1).bytes(limit + 1)  # random: does not compress
+    run = invsteg(
+        cwd, "embed-file", work / "cover.png", "-", "-o", "out.png", "--no-passphrase",
+        "--weights", tiny_stegcinn_weights, stdin=data,
+    )  # fmt: skip
+    assert_error(run, 1, f"holds at most {limit} bytes")
+    assert listing(cwd) == []
+
+
+def test_encrypted_pdf_at_capacity_round_trips_to_its_stored_name(
+    cwd: Path, work: Path, tiny_stegcinn_weights: Path, capacities: dict[str, dict]
+) -> None:
+    """Encrypted, named, exactly at the encrypted capacity; extracted to ./report.pdf."""
+    size = capacities["encrypted"]["net_bytes"]
+    pdf = FAKE_PDF + np.random.default_rng(2).bytes(size - len(FAKE_PDF))
+    (cwd / "in").mkdir()
+    (cwd / "in" / "report.pdf").write_bytes(pdf)
+    (cwd / "pass.txt").write_text("correct horse\n")
+    weights = ["--weights", tiny_stegcinn_weights]
+    run = invsteg(
+        cwd, "embed-file", work / "cover.png", "in/report.pdf", "-o", "stego.png", *weights, "--json",
+        env={"INVSTEG_PASSPHRASE": "correct horse"},
+    )  # fmt: skip
+    assert run.rc == 0, run.err
+    report = json.loads(run.out)
+    assert report["bytes"] == size and report["capacity_bytes"] == size
+    assert report["encrypted"] is True and report["accepted"] is True
+    assert report["codeword_errors"][-1] <= report["correctable"] // 2
+
+    (cwd / "out").mkdir()
+    back = invsteg(cwd / "out", "extract-file", "../stego.png", "--passphrase-file", "../pass.txt", *weights)
+    assert back.rc == 0, back.err
+    assert back.err.startswith("wrote report.pdf")
+    assert (cwd / "out" / "report.pdf").read_bytes() == pdf
+
+    # the wrong passphrase, or none: exit 1, one line, nothing written
+    for env in ({"INVSTEG_PASSPHRASE": "wrong horse"}, {}):
+        failed = invsteg(cwd / "out", "extract-file", "../stego.png", "-o", "other.pdf", *weights, env=env)
+        assert_error(failed, 1, "no payload found")
+    assert listing(cwd / "out") == ["report.pdf"]
+
+
+def test_empty_file_round_trips(cwd: Path, work: Path, tiny_stegcinn_weights: Path) -> None:
+    (cwd / "empty.txt").write_bytes(b"")
+    weights = ["--weights", tiny_stegcinn_weights]
+    run = invsteg(
+        cwd, "embed-file", work / "cover.png", "empty.txt", "-o", "s.png", "--no-passphrase", *weights
+    )
+    assert run.rc == 0, run.err
+    (cwd / "empty.txt").unlink()
+    back = invsteg(cwd, "extract-file", "s.png", *weights, "--json")
+    assert back.rc == 0, back.err
+    assert json.loads(back.out) == {
+        "output": "empty.txt",
+        "file_name": "empty.txt",
+        "bytes": 0,
+        "encrypted": False,
+        "compressed": False,
+    }
+    assert (cwd / "empty.txt").read_bytes() == b""
+
+
+def test_crafted_stored_name_lands_in_cwd_and_never_overwrites(
+    cwd: Path, work: Path, model, tiny_stegcinn_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stego crafted to store '../evil.txt' (embed-file itself stores base names only)."""
+    monkeypatch.setattr(container, "_stored_name", lambda name: name.encode())
+    cover = load_png(work / "cover.png")
+    stego, _ = embed.embed_file(cover, b"payload", file_name="../evil.txt", model=model)
+    save_png(cwd / "s.png", stego)
+    (cwd / "sub").mkdir()
+    weights = ["--weights", tiny_stegcinn_weights]
+    back = invsteg(cwd / "sub", "extract-file", "../s.png", *weights, "--json")
+    assert back.rc == 0, back.err
+    assert json.loads(back.out)["output"] == "evil.txt"
+    assert json.loads(back.out)["file_name"] == "../evil.txt"
+    assert listing(cwd) == ["s.png", "sub", "sub/evil.txt"]  # not ../evil.txt
+    assert (cwd / "sub" / "evil.txt").read_bytes() == b"payload"
+
+    (cwd / "sub" / "evil.txt").write_bytes(b"mine")
+    again = invsteg(cwd / "sub", "extract-file", "../s.png", *weights)
+    assert_error(again, 2, "output exists: evil.txt (pass --force")
+    assert (cwd / "sub" / "evil.txt").read_bytes() == b"mine"
+    forced = invsteg(cwd / "sub", "extract-file", "../s.png", *weights, "--force")
+    assert forced.rc == 0, forced.err
+    assert forced.err.startswith("wrote evil.txt (stored as '../evil.txt')")
+    assert (cwd / "sub" / "evil.txt").read_bytes() == b"payload"
+
+
+@pytest.fixture(scope="module")
+def plain_stego(work: Path, tiny_stegcinn_weights: Path) -> tuple[Path, bytes]:
+    """An unencrypted stego (default output name) holding 300 random bytes."""
+    data = np.random.default_rng(3).bytes(300)
+    (work / "secret.bin").write_bytes(data)
+    run = invsteg(
+        work, "embed-file", "cover.png", "secret.bin", "--no-passphrase", "--weights", tiny_stegcinn_weights
+    )
+    assert run.rc == 0, run.err
+    assert run.err.startswith("wrote cover.stego.png: 300 of ")
+    return work / "cover.stego.png", data
+
+
+def test_a_few_changed_pixels_still_give_the_exact_file(
+    cwd: Path, plain_stego: tuple[Path, bytes], tiny_stegcinn_weights: Path
+) -> None:
+    stego, data = plain_stego
+    pixels = load_png(stego).astype(np.int16)
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        y, x, c = rng.integers(0, 80), rng.integers(0, 96), rng.integers(0, 3)
+        pixels[y, x, c] += rng.choice([-3, -2, -1, 1, 2, 3])
+    save_png(cwd / "touched.png", np.clip(pixels, 0, 255).astype(np.uint8))
+    back = invsteg(cwd, "extract-file", "touched.png", "-o", "-", "--weights", tiny_stegcinn_weights)
+    assert back.rc == 0, back.err
+    assert back.out == data
+
+
+def test_heavy_noise_and_jpeg_give_one_clear_error_and_no_file(
+    cwd: Path, plain_stego: tuple[Path, bytes], tiny_stegcinn_weights: Path
+) -> None:
+    stego = load_png(plain_stego[0])
+    noisy = stego + np.random.default_rng(5).normal(0, 20, stego.shape)
+    save_png(cwd / "noisy.png", np.clip(np.round(noisy), 0, 255).astype(np.uint8))
+    Image.fromarray(stego).save(cwd / "stego.jpg", format="JPEG", quality=95)
+    before = listing(cwd)
+    for name, match in (("noisy.png", "no payload found"), ("stego.jpg", "JPEG: lossy compression")):
+        run = invsteg(cwd, "extract-file", name, "-o", "out.bin", "--weights", tiny_stegcinn_weights)
+        assert_error(run, 1, match)
+    assert listing(cwd) == before
+
+
+def test_usage_errors_exit_2_before_any_work(cwd: Path, work: Path, tiny_stegcinn_weights: Path) -> None:
+    (cwd / "f.txt").write_bytes(b"x")
+    cover, weights = work / "cover.png", ["--weights", tiny_stegcinn_weights]
+    # no passphrase and no terminal: say so, do not silently skip encryption
+    assert_error(invsteg(cwd, "embed-file", cover, "f.txt", "-o", "s.png", *weights), 2, "--no-passphrase")
+    # a lossy stego would destroy the file
+    run = invsteg(cwd, "embed-file", cover, "f.txt", "-o", "s.jpg", "--no-passphrase", *weights)
+    assert_error(run, 2, "JPEG is lossy")
+    # contradicting passphrase options
+    (cwd / "p.txt").write_text("pw\n")
+    run = invsteg(cwd, "extract-file", cover, "--passphrase-file", "p.txt", "--no-passphrase", *weights)
+    assert_error(run, 2, "contradict")
+    # not an embedding model
+    run = invsteg(cwd, "capacity", cover, "--model", "hinet-small")
+    assert_error(run, 2, "does not embed files")
+    assert listing(cwd) == ["f.txt", "p.txt"]
+
+
+def test_missing_shipped_weights_is_a_clear_weights_error(cwd: Path, work: Path) -> None:
+    """Without --weights the registered model's shipped file is needed; none here -> exit 2."""
+    (cwd / "f.txt").write_bytes(b"x")
+    (cwd / "no-weights").mkdir()
+    run = invsteg(
+        cwd, "embed-file", work / "cover.png", "f.txt", "-o", "s.png", "--no-passphrase",
+        env={"INVSTEG_WEIGHTS_DIR": str(cwd / "no-weights")},
+    )  # fmt: skip
+    assert_error(run, 2, "weights")
+    assert listing(cwd) == ["f.txt", "no-weights"]
+
+
+# -- library -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(64, 64), (67, 61)])
+def test_one_byte_round_trips_at_any_size(model, width: int, height: int) -> None:
+    cover = crop_example(width, height, left=20, top=100)
+    stego, report = embed.embed_file(cover, b"\x00", file_name="one.bin", passphrase="pw", model=model)
+    assert stego.shape == cover.shape and stego.dtype == np.uint8
+    assert report["accepted"] and report["codeword_errors"][-1] <= report["correctable"] // 2
+    unpacked = embed.extract_file(through_png(stego), passphrase="pw", model=model)
+    assert (unpacked.data, unpacked.file_name, unpacked.encrypted) == (b"\x00", "one.bin", True)
+
+
+def test_odd_sizes_leave_the_half_padded_blocks_out(model) -> None:
+    mask = embed.carrier_mask(model, 61, 67)
+    assert mask.shape == (8, 31, 34)
+    assert mask[:, :30, :33].all() and not mask[:, 30, :].any() and not mask[:, :, 33].any()
+    assert embed.capacity(np.zeros((61, 67, 3), np.uint8), model=model)["carriers"] == 8 * 30 * 33
+
+
+def test_exact_capacity_with_a_name_and_passphrase_on_an_odd_cover(model) -> None:
+    cover = crop_example(67, 61)
+    room = embed.capacity(cover, model=model, passphrase="pw", file_name="a.txt")["net_bytes"]
+    data = np.random.default_rng(6).bytes(room)
+    stego, report = embed.embed_file(cover, data, file_name="a.txt", passphrase="pw", model=model)
+    assert report["capacity_bytes"] == room == report["payload_bytes"]
+    assert embed.extract_file(through_png(stego), passphrase="pw", model=model).data == data
+    with pytest.raises(PayloadTooLargeError, match=f"holds at most {room} bytes"):
+        embed.embed_file(cover, data + b"!", file_name="a.txt", passphrase="pw", model=model)
+
+
+def full(cover: np.ndarray, model, nsym: int = embed.DEFAULT_NSYM) -> bytes:
+    """Random bytes filling the cover's capacity (unencrypted, no name): every codeword counts."""
+    room = embed.capacity(cover, model=model, nsym=nsym, encrypted=False)["net_bytes"]
+    return np.random.default_rng(room).bytes(room)
+
+
+# alpha 0 (no sign margin) makes the tiny model's first pass leave bits wrong on this dark
+# photo crop, as a trained model's does on the hardest covers: the verify loop has work.
+HARD = {"alpha": 0.0, "ceiling": None, "seed": 0}
+
+
+def test_verify_loop_stops_once_error_correction_has_margin(model) -> None:
+    """The first pass has wrong bits, but the worst codeword uses at most half of what
+    Reed-Solomon corrects (64 bytes with nsym 128): accepted at once, no repair round."""
+    cover = crop_example(96, 80)
+    data = full(cover, model)
+    stego, report = embed.embed_file(cover, data, model=model, **HARD)
+    assert report["bit_errors"][0] > 0 and 0.99 < report["bit_accuracy_first"] < 1.0
+    assert report["rounds"] == 1 and report["accepted"] and not report["exact"]
+    assert 0 < report["codeword_errors"][0] <= embed.ACCEPT_SHARE * report["correctable"]
+    bits = embed.read_bits(stego, model=model)  # the raw bits, errors and all
+    assert bits.shape == (report["carriers"],)
+    assert embed.extract_file(through_png(stego), model=model).data == data
+
+
+def test_verify_loop_repairs_until_the_margin_holds(model) -> None:
+    """With little parity (nsym 16: 8 bytes correctable, 4 accepted) the first pass is not
+    enough; the repair rounds bring the worst codeword under the limit."""
+    cover = crop_example(96, 80)
+    data = full(cover, model, nsym=16)
+    stego, report = embed.embed_file(cover, data, model=model, nsym=16, **HARD)
+    errors = report["codeword_errors"]
+    assert report["rounds"] == len(errors) == len(report["bit_errors"]) == len(report["weak_bits"]) > 1
+    assert errors[0] > 8 and errors[-1] <= 4 and report["accepted"]
+    assert report["bit_errors"][-1] < report["bit_errors"][0]
+    assert embed.extract_file(through_png(stego), model=model, nsym=16).data == data
+
+
+def test_without_margin_the_best_pass_is_kept_if_it_extracts(model, monkeypatch: pytest.MonkeyPatch) -> None:
+    cover = crop_example(96, 80)
+    data = full(cover, model)
+    monkeypatch.setattr(embed, "ACCEPT_SHARE", 0.0)  # accept error-free codewords only
+    stego, report = embed.embed_file(cover, data, model=model, max_rounds=2, **HARD)
+    assert report["rounds"] == 2 and not report["accepted"]
+    assert 0 < min(report["codeword_errors"]) <= report["correctable"]
+    assert embed.extract_file(through_png(stego), model=model).data == data
+    # one pass only, with parity for 8 wrong bytes per codeword: a clear error, no stego
+    with pytest.raises(EmbeddingFailedError, match="cannot carry the file"):
+        embed.embed_file(cover, full(cover, model, nsym=16), model=model, nsym=16, max_rounds=1, **HARD)
+
+
+def test_tiles_cover_the_image_the_same_way_at_any_size() -> None:
+    assert embed.tile_grid(2, 2) == [(slice(0, 2), slice(0, 2))]
+    assert embed.tile_grid(embed.TILE, 512) == [(slice(0, embed.TILE), slice(0, 512))]
+    grid = embed.tile_grid(3000, 2 * embed.TILE + 2)
+    assert len(grid) == 3 * 3
+    covered = np.zeros((3000, 2 * embed.TILE + 2), dtype=int)
+    for rows, cols in grid:
+        assert rows.start % 2 == cols.start % 2 == 0 and rows.stop % 2 == cols.stop % 2 == 0
+        assert rows.stop - rows.start <= embed.TILE and cols.stop - cols.start <= embed.TILE
+        covered[rows, cols] += 1
+    assert (covered == 1).all()
+
+
+def test_tiled_embedding_round_trips(model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small TILE makes this 70x58 cover 3x2 tiles: embedding and extraction agree."""
+    monkeypatch.setattr(embed, "TILE", 32)
+    assert len(embed.tile_grid(58, 70)) == 2 * 3
+    cover = crop_example(70, 58)
+    stego, report = embed.embed_file(cover, b"tiles", model=model, seed=1)
+    assert report["accepted"]
+    assert embed.extract_file(through_png(stego), model=model).data == b"tiles"
+
+
+def test_carrier_channels_are_a_parameter(model) -> None:
+    cover = crop_example(64, 64)
+    stego, report = embed.embed_file(cover, b"abc", model=model, channels=(0, 1, 2, 3))
+    assert report["carriers"] == 4 * 32 * 32
+    assert embed.extract_file(stego, model=model, channels=(0, 1, 2, 3)).data == b"abc"
+    with pytest.raises(NoPayloadError):
+        embed.extract_file(stego, model=model)  # all 8 channels: another bit layout
+
+
+def test_wrong_passphrase_and_no_payload_are_typed_errors(model) -> None:
+    cover = crop_example(64, 64)
+    stego, _ = embed.embed_file(cover, b"abc", passphrase="pw", model=model)
+    with pytest.raises(NoPayloadError, match="wrong passphrase"):
+        embed.extract_file(stego, passphrase="other", model=model)
+    with pytest.raises(NoPayloadError):
+        embed.extract_file(cover, model=model)
+    assert issubclass(NoPayloadError, PayloadError)  # exit 1 through the CLI
+
+
+# -- passphrase sources ------------------------------------------------------------------------
+
+
+def test_passphrase_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from invsteg import cli
+
+    monkeypatch.delenv("INVSTEG_PASSPHRASE", raising=False)
+    (tmp_path / "p.txt").write_text("from file\nsecond line\n")
+    assert cli._passphrase(tmp_path / "p.txt", False, embedding=True) == "from file"
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(UsageError, match="empty"):
+        cli._passphrase(tmp_path / "empty.txt", False, embedding=True)
+    monkeypatch.setenv("INVSTEG_PASSPHRASE", "from env")
+    assert cli._passphrase(None, False, embedding=False) == "from env"
+    assert cli._passphrase(None, True, embedding=True) is None  # --no-passphrase wins
+    monkeypatch.delenv("INVSTEG_PASSPHRASE")
+
+    # a terminal: a hidden prompt (twice when embedding); an empty answer means none
+    prompts = []
+    monkeypatch.setattr(sys, "stdin", io.StringIO())
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(cli.typer, "prompt", lambda text, **kw: prompts.append(kw) or "typed")
+    assert cli._passphrase(None, False, embedding=True) == "typed"
+    assert prompts[-1]["hide_input"] and prompts[-1]["confirmation_prompt"] and prompts[-1]["err"]
+    monkeypatch.setattr(cli.typer, "prompt", lambda text, **kw: "")
+    assert cli._passphrase(None, False, embedding=False) is None
+
+    # no terminal: extraction tries without one, embedding needs --no-passphrase
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert cli._passphrase(None, False, embedding=False) is None
+    with pytest.raises(UsageError, match="--no-passphrase"):
+        cli._passphrase(None, False, embedding=True)
+
+
+def test_model_loading_errors(tiny_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from invsteg.errors import ModelError, WeightsError
+
+    with pytest.raises(ModelError, match="not a Steg-cINN"):
+        embed.load_embedding_model(weights=tiny_weights)  # a HiNet file
+    with pytest.raises(ModelError, match="does not embed files"):
+        embed.load_embedding_model("hinet-small")
+    monkeypatch.setenv("INVSTEG_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsError):
+        embed.load_embedding_model()  # no shipped file here, whatever the registry says
