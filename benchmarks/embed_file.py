@@ -29,9 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shlex
 import statistics
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -45,7 +43,7 @@ from invsteg.errors import PayloadError
 from invsteg.eval.views import apply_view, center_crop
 from invsteg.payload import DEFAULT_NSYM
 from invsteg.train.data import image_paths, load_rgb
-from results_file import write_section
+from results_file import command_line, publish
 
 START, END = "<!-- embed_file:start -->", "<!-- embed_file:end -->"
 PASSPHRASE = "benchmark passphrase"
@@ -245,7 +243,7 @@ def main() -> None:
             "model; the bit figures measure the verify loop and the gamut handling.",
             "",
         ]
-    command = shlex.join(["python", "benchmarks/embed_file.py", *sys.argv[1:]])
+    command = command_line(__file__)
     header = [
         START,
         f"## embed-file: {', '.join(labels)}, val split ({date.today()})",
@@ -261,12 +259,11 @@ def main() -> None:
         f"accepts a stego when a real extraction works and its worst codeword needs at most "
         f"{embed.ACCEPT_SHARE:.0%} of the correctable bytes (bits within the read margin counted "
         "wrong). bit-exact counts extracted files equal to the embedded ones. PSNR is "
-        "information only: Steg-cINN re-colours the image (new colours, not the cover's).",
+        "information only: Steg-cINN re-colours the image (the model's colours, not the cover's; "
+        "see docs/embed_figure.png).",
         END,
     ]
-    section = "\n".join(lines)
-    write_section(START, END, args.out, section)
-    print(section)
+    publish(START, END, args.out, lines)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ that. Writes its section of ``benchmarks/results.md``.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from invsteg import api
 from invsteg.eval.quality import evaluate_pair, summarize
 from invsteg.eval.views import apply_view
 from invsteg.train.data import image_paths, load_rgb
-from results_file import write_section
+from results_file import command_line, publish
 
 START, END = "<!-- eval_quality:start -->", "<!-- eval_quality:end -->"
 ROWS = [("stego", "stego vs cover (PNG)")] + [
@@ -72,11 +70,9 @@ def main() -> None:
     lines = [START, f"## Hiding quality: {name}, val split ({date.today()})", ""]
     for view in args.views.split(","):
         lines += table(view, evaluate_view(paths, view, net, tuple(args.channels.split(","))))
-    command = shlex.join(["python", "benchmarks/eval_quality.py", *sys.argv[1:]])
+    command = command_line(__file__)
     lines += [f"Command: `{command}`. Cover i hides val image i+1; stego saved to 8-bit PNG.", END]
-    section = "\n".join(lines)
-    write_section(START, END, args.out, section)
-    print(section)
+    publish(START, END, args.out, lines)
 
 
 if __name__ == "__main__":

@@ -15,3 +15,18 @@ def write_section(start_marker: str, end_marker: str, path: Path, section: str) 
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def command_line(script: str) -> str:
+    """How this benchmark was run, as README and results.md quote it."""
+    import shlex
+    import sys
+
+    return shlex.join(["python", f"benchmarks/{Path(script).name}", *sys.argv[1:]])
+
+
+def publish(start_marker: str, end_marker: str, path: Path, lines: list[str]) -> None:
+    """Write ``lines`` (markers included) as this benchmark's section of ``path`` and print it."""
+    section = "\n".join(lines)
+    write_section(start_marker, end_marker, path, section)
+    print(section)

@@ -12,8 +12,6 @@ of ``benchmarks/results.md``.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from datetime import date
 from pathlib import Path
 from statistics import mean
@@ -25,7 +23,7 @@ from invsteg.attacks import real_blur, real_gaussian_noise, real_jpeg, real_resi
 from invsteg.eval.quality import compare
 from invsteg.eval.views import apply_view
 from invsteg.train.data import image_paths, load_rgb
-from results_file import write_section
+from results_file import command_line, publish
 
 START, END = "<!-- robust_quality:start -->", "<!-- robust_quality:end -->"
 
@@ -75,7 +73,7 @@ def main() -> None:
         "hinet-small (default, 1 secret)": api.load_hiding_model(),
     }
     results = {name: evaluate(net, images) for name, net in models.items()}
-    command = "python " + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    command = command_line(__file__)
     lines = [
         START,
         "## Robust mode under real attacks",
@@ -97,9 +95,7 @@ def main() -> None:
             cells.append(f"{r['psnr']:.2f} ({r['ssim']:.3f}) [{r['worst']:.1f}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(END)
-    section = "\n".join(lines)
-    write_section(START, END, args.out, section)
-    print(section)
+    publish(START, END, args.out, lines)
 
 
 if __name__ == "__main__":

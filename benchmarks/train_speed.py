@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
-import sys
 import tempfile
 import time
 from datetime import date
@@ -27,7 +25,7 @@ from invsteg.train import TrainConfig, Trainer
 from invsteg.train.data import ImageBank
 from invsteg.train.losses import quantize_8bit
 from invsteg.weights import create_model
-from results_file import write_section
+from results_file import command_line, publish
 
 START, END = "<!-- train_speed:start -->", "<!-- train_speed:end -->"
 
@@ -87,7 +85,7 @@ def main() -> None:
                 best[name] = max(best.get(name, 0.0), trainer_rate(config, bank, args.steps))
                 print(f"round {round_index}: {name}: {best[name]:.2f} img/s", flush=True)
     baseline = best["plain fp32 loop"]
-    command = shlex.join(["python", "benchmarks/train_speed.py", *sys.argv[1:]])
+    command = command_line(__file__)
     lines = [
         START,
         f"## Training speed: {args.model}, {args.crop}px crops, batch {args.batch} ({date.today()})",
@@ -101,9 +99,7 @@ def main() -> None:
         f"Command: `{command}`.",
         END,
     ]
-    section = "\n".join(lines)
-    write_section(START, END, args.out, section)
-    print(section)
+    publish(START, END, args.out, lines)
 
 
 if __name__ == "__main__":
