@@ -17,6 +17,7 @@ from invsteg.color import lab_to_rgb, rgb_to_lab
 from invsteg.eval.metrics import psnr
 from invsteg.train.config import TrainConfig
 from invsteg.train.losses import low_frequency, mse_255, quantize_8bit
+from invsteg.wavelets import haar_dwt
 
 Terms = dict[str, Tensor]
 
@@ -126,20 +127,22 @@ class EmbeddingObjective(nn.Module):
     @torch.no_grad()
     def validate(self, model: nn.Module, covers: Tensor, batch: int = 4) -> dict[str, float]:
         """Mean NLL (nats per ab value) and the share of signs that survive the 8-bit PNG."""
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(1234)  # the same latents at every validation
+        # The same latents at every validation, without touching the training RNG streams
+        # (manual_seed alone would reseed the CUDA generators too).
+        devices = [covers.device] if covers.device.type == "cuda" else []
         nlls, correct, total = [], 0, 0
-        for start in range(0, len(covers), batch):
-            rgb = covers[start : start + batch]
-            lab = rgb_to_lab(rgb)
-            nlls += model.nll(lab[:, 1:], lab[:, :1]).tolist()
-            z, signs = sample_sign_latents(model.lab_to_latent_shape(rgb.shape), self.config.alpha, rgb)
-            stego = lab_to_rgb(torch.cat((lab[:, :1], model.decode(z, lab[:, :1])), dim=1))
-            received = rgb_to_lab((stego.clamp(0, 1) * 255).round() / 255)
-            z_back = model.encode(received[:, 1:], received[:, :1])
-            correct += int((z_back * signs > 0).sum())
-            total += signs.numel()
-        torch.random.set_rng_state(generator_state)
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(1234)
+            for start in range(0, len(covers), batch):
+                rgb = covers[start : start + batch]
+                lab = rgb_to_lab(rgb)
+                nlls += model.nll(lab[:, 1:], lab[:, :1]).tolist()
+                z, signs = sample_sign_latents(model.lab_to_latent_shape(rgb.shape), self.config.alpha, rgb)
+                stego = lab_to_rgb(torch.cat((lab[:, :1], model.decode(z, lab[:, :1])), dim=1))
+                received = rgb_to_lab((stego.clamp(0, 1) * 255).round() / 255)
+                z_back = model.encode(received[:, 1:], received[:, :1])
+                correct += int((z_back * signs > 0).sum())
+                total += signs.numel()
         return {"val_nll": _mean(nlls), "val_bit_accuracy": correct / total}
 
     @staticmethod
@@ -163,8 +166,6 @@ class RobustObjective(nn.Module):
         self.attacks = AttackMixer(AttackConfig(**config.attacks))
 
     def forward(self, images: list[Tensor], step: int) -> tuple[Tensor, Terms]:
-        from invsteg.wavelets import haar_dwt
-
         cover, *secrets = images
         stego, lost = self.model.hide(cover, *secrets)
         attacked, level = self.attacks(stego, step, None)
