@@ -314,8 +314,9 @@ def test_ecc_corrects_up_to_half_nsym_per_codeword() -> None:
 
 @pytest.mark.parametrize("nsym", [2, 16, 128, 200])
 def test_ecc_is_byte_for_byte_reedsolo(nsym: int) -> None:
-    """The numpy encoder and syndromes give what reedsolo's reference gives: the same
-    codewords, the same corrections and the same failures (the format is reedsolo's)."""
+    """The numpy encoder and batched decoder give what reedsolo's reference gives: the
+    same codewords, the same corrections and, here, the same failures (the format is
+    reedsolo's)."""
     from reedsolo import ReedSolomonError, RSCodec
 
     reference = RSCodec(nsym, nsize=255)

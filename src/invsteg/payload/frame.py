@@ -49,13 +49,16 @@ from invsteg.payload.ecc import (
 from invsteg.payload.errors import NoPayloadError, PayloadCorruptedError, PayloadTooLargeError
 
 # Parity bytes per 255-byte codeword: corrects 64 wrong bytes in each (25%), so the
-# payload takes half of the raw 2 bits per pixel of Steg-cINN (about 1 bit per pixel net).
-# Fixed by the format: extraction knows it without side information. Measured with the
-# trained stegcinn-fast (see invsteg.embed and benchmarks/results.md): the first render of
-# a whole-scene photo leaves up to ~1% of the bits wrong, mostly in near-black and clipped
-# areas, i.e. up to ~30 wrong bytes in the worst codeword; with 64 correctable the verify
-# loop accepts almost every cover after its first pass, where 32 (16 correctable) needed
-# several repair rounds and failed on large dark covers.
+# payload takes half of the raw 2 bits per pixel of Steg-cINN (about 1 bit per pixel net,
+# four times the 0.25 asked for). Fixed by the format: extraction knows it without side
+# information. Measured with the trained stegcinn-fast on the val split at full capacity
+# (benchmarks/results.md): the worst codeword of the first render had up to 30-33 wrong
+# bytes on the darkest covers (lxqt_after-the-rain, lxqt_Valendas, lxqt_beam: bits in
+# near-black and clipped colour), 2-13 on the others. With 64 correctable the verify loop
+# (which wants at most half of them used) accepted 46 of 48 covers after one pass; with
+# nsym 64 (16 accepted) about one cover in eight would need repair passes, with 32 (the
+# old default; 8 accepted) most of the dark ones; 32 with the paper's |z| > 0.1 failed
+# outright on 1 MP covers.
 DEFAULT_NSYM = 128
 
 
