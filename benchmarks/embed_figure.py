@@ -2,6 +2,7 @@
 file that fills the reported capacity; both downscaled to 256 px for the page.
 
     python benchmarks/embed_figure.py                       # writes docs/embed_figure.png
+    python benchmarks/embed_figure.py --model stegcinn-fast --out docs/embed_figure_fast.png
     python benchmarks/embed_figure.py --alpha 0.1 --no-ceiling --out /tmp/paper_alpha.png
 """
 
@@ -25,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", type=Path, default=Path("../data/val"))
     parser.add_argument("--model", default=embed.default_embed_model())
+    parser.add_argument("--weights", type=Path, help="a weights file (default: the model's shipped one)")
     parser.add_argument("--count", type=int, default=6)
     parser.add_argument("--alpha", type=float, default=embed.DEFAULT_ALPHA)
     parser.add_argument("--ceiling", type=float, default=embed.DEFAULT_CEILING)
@@ -34,7 +36,7 @@ def main() -> None:
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "embed_figure.png"
     )
     args = parser.parse_args()
-    net = embed.load_embedding_model(args.model)
+    net = embed.load_embedding_model(args.model, args.weights)
     paths = image_paths(args.val)
     step = max(1, len(paths) // args.count)
     chosen = paths[::step][: args.count]

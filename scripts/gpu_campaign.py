@@ -76,6 +76,31 @@ JOBS: dict[str, list[dict]] = {
         }
         | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
     ],
+    # Lease 3: one hiding fine-tune between the two guide weights of lease 1, on
+    # the packed full- and half-scale crops, and the robust model alone with more JPEG and resize.
+    "hinet-g3": [
+        HIDING_FINE_TUNE
+        | {"lr": 1.5e-4, "warmup_steps": 50}
+        | {"loss": {"guide": 1.6, "reconstruction": 1.0, "low_frequency": 1.0}}
+    ],
+    "hinet-g3b": [
+        HIDING_FINE_TUNE
+        | {"lr": 1e-4, "warmup_steps": 20, "init_weights": "gpu/hinet-g3.safetensors"}
+        | {"loss": {"guide": 1.6, "reconstruction": 1.0, "low_frequency": 1.0}}
+    ],
+    "robust-l3": [
+        {
+            "model": "robust",
+            "crop": 128,
+            "batch": 32,
+            "lr": 1e-4,
+            "warmup_steps": 20,
+            "init_weights": "weights/robust.safetensors",
+            "bf16": True,
+            "attacks": {"kind_weights": [2.0, 1.0, 1.0, 1.5, 1.0]},
+        }
+        | {"loss": {"guide": 3.0, "reconstruction": 1.0, "low_frequency": 1.0}}
+    ],
 }
 
 COMMON = {"val_every": 500, "val_crop": 256, "val_images": 24, "checkpoint_every": 500, "log_every": 50}

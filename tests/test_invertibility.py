@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from invsteg.models.stegcinn import LAB_OFFSETS, LAB_SCALES, StegCINN, StegCINNConfig
 from invsteg.nn import FixedOrthogonalMix, random_orthogonal
@@ -100,10 +101,16 @@ def test_embedding_models_encode_and_decode_exactly(spec) -> None:
     ab, lightness = random_lab(2, 10, 14, seed=3)
     with torch.no_grad():
         z = model.encode(ab, lightness)
-        assert z.shape == model.lab_to_latent_shape(ab.shape) == (2, 8, 5, 7)
-        assert (model.decode(z, lightness) - ab).abs().max().item() <= 1e-10
+        channels = 6 if model.uses_cover_colour else 8
+        assert z.shape == model.lab_to_latent_shape(ab.shape) == (2, channels, 5, 7)
+        assert (model.decode(z, lightness, ab) - ab).abs().max().item() <= 1e-10
         z2 = torch.randn(z.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
-        assert (model.encode(model.decode(z2, lightness), lightness) - z2).abs().max().item() <= 1e-10
+        drawn = model.decode(z2, lightness, ab)
+        assert (model.encode(drawn, lightness) - z2).abs().max().item() <= 1e-10
+        if model.uses_cover_colour:  # the 2x2 means of the colour are the cover's
+            assert (F.avg_pool2d(drawn, 2) - F.avg_pool2d(ab, 2)).abs().max().item() <= 1e-10
+            with pytest.raises(ValueError, match="cover"):
+                model.decode(z2, lightness)
     with pytest.raises(ValueError, match="even"):
         model.encode(ab[..., :9, :], lightness[..., :9, :])
     with pytest.raises(ValueError, match="even"):
@@ -112,15 +119,23 @@ def test_embedding_models_encode_and_decode_exactly(spec) -> None:
 
 @pytest.mark.parametrize("spec", EMBEDDING, ids=lambda s: s.name)
 def test_embedding_log_det_of_encode_matches_the_jacobian(spec) -> None:
-    """The log-det of the whole ab -> z map (normalisation, Haar, core) on a 1x2x4x4 input."""
+    """The log-det of the whole ab -> z map (normalisation, Haar, core) on a 1x2x4x4 input,
+    restricted to the colour it models (all of it, or its detail when the 2x2 means are kept):
+    the Jacobian times an orthonormal basis of the modelled Haar bands is square."""
     model = randomized(spec, torch.float64, scale=0.05)
     ab, lightness = random_lab(1, 4, 4, seed=5)
     z, log_det = model.encode_with_log_det(ab, lightness)
     assert torch.equal(z, model.encode(ab, lightness))
+    modelled = model.latent_channels
+    kept = torch.zeros(1, 8 - modelled, 2, 2, dtype=torch.float64)
+    basis = torch.autograd.functional.jacobian(
+        lambda bands: haar_iwt(torch.cat((kept, bands), dim=1)),
+        torch.zeros(1, modelled, 2, 2, dtype=torch.float64),
+    ).reshape(32, 4 * modelled)
     jacobian = torch.autograd.functional.jacobian(lambda t: model.encode(t, lightness), ab, vectorize=True)
-    sign, expected = torch.linalg.slogdet(jacobian.reshape(32, 32))
+    sign, expected = torch.linalg.slogdet(jacobian.reshape(4 * modelled, 32) @ basis)
     assert sign != 0
-    core_part = expected.item() + 16 * math.log(LAB_SCALES[1] * LAB_SCALES[2])
+    core_part = expected.item() + 2 * modelled * math.log(LAB_SCALES[1] * LAB_SCALES[2])
     assert abs(core_part) > 0.1, "random weights should change volume"
     assert abs(log_det.item() - expected.item()) <= 1e-9
 
@@ -135,8 +150,8 @@ def test_fused_inference_equals_the_training_path(spec) -> None:
     with torch.inference_mode():
         fused = model.encode(ab, lightness)
         assert (fused - plain.detach()).abs().max().item() <= 1e-10
-        back = model.decode(fused, lightness)
-    assert (back - model.decode(plain, lightness).detach()).abs().max().item() <= 1e-9
+        back = model.decode(fused, lightness, ab)
+    assert (back - model.decode(plain, lightness, ab).detach()).abs().max().item() <= 1e-9
 
 
 def test_stegcinn_nll_of_a_fresh_model_is_the_gaussian_nll_of_normalised_ab() -> None:

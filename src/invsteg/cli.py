@@ -416,7 +416,8 @@ def embed_file(
 ) -> None:
     """Hide FILE in the colours of COVER; `extract-file` recovers it bit-exact.
 
-    The stego keeps the cover's lightness; its colours carry the file, error-corrected.
+    The stego keeps the cover's lightness and, with the default model, its colour in 2x2
+    blocks; the colour detail carries the file, error-corrected.
     `invsteg capacity COVER` tells how many bytes fit.
     """
     from invsteg import embed, fileio, imageio

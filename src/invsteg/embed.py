@@ -4,8 +4,9 @@ Images are ``(H, W, 3)`` uint8 numpy arrays, any size. The pipeline (Steg-cINN, 
 2022; see DESIGN.md)::
 
     file --frame.embed_payload--> bits (one per carrier latent)
-         --bits_to_latents--> z (1, 8, H/2, W/2), sign = bit
-         --model.decode(z, L of the cover)--> ab --Lab -> sRGB, clip, round--> stego (uint8)
+         --bits_to_latents--> z (1, latent_channels, H/2, W/2), sign = bit
+         --model.decode(z, L of the cover [, its colour])--> ab
+         --Lab -> sRGB, clip, round--> stego (uint8)
 
     stego --sRGB -> Lab--> model.encode(ab, L of the stego) --> z' --signs--> bits
           --frame.extract_payload--> file
@@ -59,18 +60,20 @@ if TYPE_CHECKING:
 # DEFAULT_CEILING (the paper: |z| > 0.1, no ceiling). Measured with the trained
 # stegcinn-fast, first render, 8-bit, val split (bits wrong, mean and worst image):
 #   alpha 0.1           center256 2.1% (2.6%)     whole512 2.6% (4.2%)
-#   alpha 0.3           center256 0.24% (0.62%)   whole512 0.89% (2.5%)
+#   alpha 0.3           center256 0.24% (0.62%)   whole512 0.89% (2.5%)   1 MP 0.52% (1.1%)
 #   alpha 0.5, no ceil. center256 1.2% (3.4%): the far tails give saturated colours that
 #                       leave the sRGB gamut and get clipped (95% of the wrong bits)
-#   alpha 0.6, ceil 1.6 center256 0.018% (0.036%) whole512 0.19% (0.85%), 1 MP crops
-#                       0.1% (0.23%)
+#   alpha 0.6, ceil 1.6 center256 0.018% (0.036%) whole512 0.19% (0.85%) 1 MP 0.08% (0.23%)
+#   |z| in [0.2, 0.5]   center256 18%, [0.5, 1.0] 0.7%: small latents read back worse
 # A larger margin protects against 8-bit rounding, the ceiling against gamut clipping;
 # alpha 0.5-0.8 with ceilings 1.4-1.8 measured alike, 0.6 / 1.6 was the best. What is
-# left is mostly near-black and clipped colour, which the verify loop repairs. The
-# colours stay natural: 55% of a standard normal's mass is kept, latents of typical
-# magnitude, and the PSNR to the cover is about that of the paper's 0.1 (mean 21-22 dB
-# against 21 dB on center256). Extraction reads signs only, so neither value is part of
-# the format.
+# left is mostly near-black and clipped colour, which the verify loop repairs. The look
+# is that of the paper's 0.1 (compared side by side on val covers: the same desaturated
+# colours with colour speckle, see docs/embed_figure_fast.png; PSNR to the cover 21-22 dB
+# against 21 dB on center256): with the shipped models, temperature-1 samples do not look
+# like natural colour either way, and calmer low-temperature bands (near the model's
+# sepia mode) fail the bits, as measured above. Extraction reads signs only, so neither
+# value is part of the format.
 DEFAULT_ALPHA = 0.6
 DEFAULT_CEILING = 1.6
 DEFAULT_MAX_ROUNDS = 8
@@ -142,10 +145,11 @@ REPORT_KEYS = (
 def default_embed_model() -> str:
     """Name of the default embedding model: ``registry.DEFAULT_EMBED_MODEL``.
 
-    stegcinn-fast: measured on the val split it is about 4x faster than stegcinn-small
-    (one 1 MP pass ~3 s against ~12 s on 2 CPU cores) and, with the defaults here, as
-    reliable (first-pass bit accuracy 99.8-99.98%; every cover accepted after the first
-    render); the small model's better colours (lower NLL) do not show in the stego.
+    stegcinn-detail: its stegos keep the cover's colour per 2x2 block, where stegcinn-fast
+    and stegcinn-small re-draw all of the colour and, trained for minutes, draw it grey
+    and speckled (docs/embed_figure.png against docs/embed_figure_fast.png). It costs a
+    quarter of the capacity (~0.74 bpp net against ~0.99) at the same speed, and on the
+    val split it is as dependable (benchmarks/results.md).
     """
     if get_spec(DEFAULT_EMBED_MODEL).task != "embed" or not list_models("embed"):
         raise ModelError("no embedding model is registered")
@@ -172,7 +176,7 @@ def load_embedding_model(model: str | None = None, weights: Path | None = None) 
                 f"model {name!r} does not embed files (it hides images); try {default_embed_model()!r}"
             )
         net = load_pretrained(name)
-    if not (hasattr(net, "encode") and hasattr(net, "decode") and hasattr(net, "latent_channels")):
+    if not all(hasattr(net, attr) for attr in ("encode", "decode", "latent_channels", "uses_cover_colour")):
         raise ModelError(f"the model in {weights} does not embed files (it is not a Steg-cINN)")
     return net
 
@@ -298,12 +302,12 @@ def _to_lab(pixels: np.ndarray, like: Tensor) -> Tensor:
     return rgb_to_lab(rgb)
 
 
-def _lightness(pixels: np.ndarray, like: Tensor) -> Tensor:
-    """L of ``(H, W, 3)`` uint8 as ``(1, 1, H, W)``, converted in row bands (the whole
-    image's Lab and its temporaries would be ~50 bytes per pixel)."""
+def _lab_channels(pixels: np.ndarray, like: Tensor, channels: slice) -> Tensor:
+    """``channels`` of the Lab of ``(H, W, 3)`` uint8 as ``(1, C, H, W)``, converted in row
+    bands (the whole image's Lab and its temporaries would be ~50 bytes per pixel)."""
     import torch
 
-    bands = [_to_lab(pixels[top : top + 256], like)[:, :1] for top in range(0, pixels.shape[0], 256)]
+    bands = [_to_lab(pixels[top : top + 256], like)[:, channels] for top in range(0, pixels.shape[0], 256)]
     return torch.cat(bands, dim=2)
 
 
@@ -367,8 +371,11 @@ def read_bits(stego: np.ndarray, *, model: nn.Module, channels: Sequence[int] | 
     return latents_to_bits(read_latents(stego, model=model)[0].cpu())[mask]
 
 
-def _render(model: nn.Module, z: Tensor, lightness: Tensor) -> tuple[np.ndarray, Tensor]:
+def _render(
+    model: nn.Module, z: Tensor, lightness: Tensor, cover_ab: Tensor | None
+) -> tuple[np.ndarray, Tensor]:
     """z and L ``(1, 1, H, W)`` (even) -> (uint8 ``(H, W, 3)``, clipped ``(1, 1, H, W)`` bool).
+    ``cover_ab`` ``(1, 2, H, W)``: the cover's colour, for models that keep it coarsely.
 
     Decoded tile by tile (:func:`tile_grid`). The colour is rounded to 8 bits the way an
     image file holds it; ``clipped`` marks the pixels whose colour lay outside the sRGB
@@ -383,7 +390,8 @@ def _render(model: nn.Module, z: Tensor, lightness: Tensor) -> tuple[np.ndarray,
     clipped = torch.empty((1, 1, height, width), dtype=torch.bool, device=lightness.device)
     for rows, cols in tile_grid(height, width):
         tile_lightness = lightness[..., rows, cols]
-        ab = model.decode(z[..., _half(rows), _half(cols)], tile_lightness)
+        tile_ab = None if cover_ab is None else cover_ab[..., rows, cols]
+        ab = model.decode(z[..., _half(rows), _half(cols)], tile_lightness, tile_ab)
         rgb = lab_to_rgb(torch.cat((tile_lightness, ab), dim=1))
         clipped[..., rows, cols] = ~in_gamut(rgb)
         quantised = (rgb.clamp(0, 1) * 255).round().to(torch.uint8)
@@ -541,11 +549,12 @@ def embed_file(
     codeword_errors: list[int] = []
     best: dict[str, Any] = {}
     with torch.inference_mode():
-        lightness = _lightness(_pad_even(cover), param)
+        lightness = _lab_channels(_pad_even(cover), param, slice(0, 1))
         cover_lightness = lightness
+        cover_ab = _lab_channels(_pad_even(cover), param, slice(1, 3)) if model.uses_cover_colour else None
         fails = torch.zeros((1, 1, *mask.shape[1:]), dtype=torch.int32, device=param.device)
         for index in range(max_rounds):
-            rendered, clipped_pixels = _render(model, z, lightness)
+            rendered, clipped_pixels = _render(model, z, lightness, cover_ab)
             stego = rendered[:height, :width]
             read = read_latents(stego, model=model)
             # wrong: score <= 0, weak: score < READ_MARGIN, score = +-read by the wanted
@@ -573,19 +582,20 @@ def embed_file(
                 }
             if accepted or index == max_rounds - 1:
                 break
-            # Blocks to repair, (1, 1, h, w): those with a weak carrier and their 8
-            # neighbours, since a trained network's latent also depends on the colours
-            # around its block. Measured with randomly perturbed models (first pass 4-15%
-            # wrong) on photo crops: the dilation about halved the bits left after 8
-            # rounds. An untrained model is block-local, so there it only costs: on a
-            # very dark photo (lxqt_Valendas, whole512) 8 rounds instead of 4.
+            # Blocks to repair, (1, 1, h, w): those with a weak carrier. Their neighbours
+            # too, once: with randomly perturbed models (first pass 4-15% wrong) that
+            # halved the bits left after 8 rounds, but with the trained models it makes
+            # things worse, as the changed colours spread through the network's context:
+            # lxqt_after-the-rain, whole512 (23% near-black), stegcinn-fast: 4579 -> 7007
+            # -> 11634 -> 13361 bits wrong in the first rounds and 20% of pixels lifted,
+            # against 4619 -> 3540 -> 2730 and 2.7% lifted for the blocks alone (the
+            # same on lxqt_Valendas and lxqt_beam).
             # L is lifted only in the failing blocks themselves: lifting their neighbours
             # too tripled the changed pixels for no fewer rounds.
             failing = weak.any(dim=1, keepdim=True)
-            bad = F.max_pool2d(failing.to(param.dtype), 3, 1, 1) > 0
             clipped = F.max_pool2d(clipped_pixels.to(param.dtype), 2) > 0
             fails += failing.to(torch.int32)
-            z = _shrink(z, bad & clipped, carrier_t, alpha)
+            z = _shrink(z, failing & clipped, carrier_t, alpha)
             z = _strengthen(z, weak & ~clipped)
             lightness = _lift(lightness, fails, failing)
 

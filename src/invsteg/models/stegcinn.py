@@ -27,6 +27,7 @@ LAB_SCALES = (25.6, 11.2, 16.8)
 
 AB_CHANNELS = 2
 LATENT_CHANNELS = 4 * AB_CHANNELS  # one Haar level: LL, HL, LH, HH of a and of b
+DETAIL_CHANNELS = 3 * AB_CHANNELS  # HL, LH, HH of a and of b (haar_dwt puts LL first)
 SUBNET_DEPTH = 3  # convs per coupling subnet; see StegCINN
 
 
@@ -38,6 +39,13 @@ class StegCINNConfig:
     ``hidden`` is the width of the subnets and of the conditioning network;
     ``cond_channels`` the number of L features fed to every subnet; ``clamp`` the soft
     clamp ``c`` of the scales (``exp(c * 2/pi * atan(s / c))``, 1.5 in the paper).
+
+    ``keep_cover_colour``: the stego keeps the cover's own colour averaged over 2x2 pixels
+    (the Haar LL band of ab), which joins L as the condition, and the flow draws only the
+    colour detail (HL, LH, HH): 6 latents per 2x2 block instead of 8. Steg-cINN draws
+    all of the colour, and a small model trained for minutes draws it grey and speckled;
+    keeping the coarse colour makes every stego look like its cover's colours at 3/4 of
+    the capacity. Extraction reads the coarse colour back from the stego itself.
     """
 
     blocks: int = 8
@@ -45,17 +53,19 @@ class StegCINNConfig:
     cond_channels: int = 16
     clamp: float = 1.5
     seed: int = 0
+    keep_cover_colour: bool = False
 
 
-def _condition_net(hidden: int, out_channels: int) -> nn.Sequential:
-    """Haar bands of normalised L ``(B, 4, h, w)`` -> features ``(B, out_channels, h, w)``.
+def _condition_net(in_channels: int, hidden: int, out_channels: int) -> nn.Sequential:
+    """Haar bands of normalised L (and the cover's coarse colour) ``(B, in_channels, h, w)``
+    -> features ``(B, out_channels, h, w)``.
 
     Dilations 1, 2, 4 give a 17x17 receptive field at half resolution (34 pixels of the
     image) for few parameters; colour depends on context more than on the pixel itself.
     """
     act = partial(nn.LeakyReLU, 0.2)
     return nn.Sequential(
-        nn.Conv2d(4, hidden, 3, padding=1),
+        nn.Conv2d(in_channels, hidden, 3, padding=1),
         act(),
         nn.Conv2d(hidden, hidden, 3, padding=2, dilation=2),
         act(),
@@ -93,17 +103,19 @@ class StegCINN(nn.Module):
     """
 
     size_multiple = 2  # one Haar level halves the size
-    latent_channels = LATENT_CHANNELS
 
     def __init__(self, config: StegCINNConfig = StegCINNConfig()) -> None:
         super().__init__()
         self.config = config
+        self.uses_cover_colour = config.keep_cover_colour
+        self.latent_channels = DETAIL_CHANNELS if config.keep_cover_colour else LATENT_CHANNELS
+        channels = self.latent_channels
         subnet = partial(DenseBlock, growth=config.hidden, depth=SUBNET_DEPTH)
         blocks: list[nn.Module] = []
         for i in range(config.blocks):
             coupling = AffineCoupling(
-                LATENT_CHANNELS,
-                LATENT_CHANNELS // 2,
+                channels,
+                channels // 2,
                 subnet,
                 soft_clamp_scale(config.clamp),
                 affine_first=True,
@@ -113,54 +125,78 @@ class StegCINN(nn.Module):
             # pass over 1 MP about 1.6x faster on CPU (see dense_blocks_same_input)
             coupling.fuse_subnets = True
             blocks.append(coupling)
-            blocks.append(FixedOrthogonalMix(LATENT_CHANNELS, seed=config.seed + i))
+            blocks.append(FixedOrthogonalMix(channels, seed=config.seed + i))
         self.net = InvertibleSequential(blocks)
-        self.cond_net = _condition_net(config.hidden, config.cond_channels)
+        cond_inputs = 4 + (AB_CHANNELS if config.keep_cover_colour else 0)
+        self.cond_net = _condition_net(cond_inputs, config.hidden, config.cond_channels)
 
     # -- the invertible core ------------------------------------------------------------
 
     def forward(self, x: Tensor, *, cond: Tensor | None = None, reverse: bool = False) -> Tensor:
-        """The core: normalised ab bands ``(B, 8, h, w)`` <-> z ``(B, 8, h, w)``, given
-        ``cond`` = :meth:`condition` (L), ``(B, cond_channels, h, w)``."""
+        """The core: normalised ab bands ``(B, C, h, w)`` <-> z ``(B, C, h, w)``, given
+        ``cond`` = :meth:`condition`, ``(B, cond_channels, h, w)``; C = ``latent_channels``
+        (8 bands, or the 6 detail bands when the cover's colour is kept)."""
         return self.net(x, cond=cond, reverse=reverse)
 
     def forward_with_log_det(self, x: Tensor, *, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(forward(x, cond=cond), log |det dz/dx|)``, the log-det per sample ``(B,)``."""
         return self.net.forward_with_log_det(x, cond=cond)
 
-    def condition(self, lightness: Tensor) -> Tensor:
-        """L ``(B, 1, H, W)`` in ``[0, 100]`` (even H, W) -> features ``(B, cond_channels, H/2, W/2)``."""
+    def condition(self, lightness: Tensor, coarse: Tensor | None = None) -> Tensor:
+        """L ``(B, 1, H, W)`` in ``[0, 100]`` (even H, W) -> features ``(B, cond_channels, H/2, W/2)``;
+        with ``keep_cover_colour`` also the coarse colour ``(B, 2, H/2, W/2)``, the LL band
+        of the normalised ab (:meth:`split_bands`)."""
         normalised = (lightness - LAB_OFFSETS[0]) / LAB_SCALES[0]
-        return self.cond_net(haar_dwt(normalised))
+        bands = haar_dwt(normalised)
+        if self.uses_cover_colour:
+            if coarse is None:
+                raise ValueError("this model keeps the cover's colour: pass the coarse colour")
+            bands = torch.cat((bands, coarse), dim=1)
+        return self.cond_net(bands)
 
     # -- images <-> latents --------------------------------------------------------------
 
-    def _ab_scale_offset(self, like: Tensor) -> tuple[Tensor, Tensor]:
-        scale = like.new_tensor(LAB_SCALES[1:]).view(1, AB_CHANNELS, 1, 1)
-        offset = like.new_tensor(LAB_OFFSETS[1:]).view(1, AB_CHANNELS, 1, 1)
-        return scale, offset
+    def split_bands(self, ab: Tensor) -> tuple[Tensor, Tensor]:
+        """ab ``(B, 2, H, W)`` in Lab units -> (what conditions the flow, what it models):
+        the normalised Haar bands, ``(B, 0 or 2, H/2, W/2)`` and ``(B, latent_channels, H/2, W/2)``."""
+        scale = ab.new_tensor(LAB_SCALES[1:]).view(1, AB_CHANNELS, 1, 1)
+        offset = ab.new_tensor(LAB_OFFSETS[1:]).view(1, AB_CHANNELS, 1, 1)
+        bands = haar_dwt((ab - offset) / scale)
+        kept = AB_CHANNELS if self.uses_cover_colour else 0
+        return bands[:, :kept], bands[:, kept:]
+
+    def _merge_bands(self, kept: Tensor, modelled: Tensor) -> Tensor:
+        """Inverse of :meth:`split_bands`: bands -> ab ``(B, 2, H, W)`` in Lab units."""
+        scale = modelled.new_tensor(LAB_SCALES[1:]).view(1, AB_CHANNELS, 1, 1)
+        offset = modelled.new_tensor(LAB_OFFSETS[1:]).view(1, AB_CHANNELS, 1, 1)
+        return haar_iwt(torch.cat((kept, modelled), dim=1)) * scale + offset
 
     def encode(self, ab: Tensor, lightness: Tensor) -> Tensor:
-        """ab ``(B, 2, H, W)`` and L ``(B, 1, H, W)`` in Lab units -> z ``(B, 8, H/2, W/2)``."""
-        scale, offset = self._ab_scale_offset(ab)
-        return self(haar_dwt((ab - offset) / scale), cond=self.condition(lightness))
+        """ab ``(B, 2, H, W)`` and L ``(B, 1, H, W)`` in Lab units -> z ``(B, latent_channels, H/2, W/2)``."""
+        kept, modelled = self.split_bands(ab)
+        return self(modelled, cond=self.condition(lightness, kept))
 
     def encode_with_log_det(self, ab: Tensor, lightness: Tensor) -> tuple[Tensor, Tensor]:
-        """``(encode(ab, L), log |det dz/d ab|)`` per sample ``(B,)``, of the whole map from
-        ab in Lab units: the core's log-det plus the normalisation's ``-H W sum log scale``
-        (the Haar transform is orthonormal and adds nothing)."""
-        scale, offset = self._ab_scale_offset(ab)
-        z, log_det = self.forward_with_log_det(
-            haar_dwt((ab - offset) / scale), cond=self.condition(lightness)
-        )
-        pixels = ab.shape[-2] * ab.shape[-1]
-        return z, log_det - pixels * torch.log(scale).sum()
+        """``(encode(ab, L), log |det dz/d ab|)`` per sample ``(B,)``, of the map from the
+        modelled ab values in Lab units: the core's log-det plus the normalisation's
+        ``-(share) H W sum log scale``, share 1, or 3/4 when the LL band is kept (the Haar
+        transform is orthonormal and adds nothing)."""
+        kept, modelled = self.split_bands(ab)
+        z, log_det = self.forward_with_log_det(modelled, cond=self.condition(lightness, kept))
+        scale = ab.new_tensor(LAB_SCALES[1:])
+        modelled_pixels = ab.shape[-2] * ab.shape[-1] * self.latent_channels / LATENT_CHANNELS
+        return z, log_det - modelled_pixels * torch.log(scale).sum()
 
-    def decode(self, z: Tensor, lightness: Tensor) -> Tensor:
-        """z ``(B, 8, H/2, W/2)`` and L ``(B, 1, H, W)`` -> ab ``(B, 2, H, W)`` in Lab units."""
-        scale, offset = self._ab_scale_offset(z)
-        bands = self(z, cond=self.condition(lightness), reverse=True)
-        return haar_iwt(bands) * scale + offset
+    def decode(self, z: Tensor, lightness: Tensor, cover_ab: Tensor | None = None) -> Tensor:
+        """z ``(B, latent_channels, H/2, W/2)`` and L ``(B, 1, H, W)`` -> ab ``(B, 2, H, W)``
+        in Lab units. ``cover_ab`` ``(B, 2, H, W)``: the colour whose 2x2 means the result
+        keeps, needed with ``keep_cover_colour`` (and ignored without)."""
+        kept = z.new_zeros(z.shape[0], 0, *z.shape[-2:])
+        if self.uses_cover_colour:
+            if cover_ab is None:
+                raise ValueError("this model keeps the cover's colour: pass cover_ab")
+            kept = self.split_bands(cover_ab)[0]
+        return self._merge_bands(kept, self(z, cond=self.condition(lightness, kept), reverse=True))
 
     def nll(self, ab: Tensor, lightness: Tensor) -> Tensor:
         """Negative log-likelihood of ab given L under ``z ~ N(0, I)``, in nats per ab value,
@@ -171,15 +207,14 @@ class StegCINN(nn.Module):
         energy = 0.5 * z.square().flatten(1).sum(dim=1)
         return (energy + 0.5 * dims * math.log(2 * math.pi) - log_det) / dims
 
-    @staticmethod
-    def lab_to_latent_shape(shape: Sequence[int]) -> tuple[int, int, int, int]:
+    def lab_to_latent_shape(self, shape: Sequence[int]) -> tuple[int, int, int, int]:
         """Shape of z for a Lab image (or its ab or L) of shape ``(B, C, H, W)``, even H, W."""
         if len(shape) != 4:
             raise ValueError(f"expected a (B, C, H, W) shape, got {tuple(shape)}")
         batch, _, height, width = shape
         if height % 2 or width % 2:
             raise ValueError(f"height and width must be even, got {height}x{width}")
-        return batch, LATENT_CHANNELS, height // 2, width // 2
+        return batch, self.latent_channels, height // 2, width // 2
 
     def example_inputs(
         self,
@@ -190,11 +225,13 @@ class StegCINN(nn.Module):
         dtype: torch.dtype = torch.float32,
         generator: torch.Generator | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """A valid core input ``(batch, 8, height, width)`` (standard normal, like z) and its
-        condition: the features of a random L of size ``2 height x 2 width``. For tests."""
+        """A valid core input ``(batch, latent_channels, height, width)`` (standard normal,
+        like z) and its condition: the features of a random L of size ``2 height x 2 width``
+        (and a random coarse colour when the model keeps the cover's). For tests."""
         device = next(self.parameters()).device
-        x = torch.randn(batch, LATENT_CHANNELS, height, width, dtype=dtype, generator=generator)
+        x = torch.randn(batch, self.latent_channels, height, width, dtype=dtype, generator=generator)
         lightness = 100 * torch.rand(batch, 1, 2 * height, 2 * width, dtype=dtype, generator=generator)
+        coarse = torch.randn(batch, AB_CHANNELS, height, width, dtype=dtype, generator=generator)
         with torch.no_grad():
-            cond = self.condition(lightness.to(device))
+            cond = self.condition(lightness.to(device), coarse.to(device))
         return x.to(device), cond

@@ -110,9 +110,10 @@ class EmbeddingObjective(nn.Module):
         return _weighted(terms, self.config), terms
 
     def _rounding_terms(self, rgb: Tensor) -> Terms:
-        lightness = rgb_to_lab(rgb)[:, :1]
+        lab = rgb_to_lab(rgb)
+        lightness = lab[:, :1]
         z, signs = sample_sign_latents(self.model.lab_to_latent_shape(rgb.shape), self.config.alpha, rgb)
-        stego = lab_to_rgb(torch.cat((lightness, self.model.decode(z, lightness)), dim=1))
+        stego = lab_to_rgb(torch.cat((lightness, self.model.decode(z, lightness, lab[:, 1:])), dim=1))
         received = rgb_to_lab(quantize_8bit(stego))
         z_back = self.model.encode(received[:, 1:], received[:, :1])
         return {
@@ -138,7 +139,7 @@ class EmbeddingObjective(nn.Module):
                 lab = rgb_to_lab(rgb)
                 nlls += model.nll(lab[:, 1:], lab[:, :1]).tolist()
                 z, signs = sample_sign_latents(model.lab_to_latent_shape(rgb.shape), self.config.alpha, rgb)
-                stego = lab_to_rgb(torch.cat((lab[:, :1], model.decode(z, lab[:, :1])), dim=1))
+                stego = lab_to_rgb(torch.cat((lab[:, :1], model.decode(z, lab[:, :1], lab[:, 1:])), dim=1))
                 received = rgb_to_lab((stego.clamp(0, 1) * 255).round() / 255)
                 z_back = model.encode(received[:, 1:], received[:, :1])
                 correct += int((z_back * signs > 0).sum())
