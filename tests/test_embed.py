@@ -130,6 +130,26 @@ def capacities(work: Path, tiny_stegcinn_weights: Path) -> dict[str, dict]:
     return out
 
 
+def test_capacity_without_a_model_lists_every_embedding_model_default_first(work: Path) -> None:
+    """No weights are loaded (capacity is the architecture's), so this needs no trained model."""
+    from invsteg.embed import default_embed_model
+    from invsteg.registry import list_models
+
+    run = invsteg(work, "capacity", "cover.png", "--no-passphrase")
+    assert run.rc == 0, run.err
+    names = [line.split(":")[0] for line in run.err.splitlines()]
+    assert names[0] == f"{default_embed_model()} (default)"
+    assert sorted(name.removesuffix(" (default)") for name in names) == sorted(
+        spec.name for spec in list_models("embed")
+    )
+    rows = {
+        row["model"]: row
+        for row in json.loads(invsteg(work, "capacity", "cover.png", "--json").out)["models"]
+    }
+    assert rows["stegcinn-detail"]["carriers"] == 6 * 48 * 40  # the colour detail: 3 of 4 bands
+    assert rows["stegcinn-fast"]["carriers"] == 8 * 48 * 40
+
+
 def test_capacity_reports_net_bytes_and_bpp(capacities: dict[str, dict]) -> None:
     plain, encrypted = capacities["plain"], capacities["encrypted"]
     assert plain["carriers"] == 8 * 48 * 40  # every latent of a 96x80 image

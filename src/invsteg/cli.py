@@ -559,7 +559,10 @@ def capacity(
     from invsteg.weights import create_model
 
     cover_image = imageio.read_image(cover, "cover")
-    specs = [_embedding_spec(model)] if model or weights else list_models("embed")
+    default = embed.default_embed_model()
+    # the default first: it is what embed-file uses without --model
+    everything = sorted(list_models("embed"), key=lambda spec: spec.name != default)
+    specs = [_embedding_spec(model)] if model or weights else everything
     rows = []
     for spec in specs:
         # Capacity depends on the architecture only, so no weights are needed (or loaded)
@@ -572,8 +575,9 @@ def capacity(
         return
     for row in rows:
         kind = "encrypted" if row["encrypted"] else "not encrypted"
+        label = f"{row['model']} (default)" if row["model"] == default else row["model"]
         _say(
-            f"{row['model']}: {row['net_bytes']:,} bytes ({row['bpp']:.3f} bits per pixel), {kind}, "
+            f"{label}: {row['net_bytes']:,} bytes ({row['bpp']:.3f} bits per pixel), {kind}, "
             f"after header and error correction, with a stored name of {row['file_name_bytes']} bytes"
         )
 
