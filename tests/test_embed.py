@@ -237,6 +237,7 @@ def test_empty_file_round_trips(cwd: Path, work: Path, tiny_stegcinn_weights: Pa
     assert back.rc == 0, back.err
     assert json.loads(back.out) == {
         "output": "empty.txt",
+        "model": str(tiny_stegcinn_weights),
         "file_name": "empty.txt",
         "bytes": 0,
         "encrypted": False,
@@ -500,6 +501,20 @@ def test_passphrase_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert cli._passphrase(None, False, embedding=False) is None
     with pytest.raises(UsageError, match="--no-passphrase"):
         cli._passphrase(None, False, embedding=True)
+
+
+def test_extraction_without_a_model_finds_the_one_that_embedded() -> None:
+    """A stego from a model other than the default (an older default, say) extracts without
+    naming it; a wrong passphrase fails once every shipped model has been tried."""
+    from invsteg.payload.errors import NoPayloadError
+
+    cover = crop_example(64, 48, left=20, top=100)
+    fast = embed.load_embedding_model("stegcinn-fast")
+    stego, _ = embed.embed_file(cover, b"from an older default", passphrase="pw", model=fast, seed=1)
+    unpacked, name = embed.extract_file_any_model(stego, passphrase="pw")
+    assert (unpacked.data, name) == (b"from an older default", "stegcinn-fast")
+    with pytest.raises(NoPayloadError, match=f"tried the models {embed.default_embed_model()}, "):
+        embed.extract_file_any_model(stego, passphrase="not it")
 
 
 def test_model_loading_errors(tiny_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -496,7 +496,8 @@ def extract_file(
 ) -> None:
     """Recover the file hidden in STEGO by `embed-file`, bit-exact, or fail with one clear error.
 
-    Use the same --model/--weights as embed-file. A damaged stego never yields a wrong file.
+    Without --model/--weights every shipped embedding model is tried, the default first;
+    with them, only that one. A damaged stego never yields a wrong file.
     """
     from invsteg import embed, fileio, imageio
     from invsteg.errors import PayloadError
@@ -508,9 +509,13 @@ def extract_file(
     spec = _embedding_spec(model)
     stego_image = imageio.read_image(stego, "stego")
     passphrase = _passphrase(passphrase_file, no_passphrase, embedding=False)
-    net = embed.load_embedding_model(spec.name, weights)
     try:
-        unpacked = embed.extract_file(stego_image.pixels, passphrase=passphrase, model=net)
+        used = str(weights) if weights else spec.name
+        if model is None and weights is None:
+            unpacked, used = embed.extract_file_any_model(stego_image.pixels, passphrase=passphrase)
+        else:
+            net = embed.load_embedding_model(spec.name, weights)
+            unpacked = embed.extract_file(stego_image.pixels, passphrase=passphrase, model=net)
     except PayloadError as exc:
         if stego_image.format not in imageio.LOSSY_INPUT_FORMATS:
             raise
@@ -527,6 +532,7 @@ def extract_file(
         _emit_json(
             {
                 "output": destination,
+                "model": used,
                 "file_name": unpacked.file_name,
                 "bytes": len(unpacked.data),
                 "encrypted": unpacked.encrypted,

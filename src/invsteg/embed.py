@@ -671,3 +671,40 @@ def extract_file(
     _check_image(stego, "stego")
     model = model if model is not None else load_embedding_model()
     return extract_payload(read_bits(stego, model=model, channels=channels), passphrase=passphrase, nsym=nsym)
+
+
+def extract_file_any_model(stego: np.ndarray, *, passphrase: str | None = None) -> tuple[Unpacked, str]:
+    """:func:`extract_file` with each registered embedding model whose weights are present,
+    the default first, until one finds a payload; returns it and that model's name.
+
+    A stego does not say which model wrote it (its model id sits inside the payload), and
+    the default has changed before (stegcinn-fast, then stegcinn-detail): a stego from an
+    older default must still extract without ``--model``. Only "no payload found" moves on
+    to the next model; any other failure (wrong passphrase, damage) is final. Each model
+    tried costs one read of the stego.
+
+    Raises:
+        NoPayloadError: no model finds a payload (or the passphrase is wrong).
+        WeightsError: the default model's weights are missing.
+    """
+    from invsteg.errors import WeightsError
+    from invsteg.payload.errors import NoPayloadError
+
+    default = default_embed_model()
+    names = sorted((spec.name for spec in list_models("embed")), key=lambda name: name != default)
+    tried: list[str] = []
+    first_error: NoPayloadError | None = None
+    for name in names:
+        try:
+            model = load_embedding_model(name)
+        except WeightsError:
+            if name == default:
+                raise
+            continue  # not installed: nothing it could have written here
+        tried.append(name)
+        try:
+            return extract_file(stego, passphrase=passphrase, model=model), name
+        except NoPayloadError as exc:
+            first_error = first_error or exc
+    assert first_error is not None  # the default was tried
+    raise NoPayloadError(f"{first_error} (tried the models {', '.join(tried)})")
