@@ -549,9 +549,10 @@ def embed_file(
     codeword_errors: list[int] = []
     best: dict[str, Any] = {}
     with torch.inference_mode():
-        lightness = _lab_channels(_pad_even(cover), param, slice(0, 1))
+        # one Lab conversion; ab kept only by models that keep the cover's colour (memory)
+        lab = _lab_channels(_pad_even(cover), param, slice(0, 3 if model.uses_cover_colour else 1))
+        lightness, cover_ab = lab[:, :1], (lab[:, 1:] if model.uses_cover_colour else None)
         cover_lightness = lightness
-        cover_ab = _lab_channels(_pad_even(cover), param, slice(1, 3)) if model.uses_cover_colour else None
         fails = torch.zeros((1, 1, *mask.shape[1:]), dtype=torch.int32, device=param.device)
         for index in range(max_rounds):
             rendered, clipped_pixels = _render(model, z, lightness, cover_ab)

@@ -156,19 +156,24 @@ class StegCINN(nn.Module):
 
     # -- images <-> latents --------------------------------------------------------------
 
+    @staticmethod
+    def _ab_scale_offset(like: Tensor) -> tuple[Tensor, Tensor]:
+        """The ab normalisation, ``(1, 2, 1, 1)`` each, in ``like``'s dtype and device."""
+        scale = like.new_tensor(LAB_SCALES[1:]).view(1, AB_CHANNELS, 1, 1)
+        offset = like.new_tensor(LAB_OFFSETS[1:]).view(1, AB_CHANNELS, 1, 1)
+        return scale, offset
+
     def split_bands(self, ab: Tensor) -> tuple[Tensor, Tensor]:
         """ab ``(B, 2, H, W)`` in Lab units -> (what conditions the flow, what it models):
         the normalised Haar bands, ``(B, 0 or 2, H/2, W/2)`` and ``(B, latent_channels, H/2, W/2)``."""
-        scale = ab.new_tensor(LAB_SCALES[1:]).view(1, AB_CHANNELS, 1, 1)
-        offset = ab.new_tensor(LAB_OFFSETS[1:]).view(1, AB_CHANNELS, 1, 1)
+        scale, offset = self._ab_scale_offset(ab)
         bands = haar_dwt((ab - offset) / scale)
         kept = AB_CHANNELS if self.uses_cover_colour else 0
         return bands[:, :kept], bands[:, kept:]
 
     def _merge_bands(self, kept: Tensor, modelled: Tensor) -> Tensor:
         """Inverse of :meth:`split_bands`: bands -> ab ``(B, 2, H, W)`` in Lab units."""
-        scale = modelled.new_tensor(LAB_SCALES[1:]).view(1, AB_CHANNELS, 1, 1)
-        offset = modelled.new_tensor(LAB_OFFSETS[1:]).view(1, AB_CHANNELS, 1, 1)
+        scale, offset = self._ab_scale_offset(modelled)
         return haar_iwt(torch.cat((kept, modelled), dim=1)) * scale + offset
 
     def encode(self, ab: Tensor, lightness: Tensor) -> Tensor:
@@ -183,7 +188,7 @@ class StegCINN(nn.Module):
         transform is orthonormal and adds nothing)."""
         kept, modelled = self.split_bands(ab)
         z, log_det = self.forward_with_log_det(modelled, cond=self.condition(lightness, kept))
-        scale = ab.new_tensor(LAB_SCALES[1:])
+        scale, _ = self._ab_scale_offset(ab)
         modelled_pixels = ab.shape[-2] * ab.shape[-1] * self.latent_channels / LATENT_CHANNELS
         return z, log_det - modelled_pixels * torch.log(scale).sum()
 
