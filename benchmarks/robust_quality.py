@@ -60,10 +60,27 @@ def evaluate(net: object, images: list[np.ndarray]) -> dict:
     return {"secrets": k, "stego": stego, "revealed": per_attack}
 
 
+def pixel_model(path: Path) -> object:
+    """The robust weights in ``path`` run at scale 1, whatever scale they were trained at."""
+    from invsteg.registry import get_spec
+    from invsteg.weights import build_model, load_weights_file
+
+    spec = get_spec("robust")
+    net = build_model(spec.builder, spec.config_class, dict(spec.config) | {"scale": 1})
+    net.load_state_dict(load_weights_file(path).state_dict(), strict=True)
+    return net.eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", type=Path, default=Path("../data/val"))
     parser.add_argument("--robust-weights", type=Path, default=None, help="default: the shipped robust model")
+    parser.add_argument(
+        "--pixel-weights",
+        type=Path,
+        default=None,
+        help="also run these robust weights at scale 1 (hiding in pixels, as RIIS does)",
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
@@ -72,6 +89,8 @@ def main() -> None:
         "robust (2 secrets)": api.load_hiding_model("robust", args.robust_weights, robust=True),
         "hinet-small (default, 1 secret)": api.load_hiding_model(),
     }
+    if args.pixel_weights:
+        models["robust at scale 1 (in pixels)"] = pixel_model(args.pixel_weights)
     results = {name: evaluate(net, images) for name, net in models.items()}
     command = command_line(__file__)
     lines = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 from PIL import Image
 
 from invsteg import api
-from invsteg.attacks import real_jpeg
+from invsteg.attacks import real_jpeg, real_resize
 from invsteg.errors import ModelError
 from invsteg.eval.quality import compare
 from invsteg.imageio import read_image
@@ -53,6 +54,24 @@ def test_core_reveals_every_secret_in_order_given_the_lost_part() -> None:
     assert all(p.shape == cover.shape for p in predicted)
 
 
+def test_half_scale_hides_in_block_means_and_reveals_full_size() -> None:
+    model = randomized(replace(TINY, secrets=2, scale=2))
+    cover, *secrets = torch.rand(3, 1, 3, 16, 12, dtype=torch.float64)
+    with torch.no_grad():
+        stego, lost = model.hide(cover, *secrets)
+        revealed = model.core.reveal(torch.nn.functional.avg_pool2d(stego, 2), lost)
+        predicted = model.reveal(stego)
+    change = stego - cover
+    blocks = change.unfold(2, 2, 2).unfold(3, 2, 2)  # (1, 3, 8, 6, 2, 2): one 2x2 block each
+    assert change.abs().max() > 1e-3
+    assert (blocks - blocks[..., :1, :1]).abs().max() < 1e-12  # one change per 2x2 block
+    assert lost.shape == (1, 24, 4, 3)
+    for got, want in zip(revealed, secrets, strict=True):  # the core is exact on block means
+        assert (got - torch.nn.functional.avg_pool2d(want, 2)).abs().max() < 1e-10
+    assert [p.shape for p in predicted] == [cover.shape] * 2
+    assert model.size_multiple == 4 and model.min_size == 16
+
+
 def test_enhancer_and_predictor_start_as_identity_and_zero() -> None:
     model = RobustHiNet(TINY)
     bands = torch.rand(2, 12, 8, 8)
@@ -76,6 +95,14 @@ def test_shipped_model_reveals_two_secrets_in_order(net) -> None:
 def test_secrets_survive_real_jpeg_q75(net) -> None:
     cover, first, second = crop("cover2.png"), crop("secret.png"), crop("secret2.png")
     stego = real_jpeg(api.hide(cover, first, second, net=net).stego, 75)
+    for got, want in zip(api.reveal_all(stego, net=net), (first, second), strict=True):
+        to_secret, to_cover = compare(got, want)["psnr"], compare(got, cover)["psnr"]
+        assert to_secret > to_cover + 5, (to_secret, to_cover)
+
+
+def test_secrets_survive_half_size_resizing(net) -> None:
+    cover, first, second = crop("cover2.png"), crop("secret.png"), crop("secret2.png")
+    stego = real_resize(api.hide(cover, first, second, net=net).stego, 0.5)
     for got, want in zip(api.reveal_all(stego, net=net), (first, second), strict=True):
         to_secret, to_cover = compare(got, want)["psnr"], compare(got, cover)["psnr"]
         assert to_secret > to_cover + 5, (to_secret, to_cover)

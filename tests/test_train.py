@@ -159,3 +159,22 @@ def test_every_task_trains_and_validates(image_folder, tmp_path, model) -> None:
     log = (tmp_path / "run" / "log.csv").read_text()
     assert ("val_bit_accuracy" if embedding else "val_secret_psnr_jpeg75") in log
     assert load_weights_file(tmp_path / "w" / "m.safetensors").config == trainer.model.config
+
+
+def test_frozen_parameters_stay_fixed_and_the_rest_trains(image_folder, tmp_path) -> None:
+    frozen = "net.blocks.0."
+    config = tiny_config(
+        image_folder, tmp_path / "run", steps=2, model_config={"blocks": 2, "growth": 4}, freeze=(frozen,)
+    )
+    trainer = Trainer(config)
+    names = [name for name, _ in trainer.model.named_parameters()]
+    before = parameters(trainer)
+    trainer.fit(progress=False)
+    changed = {n for n, a, b in zip(names, before, parameters(trainer), strict=True) if not torch.equal(a, b)}
+    assert changed and not any(n.startswith(frozen) for n in changed)
+    assert any(n.startswith(frozen) for n in names)
+
+
+def test_freezing_an_unknown_prefix_is_an_error(image_folder, tmp_path) -> None:
+    with pytest.raises(ValueError, match="no parameter"):
+        Trainer(tiny_config(image_folder, tmp_path / "run", freeze=("nonexistent.",)))

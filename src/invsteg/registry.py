@@ -104,11 +104,13 @@ SPECS: tuple[ModelSpec, ...] = (
         task="robust",
         builder="invsteg.models.robust:RobustHiNet",
         config_class="invsteg.models.robust:RobustConfig",
-        config=_frozen(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32),
+        config=_frozen(
+            blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32, scale=2
+        ),
         weights="robust.safetensors",
         wire_id=4,
-        description="robust mode: 2 secrets, survives JPEG, noise, resizing and blur "
-        "(container enhancer + lost-part predictor around an 8-block HiNet core)",
+        description="robust mode: 2 secrets hidden in 2x2 block means, survive JPEG, noise, "
+        "resizing and blur (container enhancer + lost-part predictor around an 8-block HiNet core)",
     ),
 )
 

@@ -35,6 +35,7 @@ class TrainConfig:
     model: str = "hinet-small"
     model_config: dict[str, Any] = field(default_factory=dict)  # overrides of the spec's config
     init_weights: str | None = None  # start a new run from these safetensors (fine-tuning)
+    freeze: tuple[str, ...] = ()  # parameters named with these prefixes stay fixed (e.g. "core.")
     train_dir: str = "../data/train"
     val_dir: str = "../data/val"
     out_dir: str = "runs/hinet-small"
@@ -72,6 +73,7 @@ class TrainConfig:
         values = {k: v for k, v in data.items() if k in known}
         if isinstance(values.get("loss"), dict):
             values["loss"] = LossWeights(**values["loss"])
-        if "scales" in values:
-            values["scales"] = tuple(values["scales"])
+        for name in ("scales", "freeze"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)

@@ -17,7 +17,6 @@ from invsteg.color import lab_to_rgb, rgb_to_lab
 from invsteg.eval.metrics import psnr
 from invsteg.train.config import TrainConfig
 from invsteg.train.losses import low_frequency, mse_255, quantize_8bit
-from invsteg.wavelets import haar_dwt
 
 Terms = dict[str, Tensor]
 
@@ -178,7 +177,7 @@ class RobustObjective(nn.Module):
             "low_frequency": mse_255(low_frequency(stego), low_frequency(cover)),
             "reconstruction": sum(mse_255(r, s) for r, s in zip(revealed, secrets, strict=True))
             / len(secrets),
-            "enhance": mse_255(bands, haar_dwt(stego)),
+            "enhance": mse_255(bands, self.model.bands(stego)),
             "level": (level_estimate - level).square().mean(),
             "lost": mse_255(predicted_lost, lost),
         }

@@ -38,6 +38,20 @@ class StepResult:
     terms: dict[str, float]
 
 
+def trainable_parameters(model: nn.Module, freeze: tuple[str, ...]) -> list[nn.Parameter]:
+    """``model``'s parameters except those named with a prefix in ``freeze``, which stop
+    taking gradients (so a frozen part costs no weight gradients at all)."""
+    for prefix in freeze:
+        if not any(name.startswith(prefix) for name, _ in model.named_parameters()):
+            raise ValueError(f"freeze: no parameter of {type(model).__name__} starts with {prefix!r}")
+    trainable = []
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(not name.startswith(freeze) if freeze else True)
+        if parameter.requires_grad:
+            trainable.append(parameter)
+    return trainable
+
+
 def training_step(objective: nn.Module, images: list[Tensor], step: int) -> StepResult:
     """One forward pass of an objective (possibly DDP-wrapped) -> loss and its terms."""
     loss, terms = objective(images, step)
@@ -110,7 +124,7 @@ class Trainer:
             self.model.load_state_dict(init.state_dict(), strict=True)
         self.ema = AveragedModel(self.model, avg_fn=ema_with_warmup(self.config.ema_decay))
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(),
+            trainable_parameters(self.model, self.config.freeze),
             lr=self.config.lr,
             betas=(0.9, 0.999),
             eps=1e-6,
