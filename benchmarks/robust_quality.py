@@ -1,4 +1,4 @@
-"""Robust mode against real attacks: the robust model (2 secrets) beside the default hiding
+"""Robust mode against real attacks: the robust models (2 secrets) beside the default hiding
 model (1 secret), on the val split's 256x256 centre crops.
 
 Cover i hides val images i+1 (and i+2); the stego is saved as PNG, then attacked with
@@ -86,7 +86,8 @@ def main() -> None:
     args = parser.parse_args()
     images = [np.asarray(apply_view(load_rgb(p), "center256")) for p in image_paths(args.val)[: args.limit]]
     models = {
-        "robust (2 secrets)": api.load_hiding_model("robust", args.robust_weights, robust=True),
+        "robust (2 secrets, 4x4 blocks)": api.load_hiding_model("robust", args.robust_weights, robust=True),
+        "robust-detail (2 secrets, 2x2 blocks)": api.load_hiding_model("robust-detail", robust=True),
         "hinet-small (default, 1 secret)": api.load_hiding_model(),
     }
     if args.pixel_weights:

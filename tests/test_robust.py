@@ -23,9 +23,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY = RobustConfig(blocks=1, growth=4, secrets=3, width=8, depth=1, predictor_growth=4)
 
 
-@pytest.fixture(scope="module")
-def net():
-    return api.load_hiding_model("robust", robust=True)
+@pytest.fixture(scope="module", params=["robust", "robust-detail"])
+def net(request):
+    return api.load_hiding_model(request.param, robust=True)
 
 
 def crop(name: str, size: int = 96) -> np.ndarray:
@@ -54,22 +54,24 @@ def test_core_reveals_every_secret_in_order_given_the_lost_part() -> None:
     assert all(p.shape == cover.shape for p in predicted)
 
 
-def test_half_scale_hides_in_block_means_and_reveals_full_size() -> None:
-    model = randomized(replace(TINY, secrets=2, scale=2))
-    cover, *secrets = torch.rand(3, 1, 3, 16, 12, dtype=torch.float64)
+@pytest.mark.parametrize("scale", [2, 4])
+def test_scaled_model_hides_in_block_means_and_reveals_full_size(scale: int) -> None:
+    model = randomized(replace(TINY, secrets=2, scale=scale))
+    pool = torch.nn.functional.avg_pool2d
+    cover, *secrets = torch.rand(3, 1, 3, 8 * scale, 6 * scale, dtype=torch.float64)
     with torch.no_grad():
         stego, lost = model.hide(cover, *secrets)
-        revealed = model.core.reveal(torch.nn.functional.avg_pool2d(stego, 2), lost)
+        revealed = model.core.reveal(pool(stego, scale), lost)
         predicted = model.reveal(stego)
     change = stego - cover
-    blocks = change.unfold(2, 2, 2).unfold(3, 2, 2)  # (1, 3, 8, 6, 2, 2): one 2x2 block each
+    blocks = change.unfold(2, scale, scale).unfold(3, scale, scale)  # (1, 3, 8, 6, s, s)
     assert change.abs().max() > 1e-3
-    assert (blocks - blocks[..., :1, :1]).abs().max() < 1e-12  # one change per 2x2 block
+    assert (blocks - blocks[..., :1, :1]).abs().max() < 1e-12  # one change per block
     assert lost.shape == (1, 24, 4, 3)
     for got, want in zip(revealed, secrets, strict=True):  # the core is exact on block means
-        assert (got - torch.nn.functional.avg_pool2d(want, 2)).abs().max() < 1e-10
+        assert (got - pool(want, scale)).abs().max() < 1e-10
     assert [p.shape for p in predicted] == [cover.shape] * 2
-    assert model.size_multiple == 4 and model.min_size == 16
+    assert model.size_multiple == 2 * scale and model.min_size == 8 * scale
 
 
 def test_enhancer_and_predictor_start_as_identity_and_zero() -> None:

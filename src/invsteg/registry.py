@@ -38,6 +38,7 @@ def _frozen(**kwargs: Any) -> MappingProxyType:
 
 
 _HINET = "invsteg.models.hinet:HiNet"
+_ROBUST = dict(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32)
 _HINET_CONFIG = "invsteg.models.hinet:HiNetConfig"
 
 SPECS: tuple[ModelSpec, ...] = (
@@ -104,13 +105,21 @@ SPECS: tuple[ModelSpec, ...] = (
         task="robust",
         builder="invsteg.models.robust:RobustHiNet",
         config_class="invsteg.models.robust:RobustConfig",
-        config=_frozen(
-            blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32, scale=2
-        ),
+        config=_frozen(**_ROBUST, scale=4),
         weights="robust.safetensors",
         wire_id=4,
-        description="robust mode: 2 secrets hidden in 2x2 block means, survive JPEG, noise, "
+        description="robust mode: 2 secrets hidden in 4x4 block means, survive JPEG, noise, "
         "resizing and blur (container enhancer + lost-part predictor around an 8-block HiNet core)",
+    ),
+    ModelSpec(
+        name="robust-detail",
+        task="robust",
+        builder="invsteg.models.robust:RobustHiNet",
+        config_class="invsteg.models.robust:RobustConfig",
+        config=_frozen(**_ROBUST, scale=2),
+        weights="robust-detail.safetensors",
+        wire_id=7,
+        description="robust's architecture in 2x2 block means: sharper secrets, less robust to JPEG",
     ),
 )
 

@@ -12,12 +12,11 @@ Three parts around a HiNet core of ``K`` secrets:
   we predict its conditional mean, which is what minimises the revealed secrets' squared
   error (a sample adds the flow's spread as noise on top), and costs one small CNN.
 
-Beyond RIIS, ``scale=2`` hides in the images' 2x2 block means: the core works on half-size
-images, the stego is the cover plus the core's change repeated over each 2x2 block, and the
-revealed secrets are upsampled (bicubic). A 0.5x resize or JPEG keeps block means far
-better than pixel detail, so the secrets survive them; the price is the secrets' finest
-detail. Measured with the same weights (benchmarks/results.md): resize 0.5x 14.9 -> 24.6
-dB, JPEG Q75 20.6 -> 21.4, Gaussian 5/255 27.7 -> 30.1, clean 33.5 -> 32.3.
+Beyond RIIS, ``scale`` s > 1 hides in the images' s x s block means: the core works on
+images s times smaller, the stego is the cover plus the core's change repeated over each
+block, and the revealed secrets are upsampled (bicubic). JPEG and a 0.5x resize keep block
+means far better than pixel detail, so the secrets survive them; the price is the secrets'
+finest detail. ``robust`` ships s = 4, ``robust-detail`` s = 2 (benchmarks/results.md).
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ class RobustConfig:
 
     ``blocks``, ``growth``, ``clamp``: the HiNet core; ``secrets``: K;
     ``width`` and ``depth``: the enhancer's residual blocks; ``predictor_growth``: the
-    lost-part predictor's dense block; ``scale``: 1 hides in pixels, 2 in 2x2 block means
-    (see the module docstring).
+    lost-part predictor's dense block; ``scale`` s: 1 hides in pixels, 2 or 4 in s x s block
+    means (see the module docstring).
     """
 
     blocks: int = 8
@@ -55,8 +54,8 @@ class RobustConfig:
     scale: int = 1
 
     def __post_init__(self) -> None:
-        if self.scale not in (1, 2):
-            raise ValueError(f"RobustConfig.scale must be 1 or 2, got {self.scale}")
+        if self.scale not in (1, 2, 4):
+            raise ValueError(f"RobustConfig.scale must be 1, 2 or 4, got {self.scale}")
 
 
 class DistortionEstimator(nn.Module):
