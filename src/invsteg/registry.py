@@ -108,6 +108,8 @@ SPECS: tuple[ModelSpec, ...] = (
         config=_frozen(**_ROBUST, scale=4),
         weights="robust.safetensors",
         wire_id=4,
+        quality="val 256 px, 2 secrets: stego 35.2 dB; secrets 33.0 clean, 24.1 JPEG Q75, "
+        "31.5 noise 5/255, 32.2 resize 0.5x",
         description="robust mode: 2 secrets hidden in 4x4 block means, survive JPEG, noise, "
         "resizing and blur (container enhancer + lost-part predictor around an 8-block HiNet core)",
     ),
@@ -119,6 +121,8 @@ SPECS: tuple[ModelSpec, ...] = (
         config=_frozen(**_ROBUST, scale=2),
         weights="robust-detail.safetensors",
         wire_id=7,
+        quality="val 256 px, 2 secrets: stego 33.9 dB; secrets 32.3 clean, 21.4 JPEG Q75, "
+        "30.1 noise 5/255, 24.6 resize 0.5x",
         description="robust's architecture in 2x2 block means: sharper secrets, less robust to JPEG",
     ),
 )
