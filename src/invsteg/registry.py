@@ -38,8 +38,8 @@ def _frozen(**kwargs: Any) -> MappingProxyType:
 
 
 _HINET = "invsteg.models.hinet:HiNet"
-_ROBUST = dict(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32)
 _HINET_CONFIG = "invsteg.models.hinet:HiNetConfig"
+_ROBUST = dict(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32)
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(

@@ -178,7 +178,7 @@ class RobustHiNet(nn.Module):
         return self.core.example_inputs(batch, height, width, dtype=dtype, generator=generator)
 
     def _down(self, image: Tensor) -> Tensor:
-        return F.avg_pool2d(image, self.config.scale) if self.config.scale > 1 else image
+        return image if self.config.scale == 1 else F.avg_pool2d(image, self.config.scale)
 
     def _up(self, image: Tensor) -> Tensor:
         if self.config.scale == 1:

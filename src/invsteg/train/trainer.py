@@ -46,7 +46,7 @@ def trainable_parameters(model: nn.Module, freeze: tuple[str, ...]) -> list[nn.P
             raise ValueError(f"freeze: no parameter of {type(model).__name__} starts with {prefix!r}")
     trainable = []
     for name, parameter in model.named_parameters():
-        parameter.requires_grad_(not name.startswith(freeze) if freeze else True)
+        parameter.requires_grad_(not name.startswith(freeze))  # (): nothing frozen
         if parameter.requires_grad:
             trainable.append(parameter)
     return trainable
