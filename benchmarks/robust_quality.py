@@ -63,10 +63,10 @@ def evaluate(net: object, images: list[np.ndarray]) -> dict:
 def pixel_model(path: Path) -> object:
     """The robust weights in ``path`` run at scale 1, whatever scale they were trained at."""
     from invsteg.registry import get_spec
-    from invsteg.weights import build_model, load_weights_file
+    from invsteg.weights import create_model, load_weights_file
 
     spec = get_spec("robust")
-    net = build_model(spec.builder, spec.config_class, dict(spec.config) | {"scale": 1})
+    net = create_model(spec, scale=1)
     net.load_state_dict(load_weights_file(path).state_dict(), strict=True)
     return net.eval()
 

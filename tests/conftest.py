@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-TINY_BUILDER = "invsteg.models.hinet:HiNet"
-
 
 @pytest.fixture
 def single_thread():
@@ -24,7 +22,7 @@ def single_thread():
         torch.set_num_threads(threads)
 
 
-def perturbed_weights_file(folder: Path, name: str, build, builder: str) -> Path:
+def perturbed_weights_file(folder: Path, name: str, build) -> Path:
     """Build a model (seeded), add a seeded perturbation of std 0.02, save it as safetensors.
 
     Fresh invsteg models are the identity or nearly (their last convs start at zero); the
@@ -42,7 +40,7 @@ def perturbed_weights_file(folder: Path, name: str, build, builder: str) -> Path
         for param in model.parameters():
             param.add_(torch.randn(param.shape, generator=gen) * 0.02)
     path = folder / name
-    save_weights(model, path, builder)
+    save_weights(model, path)
     return path
 
 
@@ -55,11 +53,7 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("weights"),
         "tiny-hinet.safetensors",
         lambda: HiNet(HiNetConfig(blocks=2, growth=8)),
-        TINY_BUILDER,
     )
-
-
-TINY_STEGCINN_BUILDER = "invsteg.models.stegcinn:StegCINN"
 
 
 @pytest.fixture(scope="session")
@@ -73,5 +67,4 @@ def tiny_stegcinn_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("weights"),
         "tiny-stegcinn.safetensors",
         lambda: StegCINN(StegCINNConfig(blocks=2, hidden=8, cond_channels=4)),
-        TINY_STEGCINN_BUILDER,
     )

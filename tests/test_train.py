@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
+from invsteg.errors import WeightsError
 from invsteg.train import TrainConfig, Trainer
+from invsteg.train.checkpoint import load_checkpoint, save_checkpoint
 from invsteg.train.data import ImageBank
+from invsteg.train.trainer import CHECKPOINT, LEGACY_CHECKPOINT
 from invsteg.weights import file_sha256, load_weights_file, read_sums
 
 
@@ -115,7 +119,7 @@ def test_two_gloo_processes_match_one_process(image_folder, tmp_path) -> None:
     mp.spawn(_ddp_worker, args=(2, str(image_folder), str(tmp_path / "ddp"), port), nprocs=2)
     single = Trainer(tiny_config(image_folder, tmp_path / "single", steps=2, ema_decay=0.5))
     single.fit(progress=False)
-    distributed = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)["model"]
+    distributed = load_checkpoint(tmp_path / "ddp" / CHECKPOINT)["model"]
     for name, value in single.model.state_dict().items():
         assert torch.allclose(value, distributed[name], atol=1e-6), name
 
@@ -136,7 +140,7 @@ def test_time_budget_ends_the_run_and_the_schedule_on_time(image_folder, tmp_pat
     trainer.fit(progress=False, max_seconds=1.0)
     assert 0 < trainer.step < 100_000
     assert trainer.config.steps == trainer.step  # the cosine schedule was re-aimed to end here
-    assert (tmp_path / "run" / "last.pt").exists()
+    assert (tmp_path / "run" / CHECKPOINT).exists()
 
 
 @pytest.mark.parametrize("model", ["stegcinn-small", "stegcinn-detail", "robust"])
@@ -178,3 +182,75 @@ def test_frozen_parameters_stay_fixed_and_the_rest_trains(image_folder, tmp_path
 def test_freezing_an_unknown_prefix_is_an_error(image_folder, tmp_path) -> None:
     with pytest.raises(ValueError, match="no parameter"):
         Trainer(tiny_config(image_folder, tmp_path / "run", freeze=("nonexistent.",)))
+
+
+# -- a run folder is data: resuming never unpickles code ----------------------------------
+
+
+class _Payload:
+    """Unpickling this runs ``touch <marker>``: what a crafted last.pt would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickled_legacy_checkpoint_never_runs_code(image_folder, tmp_path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    marker = tmp_path / "pwned"
+    torch.save({"config": {}, "evil": _Payload(marker)}, out / LEGACY_CHECKPOINT)
+    with pytest.raises(WeightsError, match="cannot resume"):
+        Trainer(tiny_config(image_folder, out))
+    assert not marker.exists()
+
+
+def test_a_plain_legacy_checkpoint_still_resumes(image_folder, tmp_path) -> None:
+    first = Trainer(tiny_config(image_folder, tmp_path / "run", steps=2))
+    first.fit(progress=False)
+    state = load_checkpoint(tmp_path / "run" / CHECKPOINT)
+    (tmp_path / "run" / CHECKPOINT).unlink()
+    torch.save(state, tmp_path / "run" / LEGACY_CHECKPOINT)
+    resumed = Trainer(tiny_config(image_folder, tmp_path / "run", steps=2))
+    assert resumed.step == 2
+    for a, b in zip(first.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", (1 << 40).to_bytes(8, "little")])
+def test_a_damaged_checkpoint_is_a_weights_error(image_folder, tmp_path, content) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / CHECKPOINT).write_bytes(content)
+    with pytest.raises(WeightsError, match="cannot resume"):
+        Trainer(tiny_config(image_folder, out))
+
+
+def test_a_checkpoint_of_another_shape_is_a_weights_error(image_folder, tmp_path) -> None:
+    first = Trainer(tiny_config(image_folder, tmp_path / "run", steps=1))
+    first.fit(progress=False)
+    state = load_checkpoint(tmp_path / "run" / CHECKPOINT)
+    state["model"] = {k: v[..., :1] if v.dim() else v for k, v in state["model"].items()}
+    save_checkpoint(state, tmp_path / "run" / CHECKPOINT)
+    with pytest.raises(WeightsError, match="cannot resume"):
+        Trainer(tiny_config(image_folder, tmp_path / "run"))
+
+
+def test_checkpoints_round_trip_every_value_type(tmp_path) -> None:
+    state = {
+        "t": torch.arange(6.0).view(2, 3),
+        "scalar": torch.tensor(3),
+        "by_index": {0: {"exp": torch.ones(2)}, 7: {"exp": torch.zeros(1)}},
+        "groups": [{"betas": (0.9, 0.999), "params": [0, 7], "lr": 1e-4}],
+        "best": -math.inf,
+        "none": None,
+        "name": "x",
+    }
+    save_checkpoint(state, tmp_path / "c.safetensors")
+    back = load_checkpoint(tmp_path / "c.safetensors")
+    assert torch.equal(back["t"], state["t"]) and torch.equal(back["scalar"], state["scalar"])
+    assert set(back["by_index"]) == {0, 7} and torch.equal(back["by_index"][7]["exp"], torch.zeros(1))
+    assert back["groups"] == state["groups"] and isinstance(back["groups"][0]["betas"], tuple)
+    assert back["best"] == -math.inf and back["none"] is None and back["name"] == "x"

@@ -22,7 +22,6 @@ from invsteg.models.hinet import HiNet, HiNetConfig
 from invsteg.weights import save_weights
 
 MODEL_NAME = "hinet-official"
-BUILDER = "invsteg.models.hinet:HiNet"
 
 # Official subnet names -> ours: f updates the cover half, r scales and y shifts the secret half.
 SUBNETS = {"f": "phi", "r": "rho", "y": "eta"}
@@ -171,7 +170,7 @@ def convert_official_hinet(source: Path, destination: Path, *, trust_pickle: boo
     state = _state_dict(_load_checkpoint(source, trust_pickle=trust_pickle), source)
     mapped, origin = _map_keys(state, source)
     model = _build(mapped, origin, source)
-    save_weights(model, destination, BUILDER, {"invsteg.converted_from": "official HiNet"})
+    save_weights(model, destination, {"invsteg.converted_from": "official HiNet"})
     return {
         "model": MODEL_NAME,
         "blocks": model.config.blocks,

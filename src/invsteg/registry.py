@@ -17,15 +17,14 @@ from invsteg.errors import ModelError
 class ModelSpec:
     """A named model: how to build it, which weights it ships with, its wire id.
 
-    ``builder`` is ``"module:Class"``; the class takes its config dataclass, built from
-    ``config``. The full sha256 of ``weights`` is kept in ``weights/SHA256SUMS``, which
+    ``architecture`` names an entry of :mod:`invsteg.architectures`, built from ``config``.
+    The full sha256 of ``weights`` is kept in ``weights/SHA256SUMS``, which
     ``invsteg train``'s export rewrites, so the registry cannot drift from the files.
     """
 
     name: str
     task: str  # "hide" (image in image), "embed" (bytes in colour), "robust" (K images, lossy channels)
-    builder: str
-    config_class: str
+    architecture: str  # a key of invsteg.architectures.ARCHITECTURES
     config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     weights: str | None = None
     wire_id: int = 0
@@ -37,16 +36,13 @@ def _frozen(**kwargs: Any) -> MappingProxyType:
     return MappingProxyType(dict(kwargs))
 
 
-_HINET = "invsteg.models.hinet:HiNet"
-_HINET_CONFIG = "invsteg.models.hinet:HiNetConfig"
 _ROBUST = dict(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32)
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="hinet-small",
         task="hide",
-        builder=_HINET,
-        config_class=_HINET_CONFIG,
+        architecture="hinet",
         config=_frozen(blocks=6, growth=24, clamp=2.0),
         weights="hinet-small.safetensors",
         wire_id=1,
@@ -56,8 +52,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="hinet-official",
         task="hide",
-        builder=_HINET,
-        config_class=_HINET_CONFIG,
+        architecture="hinet",
         config=_frozen(blocks=16, growth=32, clamp=2.0),
         weights=None,
         wire_id=2,
@@ -67,8 +62,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="stegcinn-small",
         task="embed",
-        builder="invsteg.models.stegcinn:StegCINN",
-        config_class="invsteg.models.stegcinn:StegCINNConfig",
+        architecture="stegcinn",
         config=_frozen(blocks=8, hidden=32, cond_channels=16, clamp=1.5, seed=0),
         weights="stegcinn-small.safetensors",
         wire_id=3,
@@ -79,8 +73,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="stegcinn-fast",
         task="embed",
-        builder="invsteg.models.stegcinn:StegCINN",
-        config_class="invsteg.models.stegcinn:StegCINNConfig",
+        architecture="stegcinn",
         config=_frozen(blocks=6, hidden=16, cond_channels=8, clamp=1.5, seed=0),
         weights="stegcinn-fast.safetensors",
         wire_id=5,
@@ -92,8 +85,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="stegcinn-detail",
         task="embed",
-        builder="invsteg.models.stegcinn:StegCINN",
-        config_class="invsteg.models.stegcinn:StegCINNConfig",
+        architecture="stegcinn",
         config=_frozen(blocks=6, hidden=16, cond_channels=8, clamp=1.5, seed=0, keep_cover_colour=True),
         weights="stegcinn-detail.safetensors",
         wire_id=6,
@@ -103,8 +95,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="robust",
         task="robust",
-        builder="invsteg.models.robust:RobustHiNet",
-        config_class="invsteg.models.robust:RobustConfig",
+        architecture="robust",
         config=_frozen(**_ROBUST, scale=4),
         weights="robust.safetensors",
         wire_id=4,
@@ -116,8 +107,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="robust-detail",
         task="robust",
-        builder="invsteg.models.robust:RobustHiNet",
-        config_class="invsteg.models.robust:RobustConfig",
+        architecture="robust",
         config=_frozen(**_ROBUST, scale=2),
         weights="robust-detail.safetensors",
         wire_id=7,

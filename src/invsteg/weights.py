@@ -1,14 +1,13 @@
 """Find, verify (full sha256) and strictly load safetensors weights.
 
 A weights file carries its own architecture in the safetensors metadata
-(``invsteg.builder``, ``invsteg.config_class``, ``invsteg.config`` as JSON), so a file
-converted or trained by a user loads without a registry entry.
+(``invsteg.architecture``, a name from :mod:`invsteg.architectures`, and ``invsteg.config``
+as JSON), so a file converted or trained by a user loads without a registry entry.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 from dataclasses import asdict
@@ -20,11 +19,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from invsteg.architectures import LEGACY_NAMES, Architecture, architecture_of, get_architecture
 from invsteg.errors import WeightsError
 from invsteg.registry import ModelSpec, get_spec
 
 WEIGHTS_ENV = "INVSTEG_WEIGHTS_DIR"
 SUMS_FILE = "SHA256SUMS"
+ARCHITECTURE_KEY = "invsteg.architecture"
+CONFIG_KEY = "invsteg.config"
+MAX_WEIGHTS_BYTES = 1 << 30  # the largest architecture the table allows is ~0.55 GB
 
 
 def weights_dir() -> Path:
@@ -51,12 +54,23 @@ def read_sums(directory: Path) -> dict[str, str]:
     path = directory / SUMS_FILE
     if not path.exists():
         return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     sums = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            sums[name.lstrip("*")] = digest
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or not _is_sha256(parts[0]):
+            raise WeightsError(f"{path} line {number} is not '<sha256>  <file name>'")
+        sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def write_sum(directory: Path, file_name: str) -> str:
@@ -68,82 +82,97 @@ def write_sum(directory: Path, file_name: str) -> str:
     return sums[file_name]
 
 
-def _import(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def build_model(builder: str, config_class: str, config: dict[str, Any]) -> nn.Module:
-    """Instantiate ``builder(config_class(**config))`` with random weights."""
-    try:
-        return _import(builder)(_import(config_class)(**config))
-    except (ImportError, AttributeError, TypeError) as exc:
-        raise WeightsError(f"cannot build {builder} with config {config}: {exc}") from exc
-
-
-def create_model(spec: ModelSpec) -> nn.Module:
+def create_model(spec: ModelSpec, **overrides: Any) -> nn.Module:
     """The spec's architecture with random weights (for training and tests)."""
-    return build_model(spec.builder, spec.config_class, dict(spec.config))
+    return get_architecture(spec.architecture).build(dict(spec.config) | overrides)
 
 
-def model_metadata(model: nn.Module, builder: str) -> dict[str, str]:
-    config = model.config  # every invsteg model keeps its config dataclass
-    cls = type(config)
-    return {
-        "invsteg.builder": builder,
-        "invsteg.config_class": f"{cls.__module__}:{cls.__qualname__}",
-        "invsteg.config": json.dumps(asdict(config), sort_keys=True),
-    }
-
-
-def weights_bytes(model: nn.Module, builder: str, extra: dict[str, str] | None = None) -> bytes:
+def weights_bytes(model: nn.Module, extra: dict[str, str] | None = None) -> bytes:
     """``model``'s state dict as safetensors bytes (float32), its architecture in the metadata."""
-    metadata = model_metadata(model, builder) | (extra or {})
+    metadata = {
+        ARCHITECTURE_KEY: architecture_of(model),
+        CONFIG_KEY: json.dumps(asdict(model.config), sort_keys=True),  # every invsteg model keeps one
+    } | (extra or {})
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     return save(tensors, metadata=metadata)
 
 
 def save_weights(
-    model: nn.Module, path: Path, builder: str, extra: dict[str, str] | None = None, *, force: bool = True
+    model: nn.Module, path: Path, extra: dict[str, str] | None = None, *, force: bool = True
 ) -> None:
     """Write :func:`weights_bytes` to ``path`` atomically."""
     from invsteg.fileio import write_output
 
-    write_output(weights_bytes(model, builder, extra), str(path), force=force)
+    write_output(weights_bytes(model, extra), str(path), force=force)
 
 
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _metadata(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
     try:
+        if (size := path.stat().st_size) > MAX_WEIGHTS_BYTES:
+            raise WeightsError(
+                f"weights file {path} is {size >> 20} MiB, over the {MAX_WEIGHTS_BYTES >> 20} MiB limit"
+            )
         with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        return load_file(str(path)), metadata
+            return f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"cannot read weights file {path}: {exc}") from exc
+        raise WeightsError(f"cannot read weights file {path}: {_first_line(exc)}") from None
 
 
-def _load_strict(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> nn.Module:
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "strerror", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def architecture_from_metadata(metadata: dict[str, str], path: Path) -> tuple[Architecture, dict[str, Any]]:
+    """The architecture and checked config a file's metadata names; nothing is imported."""
+    if ARCHITECTURE_KEY in metadata:
+        name = metadata[ARCHITECTURE_KEY]
+    elif "invsteg.builder" in metadata:  # files written before the closed table
+        legacy = (metadata["invsteg.builder"], metadata.get("invsteg.config_class", ""))
+        if legacy not in LEGACY_NAMES:
+            raise WeightsError(f"{path} names a builder invsteg does not know: {legacy[0]!r}; refused")
+        name = LEGACY_NAMES[legacy]
+    else:
+        raise WeightsError(f"{path} has no invsteg architecture metadata")
+    try:
+        config = json.loads(metadata.get(CONFIG_KEY, "{}"))
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"{path}: config metadata is not JSON ({exc})") from None
+    architecture = get_architecture(name)
+    try:
+        return architecture, architecture.validate(config)
+    except WeightsError as exc:
+        raise WeightsError(f"{path}: {exc}") from None
+
+
+def _load_strict(model: nn.Module, path: Path) -> nn.Module:
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"cannot read weights file {path}: {_first_line(exc)}") from None
+    for name, tensor in tensors.items():
+        # A NaN or inf weight turns every stego into noise while the command reports success.
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise WeightsError(f"weights file {path} has non-finite values in {name!r}")
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise WeightsError(f"weights file {path} does not fit its model: {first}") from exc
+        raise WeightsError(f"weights file {path} does not fit its model: {_first_line(exc)}") from None
     return model.eval()
 
 
 def load_weights_file(path: Path) -> nn.Module:
-    """A model built from the architecture in ``path``'s metadata, weights loaded strictly."""
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
-    tensors, metadata = _read(path)
-    try:
-        builder = metadata["invsteg.builder"]
-        config = json.loads(metadata["invsteg.config"])
-        config_class = metadata["invsteg.config_class"]
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{path} has no invsteg architecture metadata ({exc})") from exc
-    return _load_strict(build_model(builder, config_class, config), tensors, path)
+    """A model built from the architecture in ``path``'s metadata, weights loaded strictly.
+
+    The metadata is checked against the closed table in :mod:`invsteg.architectures`
+    before anything is built: a file never chooses code to run or an absurd size.
+    """
+    architecture, config = architecture_from_metadata(_metadata(path), path)
+    return _load_strict(architecture.build(config), path)
 
 
 def load_pretrained(name: str) -> nn.Module:
@@ -162,5 +191,4 @@ def load_pretrained(name: str) -> nn.Module:
         raise WeightsError(
             f"weights file {path} is corrupt: sha256 {actual[:16]}... != expected {expected[:16]}..."
         )
-    tensors, _ = _read(path)
-    return _load_strict(create_model(spec), tensors, path)
+    return _load_strict(create_model(spec), path)

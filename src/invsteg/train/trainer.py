@@ -22,13 +22,16 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
+from invsteg.errors import WeightsError
 from invsteg.registry import get_spec
+from invsteg.train.checkpoint import load_checkpoint, save_checkpoint
 from invsteg.train.config import TrainConfig
 from invsteg.train.data import ImageBank, center_crops
 from invsteg.train.objectives import objective_for
-from invsteg.weights import build_model, load_weights_file, save_weights, write_sum
+from invsteg.weights import create_model, load_weights_file, save_weights, write_sum
 
-CHECKPOINT = "last.pt"
+CHECKPOINT = "last.safetensors"
+LEGACY_CHECKPOINT = "last.pt"  # pickles of invsteg 0.1, read with torch's weights-only unpickler
 RETARGET_EVERY = 20  # steps between re-aiming the schedule at a time budget
 
 
@@ -95,8 +98,27 @@ def distributed_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
+def read_run_state(out_dir: Path) -> dict[str, Any] | None:
+    """The state to resume in ``out_dir``, or ``None`` for a new run. Never runs pickled code."""
+    checkpoint, legacy = out_dir / CHECKPOINT, out_dir / LEGACY_CHECKPOINT
+    if checkpoint.exists():
+        return load_checkpoint(checkpoint)
+    if not legacy.exists():
+        return None
+    try:
+        state = torch.load(legacy, map_location="cpu", weights_only=True)
+    except Exception as exc:  # the unpickler raises many types, all meaning "not loadable"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(
+            f"cannot resume from {legacy} (only plain tensors and values load): {first}"
+        ) from None
+    if not isinstance(state, dict):
+        raise WeightsError(f"cannot resume from {legacy}: its state is not a mapping")
+    return state
+
+
 class Trainer:
-    """Train ``config.model`` from scratch or resume from ``out_dir/last.pt``."""
+    """Train ``config.model`` from scratch or resume from ``out_dir/last.safetensors``."""
 
     def __init__(self, config: TrainConfig, *, device: str | None = None) -> None:
         self.rank, self.world = distributed_world()
@@ -107,16 +129,11 @@ class Trainer:
         if self.device.type == "cuda" and self.world > 1:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         self.out_dir = Path(config.out_dir)
-        checkpoint = self.out_dir / CHECKPOINT
-        state = (
-            torch.load(checkpoint, map_location="cpu", weights_only=False) if checkpoint.exists() else None
-        )
+        state = read_run_state(self.out_dir)
         self.config = TrainConfig.from_dict(state["config"]) if state else config
         self.spec = get_spec(self.config.model)
         torch.manual_seed(self.config.seed)
-        self.model = build_model(
-            self.spec.builder, self.spec.config_class, dict(self.spec.config) | self.config.model_config
-        ).to(self.device)
+        self.model = create_model(self.spec, **self.config.model_config).to(self.device)
         if self.config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if state is None and self.config.init_weights:
@@ -139,7 +156,11 @@ class Trainer:
         self.restores = 0
         self.recent_losses: deque[float] = deque(maxlen=200)
         if state:
-            self._load_state(state)
+            try:
+                self._load_state(state)
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise WeightsError(f"cannot resume from {self.out_dir}: {first}") from None
         # Decided once: reading /proc/cpuinfo every step would sit on the hot path.
         self.use_bf16 = self.config.bf16 if self.config.bf16 is not None else bf16_is_fast(self.device)
         self.objective = objective_for(self.spec.task, self.model, self.config)
@@ -182,9 +203,7 @@ class Trainer:
         if self.rank:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.out_dir / (CHECKPOINT + ".tmp")
-        torch.save(self.last_good, tmp)
-        os.replace(tmp, self.out_dir / CHECKPOINT)
+        save_checkpoint(self.last_good, self.out_dir / CHECKPOINT)
 
     # -- training ----------------------------------------------------------------------
     def _autocast(self) -> Any:
@@ -250,7 +269,7 @@ class Trainer:
         path.parent.mkdir(parents=True, exist_ok=True)
         model = copy.deepcopy(self.ema.module).to("cpu", memory_format=torch.contiguous_format)
         extra = {"invsteg.train_step": str(self.step), "invsteg.model_name": self.config.model}
-        save_weights(model, path, self.spec.builder, extra)
+        save_weights(model, path, extra)
         return write_sum(path.parent, path.name)
 
     def fit(
