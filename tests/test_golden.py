@@ -1,0 +1,72 @@
+"""Golden outputs of the release before the layout redesign (tests/golden/manifest.json).
+
+Every shipped model must keep producing these stegos and revealed secrets bit for bit,
+and the embedded files must keep extracting: a refactor changes no behaviour, and a
+stego made by an earlier release decodes forever.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from invsteg import api, embed
+from invsteg.registry import get_spec
+from invsteg.weights import load_pretrained
+
+GOLDEN = Path(__file__).parent / "golden"
+MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+
+
+def _image(name: str) -> np.ndarray:
+    return np.asarray(Image.open(GOLDEN / name).convert("RGB"))
+
+
+def _assert_same(actual: np.ndarray, name: str) -> None:
+    expected = _image(name)
+    differ = int((actual != expected).any(axis=2).sum())
+    assert differ == 0, f"{name}: {differ} pixels differ from the golden output"
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["hide"]))
+def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thread) -> None:
+    net = load_pretrained(name)
+    secrets = [_image(s) for s in MANIFEST["hide"][name]["secrets"]]
+    stego = api.hide(_image("cover.png"), *secrets, net=net).stego
+    _assert_same(stego, f"{name}.stego.png")
+    revealed = api.reveal_all(_image(f"{name}.stego.png"), net=net)
+    suffixes = [""] if len(revealed) == 1 else [str(i) for i in range(1, len(revealed) + 1)]
+    for image, suffix in zip(revealed, suffixes, strict=True):
+        _assert_same(image, f"{name}.revealed{suffix}.png")
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["embed"]))
+def test_golden_stegos_extract_forever(name, single_thread) -> None:
+    entry = MANIFEST["embed"][name]
+    unpacked = embed.extract_file(
+        _image(f"{name}.stego.png"), passphrase=entry["passphrase"], model=load_pretrained(name)
+    )
+    assert unpacked.data == entry["data"].encode()
+    assert unpacked.file_name == entry["file_name"]
+    assert unpacked.wire_id == get_spec(name).wire_id
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["embed"]))
+def test_embedding_reproduces_its_golden_stego(name, single_thread) -> None:
+    entry = MANIFEST["embed"][name]
+    rng = np.random.default_rng(7)
+    stego, _ = embed.embed_file(
+        _image("cover.png"),
+        entry["data"].encode(),
+        file_name=entry["file_name"],
+        passphrase=entry["passphrase"],
+        model=load_pretrained(name),
+        wire_id=get_spec(name).wire_id,
+        seed=entry["seed"],
+        random_bytes=rng.bytes,
+    )
+    _assert_same(stego, f"{name}.stego.png")
