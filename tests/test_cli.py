@@ -23,7 +23,6 @@ from invsteg import __version__
 
 HIDE_JSON_KEYS = {"stego", "model", "size", "secrets", "secret_size", "secret_fitted", "stego_psnr_db"}
 REVEAL_JSON_KEYS = {"secret", "secrets", "size"}
-HINET = "invsteg.models.hinet:HiNet"
 ENV = {k: v for k, v in os.environ.items() if k != "INVSTEG_WEIGHTS_DIR"}
 
 
@@ -430,7 +429,7 @@ def test_json_psnr_of_an_unchanged_cover_is_null(tmp_path: Path) -> None:
     from invsteg.weights import save_weights
 
     weights = tmp_path / "identity.safetensors"
-    save_weights(HiNet(HiNetConfig(blocks=1, growth=4)), weights, HINET)
+    save_weights(HiNet(HiNetConfig(blocks=1, growth=4)), weights)
     cover = save_noise(tmp_path / "cover.png", 48, 40, seed=14)
     stego = tmp_path / "stego.png"
     args = ["hide", cover, cover, "-o", stego, "--json", "--weights", weights]

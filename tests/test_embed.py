@@ -486,7 +486,7 @@ def test_passphrase_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert cli._passphrase(None, True, embedding=True) is None  # --no-passphrase wins
     monkeypatch.delenv("INVSTEG_PASSPHRASE")
 
-    # a terminal: a hidden prompt (twice when embedding); an empty answer means none
+    # a terminal: a hidden prompt (twice when embedding); an empty answer is refused, like age
     prompts = []
     monkeypatch.setattr(sys, "stdin", io.StringIO())
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
@@ -494,7 +494,8 @@ def test_passphrase_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert cli._passphrase(None, False, embedding=True) == "typed"
     assert prompts[-1]["hide_input"] and prompts[-1]["confirmation_prompt"] and prompts[-1]["err"]
     monkeypatch.setattr(cli.typer, "prompt", lambda text, **kw: "")
-    assert cli._passphrase(None, False, embedding=False) is None
+    with pytest.raises(UsageError, match="--no-passphrase"):
+        cli._passphrase(None, False, embedding=False)
 
     # no terminal: extraction tries without one, embedding needs --no-passphrase
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)

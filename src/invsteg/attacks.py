@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -410,6 +411,13 @@ class AttackMixer(nn.Module):
 
 # -- real attacks on uint8 images ----------------------------------------------------------------
 
+# Beyond these, an attack no longer models a channel: noise of sigma 255 already leaves only
+# black and white, and Pillow's blur fails on radii around 1e18 (and takes ever longer before).
+MAX_NOISE_SIGMA = 255.0
+MAX_BLUR_SIGMA = 100.0
+# Noise is drawn and added in row bands of about this many values (see _noisy_in_bands).
+NOISE_BAND_VALUES = 1 << 20
+
 
 def _check_uint8(img: np.ndarray) -> None:
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
@@ -423,10 +431,20 @@ def check_jpeg_quality(quality: int) -> None:
         raise UsageError(f"JPEG quality must be an integer from 1 to 100, got {quality}")
 
 
-def check_sigma(sigma: float, what: str) -> None:
-    """A noise or blur sigma must be finite and >= 0 (UsageError otherwise)."""
-    if not math.isfinite(sigma) or sigma < 0:
-        raise UsageError(f"{what} sigma must be a finite number >= 0, got {sigma}")
+def check_sigma(sigma: float, what: str, maximum: float = math.inf) -> None:
+    """A noise or blur sigma must be finite and in ``[0, maximum]`` (UsageError otherwise).
+
+    ``what`` is ``"noise"`` or ``"blur"``, which is also the name of its command-line option.
+    """
+    if not math.isfinite(sigma) or not 0 <= sigma <= maximum:
+        bound = f"from 0 to {maximum:g}" if math.isfinite(maximum) else ">= 0"
+        raise UsageError(f"{what} sigma (--{what}) must be a finite number {bound}, got {sigma:g}")
+
+
+def check_seed(seed: int) -> None:
+    """A noise seed must be a whole number >= 0, what ``numpy.random.default_rng`` takes."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"noise seed (--seed) must be a whole number >= 0, got {seed}")
 
 
 def check_scale(scale: float) -> None:
@@ -454,12 +472,26 @@ def real_jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return _decode(encode_jpeg(img, quality))
 
 
+def _noisy_in_bands(img: np.ndarray, noisy: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``round(noisy(band))`` clipped to uint8, row band by row band.
+
+    A whole 100 MP image in float64 is 2.4 GB per temporary; bands keep them at a few MB.
+    The bands are drawn in order from one generator, which yields the same numbers as one
+    whole-image draw, so the result does not depend on the band size.
+    """
+    out = np.empty_like(img)
+    rows = max(1, NOISE_BAND_VALUES // max(1, img.shape[1] * img.shape[2]))
+    for top in range(0, img.shape[0], rows):
+        values = noisy(img[top : top + rows])
+        out[top : top + rows] = np.clip(np.round(values, out=values), 0, 255, out=values)
+    return out
+
+
 def real_gaussian_noise(img: np.ndarray, sigma_255: float, rng: np.random.Generator) -> np.ndarray:
     """Add ``N(0, sigma_255^2)`` (0..255 scale), round and clip: ``(H, W, 3)`` uint8 -> same."""
     _check_uint8(img)
-    check_sigma(sigma_255, "noise")
-    noisy = img + rng.normal(0.0, sigma_255, img.shape)
-    return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+    check_sigma(sigma_255, "noise", MAX_NOISE_SIGMA)
+    return _noisy_in_bands(img, lambda band: band + rng.normal(0.0, sigma_255, band.shape))
 
 
 def real_poisson(img: np.ndarray, peak: float, rng: np.random.Generator) -> np.ndarray:
@@ -467,8 +499,7 @@ def real_poisson(img: np.ndarray, peak: float, rng: np.random.Generator) -> np.n
     _check_uint8(img)
     if not math.isfinite(peak) or peak <= 0:
         raise UsageError(f"Poisson peak must be a finite number > 0, got {peak}")
-    counts = rng.poisson(img / 255.0 * peak)
-    return np.clip(np.round(counts / peak * 255), 0, 255).astype(np.uint8)
+    return _noisy_in_bands(img, lambda band: rng.poisson(band / 255.0 * peak) / peak * 255)
 
 
 def real_resize(img: np.ndarray, scale: float) -> np.ndarray:
@@ -487,7 +518,7 @@ def real_resize(img: np.ndarray, scale: float) -> np.ndarray:
 def real_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     """Pillow ``GaussianBlur`` (its radius is the standard deviation) of ``(H, W, 3)`` uint8."""
     _check_uint8(img)
-    check_sigma(sigma, "blur")
+    check_sigma(sigma, "blur", MAX_BLUR_SIGMA)
     if sigma == 0:
         return img.copy()
     blurred = Image.fromarray(img, "RGB").filter(ImageFilter.GaussianBlur(radius=sigma))
@@ -510,16 +541,19 @@ def check_attacks(
     noise: float | None = None,
     resize: float | None = None,
     blur: float | None = None,
+    seed: int | None = None,
 ) -> None:
     """Validate real-attack settings before any work (UsageError naming the bad one)."""
     if jpeg is not None:
         check_jpeg_quality(jpeg)
     if noise is not None:
-        check_sigma(noise, "noise")
+        check_sigma(noise, "noise", MAX_NOISE_SIGMA)
     if resize is not None:
         check_scale(resize)
     if blur is not None:
-        check_sigma(blur, "blur")
+        check_sigma(blur, "blur", MAX_BLUR_SIGMA)
+    if seed is not None:
+        check_seed(seed)
 
 
 def attack_image(
@@ -536,7 +570,7 @@ def attack_image(
     ``noise`` is a Gaussian sigma on the 0..255 scale, drawn from ``default_rng(seed)``.
     """
     _check_uint8(img)
-    check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur)
+    check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
     out, applied, data = img, [], None
     if resize is not None:
         out = real_resize(out, resize)

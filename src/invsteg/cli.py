@@ -1,18 +1,24 @@
 """The ``invsteg`` command line: thin commands over :mod:`invsteg.api`.
 
 This is the one place where errors become exit codes: 0 ok, 1 payload problem,
-2 usage or bad input, 130 interrupted. Messages go to stderr; ``--json`` data to stdout.
-torch is imported inside commands only, so ``invsteg --help`` is instant.
+2 usage or bad input (out of memory too), 70 internal error (a bug: ``--debug`` or
+``INVSTEG_DEBUG=1`` shows its traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Every error is one ``error:`` line and every Python warning one ``note:`` line on stderr;
+``--json`` data goes to stdout. torch is imported inside commands only, so ``invsteg --help``
+is instant.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import sys
+import traceback
+import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,7 +27,20 @@ from invsteg import __version__
 from invsteg.errors import InvstegError, UsageError
 from invsteg.registry import DEFAULT_MODEL
 
-EXIT_INTERRUPTED = 130
+if TYPE_CHECKING:
+    from invsteg.imageio import LoadedImage
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it; SIGTERM gives 128 + 15
+EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: an internal error, i.e. a bug
+EXIT_OUT_OF_MEMORY = 2  # the input is too large for this machine: bad input, not a bug
+DEBUG_ENV = "INVSTEG_DEBUG"
+# Same value as imageio.DEFAULT_MAX_PIXELS, written out so the CLI's import stays light.
+DEFAULT_MAX_PIXELS = 100_000_000
+MAX_SIDE = 65535  # PNG and most decoders cap a side here; --size beyond it cannot be written
+MiB = 1 << 20
+# Far above any image's capacity (tens of MB at most): reject a runaway stdin or /dev/zero early.
+PAYLOAD_BYTE_LIMIT = 256 * MiB
+PASSPHRASE_FILE_LIMIT = 1 * MiB
 
 app = typer.Typer(
     name="invsteg",
@@ -37,7 +56,15 @@ def _stderr() -> Console:
 
 
 def _say(message: str) -> None:
-    _stderr().print(message, markup=False)
+    _stderr().print(_printable(message), markup=False)
+
+
+def _printable(text: str) -> str:
+    """Control characters and undecodable bytes of file names shown escaped: a name with a
+    newline must not forge a second message line, and surrogates cannot be printed at all."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode() for c in text
+    )
 
 
 def _emit_json(data: dict[str, Any]) -> None:
@@ -56,6 +83,17 @@ WeightsOption = Annotated[
 ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
 TileOption = Annotated[int, typer.Option("--tile", min=64, help="Tile size in pixels; bounds memory.")]
+# embed-file keeps about 41 bytes per pixel (latents, bit bookkeeping, the interleaver's
+# order) beside the model: 50 MP stays under 3 GB; --max-pixels raises it knowingly.
+EMBED_MAX_PIXELS = 50_000_000
+MaxPixelsOption = Annotated[
+    int,
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Refuse input images with more pixels than this (decompression bombs, memory).",
+    ),
+]
 
 
 def _version_callback(value: bool) -> None:
@@ -69,8 +107,25 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help=f"Show the traceback of an internal error (or set {DEBUG_ENV}=1)."),
+    ] = False,
 ) -> None:
     """Hide images and files in images with invertible neural networks."""
+    # --debug is read by main() from the command line itself: it acts outside this call.
+
+
+def _debug_requested(args: list[str]) -> bool:
+    """``--debug`` among the root options (before the command name), or ``$INVSTEG_DEBUG=1``."""
+    if os.environ.get(DEBUG_ENV) == "1":
+        return True
+    root_options = []
+    for arg in args:
+        if not arg.startswith("-"):
+            break
+        root_options.append(arg)
+    return "--debug" in root_options
 
 
 def _default_output(source: str, suffix: str) -> str:
@@ -79,6 +134,11 @@ def _default_output(source: str, suffix: str) -> str:
 
 
 def _check_stdio(inputs: list[str], output: str, as_json: bool) -> None:
+    # Path("") is ".", the current directory: say what is wrong instead of "is a directory".
+    if "" in inputs:
+        raise UsageError("an input is an empty file name (''); give a path, or - for stdin")
+    if not output:
+        raise UsageError("the output is an empty file name (''); give a path, or - for stdout")
     if inputs.count("-") > 1:
         raise UsageError("only one input can come from stdin ('-')")
     if output == "-" and as_json:
@@ -100,7 +160,29 @@ MaybeModelOption = Annotated[
 
 
 def _model_name(model: str | None, robust: bool) -> str:
+    _check_model(model)
     return model or ("robust" if robust else DEFAULT_MODEL)
+
+
+def _check_model(model: str | None) -> None:
+    """``--model ''`` (an unset shell variable, say) must not silently mean the default."""
+    if model is not None and not model.strip():
+        raise UsageError("--model is empty; give a model name (see `invsteg models`) or leave it out")
+
+
+def _inputs(*paths: str | Path | None) -> tuple[str, ...]:
+    """Every file a command reads, for check_output: --force must never overwrite one."""
+    return tuple(str(p) for p in paths if p is not None)
+
+
+def _read_image(source: str, role: str, max_pixels: int) -> LoadedImage:
+    """``imageio.read_image`` with the file's bytes capped too (see ``fileio.image_byte_limit``):
+    the pixel limit is read from the header, and ``/dev/zero`` has none."""
+    from invsteg import fileio, imageio
+
+    limit = fileio.image_byte_limit(max_pixels)
+    data = fileio.read_bytes(source, role, limit=limit, hint="raise --max-pixels if it is a real image")
+    return imageio.decode_image(data, source, role, max_pixels=max_pixels)
 
 
 @app.command()
@@ -126,6 +208,7 @@ def hide(
         int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality of a lossy stego (--robust).")
     ] = 90,
     tile: TileOption = 512,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -139,16 +222,16 @@ def hide(
     from invsteg import api, fileio, imageio
 
     model = _model_name(model, robust)
-    output = output or _default_output(cover, "stego")
+    output = output if output is not None else _default_output(cover, "stego")
     _check_stdio([cover, *secrets], output, as_json)
     if len(secrets) > 1 and not robust:
         raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
     image_format = imageio.output_format(output, allow_lossy=allow_lossy or robust)
-    fileio.check_output(output, force=force, inputs=(cover, *secrets))
+    fileio.check_output(output, force=force, inputs=_inputs(cover, *secrets, weights))
     if image_format not in ("PNG", "BMP", "TIFF") and not robust:
         _say(f"warning: {image_format} is lossy; the secret will not survive in {output}")
-    cover_image = imageio.read_image(cover, "cover")
-    secret_images = [imageio.read_image(s, f"secret {i + 1}") for i, s in enumerate(secrets)]
+    cover_image = _read_image(cover, "cover", max_pixels)
+    secret_images = [_read_image(s, f"secret {i + 1}", max_pixels) for i, s in enumerate(secrets)]
     for notice in cover_image.notices + [n for s in secret_images for n in s.notices]:
         _say(f"note: {notice}")
     net = api.load_hiding_model(model, weights, robust=robust)
@@ -164,7 +247,7 @@ def hide(
     written = (
         result.stego
         if image_format in ("PNG", "BMP", "TIFF")
-        else imageio.decode_image(data, output, "stego").pixels
+        else imageio.decode_image(data, output, "stego", max_pixels=None).pixels  # our own output
     )
     stego_psnr = psnr_np(written, cover_image.pixels)
     if result.fitted:
@@ -188,7 +271,7 @@ def hide(
         _say(f"wrote {output} (stego PSNR {stego_psnr:.2f} dB vs cover)")
 
 
-def _parse_size(size: str | None) -> tuple[int, int] | None:
+def _parse_size(size: str | None, max_pixels: int) -> tuple[int, int] | None:
     if size is None:
         return None
     try:
@@ -197,6 +280,14 @@ def _parse_size(size: str | None) -> tuple[int, int] | None:
         raise UsageError(f"--size must look like 640x480, got {size!r}") from None
     if width < 1 or height < 1:
         raise UsageError(f"--size must be positive, got {size!r}")
+    # The secret is resized to this before it is written: a typo must not allocate terabytes.
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise UsageError(f"--size {size}: each side must be at most {MAX_SIDE} pixels")
+    if width * height > max_pixels:
+        raise UsageError(
+            f"--size {size} is {width * height:,} pixels, more than --max-pixels {max_pixels:,}; "
+            "raise --max-pixels if it is right"
+        )
     return width, height
 
 
@@ -237,6 +328,7 @@ def reveal(
         bool, typer.Option("--allow-lossy", help="Read a JPEG/WebP stego anyway (expect a damaged secret).")
     ] = False,
     tile: TileOption = 512,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -244,18 +336,18 @@ def reveal(
     from invsteg import api, fileio, imageio
 
     model = _model_name(model, robust)
-    secret_size = _parse_size(size)
+    secret_size = _parse_size(size, max_pixels)
     net = None
     if robust:  # the number of outputs depends on the model
         net = api.load_hiding_model(model, weights, robust=True)
     outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)
     for path in outputs:
         _check_stdio([stego], path, as_json)
-        fileio.check_output(path, force=force, inputs=(stego,))
+        fileio.check_output(path, force=force, inputs=_inputs(stego, weights))
     if outputs.count("-") > 1:
         raise UsageError("several secrets cannot all go to stdout")
     formats = [imageio.output_format(path, allow_lossy=True) for path in outputs]
-    stego_image = imageio.read_image(stego, "stego")
+    stego_image = _read_image(stego, "stego", max_pixels)
     if stego_image.format in imageio.LOSSY_INPUT_FORMATS and not (allow_lossy or robust):
         raise UsageError(
             f"stego {stego} is {stego_image.format}: lossy compression destroyed the hidden image; "
@@ -340,46 +432,86 @@ NameOption = Annotated[
 
 
 def _passphrase(passphrase_file: Path | None, no_passphrase: bool, *, embedding: bool) -> str | None:
-    """The passphrase from ``--passphrase-file``, ``$INVSTEG_PASSPHRASE`` or a hidden prompt.
+    """The passphrase from ``--passphrase-file``, ``$INVSTEG_PASSPHRASE`` or a hidden prompt."""
+    return _passphrase_and_source(passphrase_file, no_passphrase, embedding=embedding)[0]
 
-    On a terminal an empty answer means none (embedding asks twice). Without a terminal and
-    without a passphrase, embedding needs an explicit ``--no-passphrase`` (so a script
-    cannot silently skip encryption); extraction just tries without one.
+
+def _passphrase_and_source(
+    passphrase_file: Path | None, no_passphrase: bool, *, embedding: bool
+) -> tuple[str | None, str]:
+    """The passphrase (see :func:`_passphrase`) and where it came from, for error messages
+    (never the passphrase itself).
+
+    An empty answer at the prompt is refused: no encryption takes ``--no-passphrase`` (a typo
+    must not silently skip it). Without a terminal and without a passphrase, embedding needs
+    an explicit ``--no-passphrase``; extraction just tries without one.
     """
-    import os
-
-    from invsteg.errors import InputFileError
-
     if no_passphrase:
         if passphrase_file is not None:
             raise UsageError("--no-passphrase and --passphrase-file contradict each other; give one")
-        return None
+        return None, ""
     if passphrase_file is not None:
-        try:
-            lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputFileError(f"cannot read passphrase file {passphrase_file}: {exc}") from None
-        if not lines or not lines[0]:
-            raise UsageError(f"passphrase file {passphrase_file} is empty (the passphrase is its first line)")
-        return lines[0]
+        return _passphrase_from_file(passphrase_file), f"--passphrase-file {passphrase_file}"
     if passphrase := os.environ.get(PASSPHRASE_ENV):
-        return passphrase
+        return _utf8_passphrase(passphrase, f"${PASSPHRASE_ENV}"), f"${PASSPHRASE_ENV}"
     if sys.stdin.isatty():
-        answer = typer.prompt(
-            "Passphrase (empty: no encryption)" if embedding else "Passphrase (empty: none)",
-            default="",
-            show_default=False,
-            hide_input=True,
-            confirmation_prompt=embedding,
-            err=True,
-        )
-        return answer or None
+        return _prompt_passphrase(embedding=embedding), "the prompt"
     if embedding:
         raise UsageError(
             f"no passphrase given: use --passphrase-file or ${PASSPHRASE_ENV}, "
             "or --no-passphrase to embed without encryption"
         )
-    return None
+    return None, ""
+
+
+def _passphrase_from_file(path: Path) -> str:
+    from invsteg import fileio
+
+    # "./-": a file named "-", as before; stdin may be an image or the payload.
+    source = f"./{path}" if str(path) == fileio.STDIO else str(path)
+    data = fileio.read_bytes(source, "passphrase", allow_empty=True, limit=PASSPHRASE_FILE_LIMIT)
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:  # the codec's message would quote bytes of the passphrase
+        raise UsageError(f"passphrase file {path} is not UTF-8 text; save it as UTF-8") from None
+    if not lines or not lines[0]:
+        raise UsageError(f"passphrase file {path} is empty (the passphrase is its first line)")
+    return lines[0]
+
+
+def _utf8_passphrase(passphrase: str, where: str) -> str:
+    """Refuse a passphrase that is not UTF-8 text (undecodable bytes arrive as surrogates).
+
+    The payload layer derives its key from the NFC/UTF-8 passphrase, so such bytes have no
+    key; guessing an encoding would make the same bytes open nothing elsewhere.
+    """
+    try:
+        passphrase.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"the passphrase in {where} is not valid UTF-8; use UTF-8 text (or --passphrase-file)"
+        ) from None
+    return passphrase
+
+
+def _prompt_passphrase(*, embedding: bool) -> str:
+    without = "embed without encryption" if embedding else "extract a file embedded without one"
+    try:
+        answer = typer.prompt(
+            "Passphrase",
+            default="",  # so that an empty answer reaches the check below instead of re-asking
+            show_default=False,
+            hide_input=True,
+            confirmation_prompt=embedding,
+            err=True,
+        )
+    except typer.Abort:  # end of input (Ctrl-D); Ctrl-C raises Interrupted instead
+        raise UsageError(
+            f"no passphrase entered (end of input); to {without}, pass --no-passphrase"
+        ) from None
+    if not answer:
+        raise UsageError(f"empty passphrase; to {without}, pass --no-passphrase")
+    return _utf8_passphrase(answer, "the prompt")
 
 
 def _embedding_spec(model: str | None) -> Any:
@@ -387,6 +519,7 @@ def _embedding_spec(model: str | None) -> Any:
     from invsteg.errors import ModelError
     from invsteg.registry import get_spec
 
+    _check_model(model)
     spec = get_spec(model or default_embed_model())
     if spec.task != "embed":
         raise ModelError(f"model {spec.name!r} does not embed files; see `invsteg models` (task embed)")
@@ -411,6 +544,7 @@ def embed_file(
     model: EmbedModelOption = None,
     weights: WeightsOption = None,
     max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
+    max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -422,7 +556,7 @@ def embed_file(
     """
     from invsteg import embed, fileio, imageio
 
-    output = output or _default_output(cover, "stego")
+    output = output if output is not None else _default_output(cover, "stego")
     _check_stdio([cover, file], output, as_json)
     suffix = Path(output).suffix.lower()
     if output != "-" and suffix in imageio.LOSSY_FORMATS:
@@ -430,10 +564,10 @@ def embed_file(
             f"{output}: {imageio.LOSSY_FORMATS[suffix]} is lossy and would destroy the hidden file; write PNG"
         )
     image_format = imageio.output_format(output, allow_lossy=False)
-    fileio.check_output(output, force=force, inputs=(cover, file))
+    fileio.check_output(output, force=force, inputs=_inputs(cover, file, weights, passphrase_file))
     spec = _embedding_spec(model)
-    cover_image = imageio.read_image(cover, "cover")
-    data = fileio.read_bytes(file, "file", allow_empty=True)
+    cover_image = _read_image(cover, "cover", max_pixels)
+    data = fileio.read_bytes(file, "file", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
     stored_name = name if name is not None else ("" if file == "-" else Path(file).name)
     passphrase = _passphrase(passphrase_file, no_passphrase, embedding=True)
     for notice in cover_image.notices:
@@ -491,6 +625,7 @@ def extract_file(
     no_passphrase: NoPassphraseOption = False,
     model: EmbedModelOption = None,
     weights: WeightsOption = None,
+    max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -501,14 +636,16 @@ def extract_file(
     """
     from invsteg import embed, fileio, imageio
     from invsteg.errors import PayloadError
-    from invsteg.payload import safe_file_name
+    from invsteg.payload import PassphraseNotExpectedError, safe_file_name
 
+    inputs = _inputs(stego, weights, passphrase_file)
     if output is not None:
         _check_stdio([stego], output, as_json)
-        fileio.check_output(output, force=force, inputs=(stego,))
+        _check_terminal(output, force=force)
+        fileio.check_output(output, force=force, inputs=inputs)
     spec = _embedding_spec(model)
-    stego_image = imageio.read_image(stego, "stego")
-    passphrase = _passphrase(passphrase_file, no_passphrase, embedding=False)
+    stego_image = _read_image(stego, "stego", max_pixels)
+    passphrase, source = _passphrase_and_source(passphrase_file, no_passphrase, embedding=False)
     try:
         used = str(weights) if weights else spec.name
         if model is None and weights is None:
@@ -516,6 +653,12 @@ def extract_file(
         else:
             net = embed.load_embedding_model(spec.name, weights)
             unpacked = embed.extract_file(stego_image.pixels, passphrase=passphrase, model=net)
+    except PassphraseNotExpectedError:
+        unset = f"unset {PASSPHRASE_ENV} or " if source == f"${PASSPHRASE_ENV}" else ""
+        raise PassphraseNotExpectedError(
+            f"the payload is not encrypted, but a passphrase was given ({source}); "
+            f"to extract it, {unset}pass --no-passphrase"
+        ) from None
     except PayloadError as exc:
         if stego_image.format not in imageio.LOSSY_INPUT_FORMATS:
             raise
@@ -523,11 +666,11 @@ def extract_file(
             f"{exc} (the stego is {stego_image.format}: lossy compression destroys the hidden "
             "file; extract from the PNG that embed-file wrote)"
         ) from None
-    safe_name = safe_file_name(unpacked.file_name)
-    destination = output or safe_name
+    destination = output if output is not None else _extracted_name(safe_file_name(unpacked.file_name))
     if output is None:
-        fileio.check_output(destination, force=force, inputs=(stego,))
-    fileio.write_output(unpacked.data, destination, force=force)
+        fileio.check_output(destination, force=force, inputs=inputs)
+    # Private like any decrypted file: readable by its owner only, whatever the umask.
+    fileio.write_output(unpacked.data, destination, force=force, mode=0o600)
     if as_json:
         _emit_json(
             {
@@ -540,8 +683,30 @@ def extract_file(
             }
         )
     elif destination != "-":
-        renamed = f" (stored as {unpacked.file_name!r})" if unpacked.file_name not in ("", safe_name) else ""
+        renamed = (
+            f" (stored as {unpacked.file_name!r})" if unpacked.file_name not in ("", destination) else ""
+        )
         _say(f"wrote {destination}{renamed}: {len(unpacked.data):,} bytes")
+
+
+def _check_terminal(output: str, *, force: bool) -> None:
+    """Raw file bytes on a terminal garble it (and may hold escape sequences): ask for intent."""
+    if output == "-" and sys.stdout.isatty() and not force:
+        raise UsageError(
+            "stdout is a terminal: redirect it (> FILE), give -o FILE, or pass --force to print the file"
+        )
+
+
+def _extracted_name(safe_name: str) -> str:
+    """The stored name, shortened (extension kept) where this file system allows less."""
+    from invsteg import fileio
+
+    limit = fileio.name_max(Path("."))
+    fitted = fileio.fit_name(safe_name, limit)
+    if fitted != safe_name:
+        size = len(safe_name.encode("utf-8"))
+        _say(f"note: the stored name is {size} bytes, this file system allows {limit}: writing {fitted}")
+    return fitted
 
 
 @app.command()
@@ -557,14 +722,16 @@ def capacity(
     no_passphrase: Annotated[
         bool, typer.Option("--no-passphrase", help="Capacity without encryption (44 bytes more).")
     ] = False,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     as_json: JsonOption = False,
 ) -> None:
     """How many bytes of any file COVER holds, net of header, encryption and error correction."""
-    from invsteg import embed, imageio
+    from invsteg import embed
     from invsteg.registry import list_models
     from invsteg.weights import create_model
 
-    cover_image = imageio.read_image(cover, "cover")
+    _check_model(model)
+    cover_image = _read_image(cover, "cover", max_pixels)
     default = embed.default_embed_model()
     # the default first: it is what embed-file uses without --model
     everything = sorted(list_models("embed"), key=lambda spec: spec.name != default)
@@ -610,8 +777,9 @@ def evaluate(
     view: Annotated[str, typer.Option(help="center256, whole512 or full (see DESIGN.md).")] = "center256",
     model: ModelOption = DEFAULT_MODEL,
     weights: WeightsOption = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N covers.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N covers.")] = None,
     figure: Annotated[Path | None, typer.Option(help="Write a comparison strip of the worst pair.")] = None,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -625,18 +793,19 @@ def evaluate(
     from invsteg.eval.quality import figure as draw_figure
     from invsteg.eval.views import VIEWS, apply_view
 
+    _check_model(model)
     if view not in VIEWS:
         raise UsageError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
-    if figure is not None:
-        fileio.check_output(str(figure), force=force)
     cover_files = _image_files(covers)[:limit]
     secret_files = _image_files(secrets) if secrets else cover_files[1:] + cover_files[:1]
+    if figure is not None:
+        fileio.check_output(str(figure), force=force, inputs=_inputs(*cover_files, *secret_files, weights))
     net = api.load_hiding_model(model, weights)
     results = []
     for index, cover_file in enumerate(cover_files):
         secret_file = secret_files[index % len(secret_files)]
         pair = [
-            imageio.read_image(str(f), role).pixels
+            _read_image(str(f), role, max_pixels).pixels
             for f, role in ((cover_file, "cover"), (secret_file, "secret"))
         ]
         cover, secret = (np.asarray(apply_view(Image.fromarray(p), view)) for p in pair)
@@ -716,9 +885,10 @@ def train(
 
     from invsteg.train import TrainConfig, Trainer
 
+    _check_model(model)
     if threads:
         torch.set_num_threads(threads)
-    fields = json.loads(config.read_text()) if config else {}
+    fields = _train_config(config)
     fields |= {"train_dir": str(data), "val_dir": str(val), "out_dir": str(out)}
     fields["model"] = model or fields.get("model", DEFAULT_MODEL)
     if steps is not None:
@@ -733,6 +903,25 @@ def train(
     max_seconds = None if minutes is None else 60 * minutes
     trainer.fit(export_to=export, progress=sys.stderr.isatty(), max_seconds=max_seconds)
     _say(f"done: step {trainer.step}; log in {out / 'log.csv'}")
+
+
+def _train_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from invsteg import fileio
+
+    text = fileio.read_bytes(str(path), "training config", limit=1 << 20)
+    try:
+        fields = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"training config {path} is not JSON: {exc}") from None
+    if not isinstance(fields, dict):
+        raise UsageError(f"training config {path} must be a JSON object of TrainConfig fields")
+    from invsteg.train import TrainConfig
+
+    if unknown := sorted(set(fields) - set(TrainConfig.__dataclass_fields__)):
+        raise UsageError(f"training config {path} has unknown fields {unknown}")
+    return fields
 
 
 @app.command("convert-weights")
@@ -755,9 +944,12 @@ def convert_weights(
 
 
 class Interrupted(InvstegError):
-    """Ctrl-C. Raised from the SIGINT handler so click does not turn it into exit 1."""
+    """Ctrl-C or SIGTERM. Raised from the signal handler (not KeyboardInterrupt) so click
+    does not turn it into "Aborted!" and exit 1; exits 128 + the signal, as a shell reports."""
 
-    exit_code = EXIT_INTERRUPTED
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__("interrupted" if signum == signal.SIGINT else "terminated")
+        self.exit_code = 128 + signum
 
 
 @app.command()
@@ -771,6 +963,7 @@ def attack(
     resize: Annotated[float | None, typer.Option(help="Scale in (0, 1]: bicubic down, then back up.")] = None,
     blur: Annotated[float | None, typer.Option(help="Gaussian blur sigma in pixels.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -780,7 +973,7 @@ def attack(
 
     if jpeg is None and noise is None and resize is None and blur is None:
         raise UsageError("name at least one attack: --jpeg, --noise, --resize or --blur")
-    attacks.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur)
+    attacks.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
     _check_stdio([image], output, as_json)
     image_format = imageio.output_format(output, allow_lossy=True)
     if image_format == "WEBP" or (image_format == "JPEG" and jpeg is None):
@@ -789,7 +982,7 @@ def attack(
             "write PNG, or give --jpeg Q to write that JPEG"
         )
     fileio.check_output(output, force=force, inputs=(image,))
-    source = imageio.read_image(image, "input")
+    source = _read_image(image, "input", max_pixels)
     for notice in source.notices:
         _say(f"note: {notice}")
     result = attacks.attack_image(source.pixels, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
@@ -809,20 +1002,66 @@ def attack(
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise Interrupted("interrupted")
+    raise Interrupted(signum)
+
+
+def _note_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    """A Python warning as one ``note:`` line, without the file and source line it came from."""
+    _say(f"note: {_one_line(str(message))}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and map every invsteg error to its exit code.
+    """Entry point: run the app and map every error to its exit code and one stderr line.
 
     Typer/click report usage errors themselves (exit 2); outputs are written atomically,
-    so an error or Ctrl-C at any point leaves no partial file.
+    so an error, Ctrl-C or SIGTERM at any point leaves no partial file.
     """
+    args = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    warnings.showwarning = _note_warning  # main exits afterwards: nothing to restore
     try:
-        app(args=argv, prog_name="invsteg")
+        # standalone_mode=False: click's usage errors come here, to be one line like ours.
+        sys.exit(app(args=args, prog_name="invsteg", standalone_mode=False) or 0)
     except InvstegError as exc:
         _say(f"error: {exc}")
         sys.exit(exc.exit_code)
+    except typer.Abort:
+        _say("error: aborted")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.exceptions.TyperException as exc:  # click's usage errors
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `invsteg`: its help, as usual
+            _stderr().print(exc.format_message(), markup=False)
+        else:
+            _say(f"error: {_one_line(exc.format_message())} (see invsteg {_command(args)}--help)")
+        sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(1)
+    except Exception as exc:  # not raised on purpose: out of memory, or a bug
+        if _debug_requested(args):
+            traceback.print_exc()
+        elif _out_of_memory(exc):
+            _say(
+                "error: out of memory: the input is too large for this machine; try a smaller image or --tile"
+            )
+        else:
+            detail = f"{type(exc).__name__}: {_one_line(str(exc))[:500]}"
+            _say(f"error: internal error: {detail} (run with --debug for the traceback)")
+        sys.exit(EXIT_OUT_OF_MEMORY if _out_of_memory(exc) else EXIT_SOFTWARE)
+
+
+def _command(args: list[str]) -> str:
+    command = next((a for a in args if not a.startswith("-")), None)
+    return f"{command} " if command in {c.name for c in typer.main.get_command(app).commands.values()} else ""
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch's allocator failing (a RuntimeError, CUDA's included)."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+    )

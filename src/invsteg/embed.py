@@ -302,13 +302,16 @@ def _to_lab(pixels: np.ndarray, like: Tensor) -> Tensor:
     return rgb_to_lab(rgb)
 
 
-def _lab_channels(pixels: np.ndarray, like: Tensor, channels: slice) -> Tensor:
-    """``channels`` of the Lab of ``(H, W, 3)`` uint8 as ``(1, C, H, W)``, converted in row
-    bands (the whole image's Lab and its temporaries would be ~50 bytes per pixel)."""
+def _lightness(pixels: np.ndarray, like: Tensor) -> Tensor:
+    """L of the Lab of ``(H, W, 3)`` uint8 as ``(1, 1, H, W)``, converted in row bands into
+    one preallocated tensor (the whole image's Lab and its temporaries would be ~50 bytes per
+    pixel, and concatenating bands would hold L twice)."""
     import torch
 
-    bands = [_to_lab(pixels[top : top + 256], like)[:, channels] for top in range(0, pixels.shape[0], 256)]
-    return torch.cat(bands, dim=2)
+    out = torch.empty((1, 1, *pixels.shape[:2]), dtype=like.dtype, device=like.device)
+    for top in range(0, pixels.shape[0], 256):
+        out[..., top : top + 256, :] = _to_lab(pixels[top : top + 256], like)[:, :1]
+    return out
 
 
 def _parameter(model: nn.Module) -> Tensor:
@@ -372,10 +375,12 @@ def read_bits(stego: np.ndarray, *, model: nn.Module, channels: Sequence[int] | 
 
 
 def _render(
-    model: nn.Module, z: Tensor, lightness: Tensor, cover_ab: Tensor | None
+    model: nn.Module, z: Tensor, lightness: Tensor, cover: np.ndarray | None
 ) -> tuple[np.ndarray, Tensor]:
     """z and L ``(1, 1, H, W)`` (even) -> (uint8 ``(H, W, 3)``, clipped ``(1, 1, H, W)`` bool).
-    ``cover_ab`` ``(1, 2, H, W)``: the cover's colour, for models that keep it coarsely.
+    ``cover`` ``(H, W, 3)`` uint8 (edge-padded to even): for models that keep the cover's
+    colour coarsely, its ab is converted tile by tile here rather than kept for the whole
+    image (8 bytes per pixel; the conversion is elementwise, so the values are the same).
 
     Decoded tile by tile (:func:`tile_grid`). The colour is rounded to 8 bits the way an
     image file holds it; ``clipped`` marks the pixels whose colour lay outside the sRGB
@@ -390,7 +395,7 @@ def _render(
     clipped = torch.empty((1, 1, height, width), dtype=torch.bool, device=lightness.device)
     for rows, cols in tile_grid(height, width):
         tile_lightness = lightness[..., rows, cols]
-        tile_ab = None if cover_ab is None else cover_ab[..., rows, cols]
+        tile_ab = None if cover is None else _to_lab(cover[rows, cols], lightness)[:, 1:]
         ab = model.decode(z[..., _half(rows), _half(cols)], tile_lightness, tile_ab)
         rgb = lab_to_rgb(torch.cat((tile_lightness, ab), dim=1))
         clipped[..., rows, cols] = ~in_gamut(rgb)
@@ -549,20 +554,21 @@ def embed_file(
     codeword_errors: list[int] = []
     best: dict[str, Any] = {}
     with torch.inference_mode():
-        # one Lab conversion; ab kept only by models that keep the cover's colour (memory)
-        lab = _lab_channels(_pad_even(cover), param, slice(0, 3 if model.uses_cover_colour else 1))
-        lightness, cover_ab = lab[:, :1], (lab[:, 1:] if model.uses_cover_colour else None)
+        padded = _pad_even(cover)
+        lightness = _lightness(padded, param)
+        cover_colour = padded if model.uses_cover_colour else None
         cover_lightness = lightness
         fails = torch.zeros((1, 1, *mask.shape[1:]), dtype=torch.int32, device=param.device)
         for index in range(max_rounds):
-            rendered, clipped_pixels = _render(model, z, lightness, cover_ab)
+            rendered, clipped_pixels = _render(model, z, lightness, cover_colour)
             stego = rendered[:height, :width]
             read = read_latents(stego, model=model)
             # wrong: score <= 0, weak: score < READ_MARGIN, score = +-read by the wanted
             # sign (spelled out: no float copies of the latents)
             wrong = carrier_t & torch.where(positive, read <= 0, read >= 0)
-            weak = carrier_t & torch.where(positive, read < READ_MARGIN, read > -READ_MARGIN)
             bit_errors.append(int(wrong.sum()))
+            del wrong
+            weak = carrier_t & torch.where(positive, read < READ_MARGIN, read > -READ_MARGIN)
             weak_bits.append(int(weak.sum()))
             # weak bits count as wrong here: the margin must hold on any machine
             pessimistic = framed.bits ^ weak[0].cpu().numpy()[mask].astype(np.uint8)
@@ -571,6 +577,7 @@ def embed_file(
             if progress is not None:
                 progress(index, worst)
             bits = latents_to_bits(read[0].cpu())[mask]
+            del read, pessimistic  # not held while the next pass renders (~8 bytes per pixel)
             accepted = worst <= limit and framed.decodes(bits)
             if not best or worst <= best["worst"] or accepted:
                 best = {

@@ -1,0 +1,64 @@
+"""What each kind of model promises to the pipeline that uses it.
+
+The zoo checks a model's task when it creates it (from the closed architecture table),
+so pipelines rely on these contracts instead of probing attributes. Images are
+``(B, 3, H, W)`` float tensors in ``[0, 1]``; H and W are multiples of ``size_multiple``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+class SecretsConfig(Protocol):
+    @property
+    def secrets(self) -> int: ...
+
+
+@runtime_checkable
+class ImageHider(Protocol):
+    """Cover and K secrets -> stego; stego -> K secrets (task ``hide``)."""
+
+    size_multiple: int
+    min_size: int
+
+    @property
+    def config(self) -> SecretsConfig: ...
+
+    def hide(self, cover: Tensor, *secrets: Tensor) -> tuple[Tensor, Tensor]:
+        """``(stego, lost part)``; the lost part is what reveal does not get back."""
+        ...
+
+    def reveal(self, stego: Tensor) -> list[Tensor]:
+        """The K secrets, in the order they were hidden."""
+        ...
+
+
+@runtime_checkable
+class RobustHider(ImageHider, Protocol):
+    """An :class:`ImageHider` whose reveal first restores a distorted stego (task ``robust``)."""
+
+    def restore(self, stego: Tensor) -> tuple[Tensor, Tensor]:
+        """``(restored stego bands, estimated distortion levels)``."""
+        ...
+
+
+@runtime_checkable
+class ColourEmbedder(Protocol):
+    """Colour (ab of CIELAB) <-> latents given lightness L (task ``embed``).
+
+    ``ab`` is ``(B, 2, H, W)``, L ``(B, 1, H, W)``, both in Lab units; latents are
+    ``(B, latent_channels, H/2, W/2)``, standard normal for natural colours.
+    ``uses_cover_colour``: decode also takes the cover's ab and keeps its 2x2 means.
+    """
+
+    size_multiple: int
+    latent_channels: int
+    uses_cover_colour: bool
+
+    def encode(self, ab: Tensor, lightness: Tensor) -> Tensor: ...
+
+    def decode(self, z: Tensor, lightness: Tensor, cover_ab: Tensor | None = None) -> Tensor: ...

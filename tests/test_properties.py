@@ -1,0 +1,341 @@
+"""Property tests (hypothesis) of the payload layer: container, Reed-Solomon, interleaver, mapper.
+
+Each property holds for *every* input, so hypothesis searches for a counterexample instead of
+a test picking a few. Example counts are sized to keep the file under a minute: scrypt
+(~0.1-0.2 s per derivation) bounds the encrypted cases to a handful.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from invsteg.errors import PayloadError, UsageError
+from invsteg.payload import (
+    MAGIC,
+    PassphraseNotExpectedError,
+    PassphraseRequiredError,
+    PayloadCorruptedError,
+    WrongPassphraseError,
+    bits_to_bytes,
+    blob_length,
+    bytes_to_bits,
+    capacity_bytes,
+    decode_blob,
+    deinterleave,
+    ecc_decode,
+    ecc_encode,
+    embed_payload,
+    extract_payload,
+    interleave,
+    pack,
+    unpack,
+)
+from invsteg.payload.container import FORMAT_VERSION, HEADER, MAX_NAME_BYTES, whiten
+from invsteg.payload.ecc import CODEWORD_LEN, PUBLIC_INTERLEAVE_SEED, permutation
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOW = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+payloads = st.binary(max_size=600)
+# Compressible payloads too: zlib is used only when it shrinks the data.
+repetitive = st.builds(
+    lambda chunk, times: chunk * times, st.binary(min_size=1, max_size=8), st.integers(1, 200)
+)
+any_data = st.one_of(payloads, repetitive)
+names = st.text(max_size=300)
+plain_names = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\"), max_size=60
+).filter(lambda n: len(n.encode()) <= MAX_NAME_BYTES)
+passphrases = st.text(min_size=1, max_size=40)
+wire_ids = st.integers(0, 255)
+seeds = st.binary(min_size=32, max_size=32)
+
+
+def fixed_random(count: int) -> bytes:
+    return bytes(range(count))
+
+
+# -- container ---------------------------------------------------------------------------------
+
+
+@FAST
+@given(data=any_data, name=plain_names, wire_id=wire_ids)
+def test_pack_unpack_round_trip_without_passphrase(data: bytes, name: str, wire_id: int) -> None:
+    unpacked = unpack(pack(data, file_name=name, wire_id=wire_id, passphrase=None), passphrase=None)
+    assert (unpacked.data, unpacked.file_name, unpacked.wire_id) == (data, name, wire_id)
+    assert not unpacked.encrypted
+
+
+@FAST
+@given(data=payloads, name=names)
+def test_any_name_is_stored_as_a_short_base_name(data: bytes, name: str) -> None:
+    unpacked = unpack(pack(data, file_name=name, wire_id=0, passphrase=None), passphrase=None)
+    assert unpacked.data == data
+    assert len(unpacked.file_name.encode()) <= MAX_NAME_BYTES
+    assert "/" not in unpacked.file_name and "\\" not in unpacked.file_name
+
+
+@SLOW
+@given(data=any_data, name=plain_names, passphrase=passphrases)
+def test_pack_unpack_round_trip_with_passphrase(data: bytes, name: str, passphrase: str) -> None:
+    blob = pack(data, file_name=name, wire_id=3, passphrase=passphrase)
+    unpacked = unpack(blob, passphrase=passphrase)
+    assert (unpacked.data, unpacked.file_name, unpacked.encrypted) == (data, name, True)
+    with pytest.raises(WrongPassphraseError):
+        unpack(blob, passphrase=passphrase + "x")
+    with pytest.raises(PassphraseRequiredError):
+        unpack(blob, passphrase=None)
+
+
+@FAST
+@given(data=payloads, passphrase=passphrases)
+def test_a_passphrase_for_a_plain_payload_is_refused(data: bytes, passphrase: str) -> None:
+    blob = pack(data, file_name="f", wire_id=0, passphrase=None)
+    with pytest.raises(PassphraseNotExpectedError):
+        unpack(blob, passphrase=passphrase)
+
+
+def test_an_empty_passphrase_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        pack(b"x", file_name="f", wire_id=0, passphrase="")
+
+
+@FAST
+@given(data=payloads, index=st.integers(0), value=st.integers(1, 255))
+def test_a_changed_byte_never_yields_other_data(data: bytes, index: int, value: int) -> None:
+    blob = bytearray(pack(data, file_name="f", wire_id=0, passphrase=None))
+    blob[index % len(blob)] ^= value
+    try:
+        unpacked = unpack(bytes(blob), passphrase=None)
+    except PayloadError:
+        return
+    assert unpacked.data == data  # only possible if the change missed everything checked
+
+
+@FAST
+@given(garbage=st.binary(max_size=400), passphrase=st.none() | st.just("pw"))
+def test_garbage_raises_only_payload_errors(garbage: bytes, passphrase: str | None) -> None:
+    with pytest.raises(PayloadError):
+        unpack(garbage, passphrase=passphrase)
+
+
+@FAST
+@given(
+    flags=st.integers(0, 255),
+    version=st.sampled_from([FORMAT_VERSION, FORMAT_VERSION, 0, 2, 255]),
+    body_len=st.integers(0, 2**32 - 1),
+    body=st.binary(max_size=300),
+)
+def test_garbage_behind_a_valid_magic_raises_only_payload_errors(
+    flags: int, version: int, body_len: int, body: bytes
+) -> None:
+    """Headers that pass the magic check reach the deeper parsers (lengths, flags, zlib).
+
+    No passphrase here: an encrypted flag then stops at "passphrase required" before scrypt.
+    """
+    blob = whiten(HEADER.pack(MAGIC, version, 1, flags, body_len) + body)
+    with contextlib.suppress(PayloadError):
+        unpack(blob, passphrase=None)
+    with contextlib.suppress(PayloadError):
+        assert blob_length(blob) >= HEADER.size
+
+
+# -- Reed-Solomon --------------------------------------------------------------------------------
+
+nsyms = st.sampled_from([1, 2, 3, 8, 17, 32, 64, 128])
+
+
+def _codeword_slices(length: int) -> list[slice]:
+    return [slice(start, min(start + CODEWORD_LEN, length)) for start in range(0, length, CODEWORD_LEN)]
+
+
+def _corrupt(coded: bytes, errors_per_codeword: int, rng: np.random.Generator) -> bytes:
+    out = bytearray(coded)
+    for part in _codeword_slices(len(coded)):
+        size = part.stop - part.start
+        for position in rng.choice(size, min(errors_per_codeword, size), replace=False):
+            out[part.start + position] ^= int(rng.integers(1, 256))
+    return bytes(out)
+
+
+@FAST
+@given(
+    data=st.binary(min_size=1, max_size=700),
+    nsym=nsyms,
+    seed=st.integers(0, 2**32 - 1),
+    data_frac=st.floats(0, 1),
+)
+def test_ecc_corrects_up_to_t_errors_per_codeword(
+    data: bytes, nsym: int, seed: int, data_frac: float
+) -> None:
+    coded = ecc_encode(data, nsym)
+    errors = round(data_frac * (nsym // 2))
+    assert ecc_decode(_corrupt(coded, errors, np.random.default_rng(seed)), nsym) == data
+
+
+@FAST
+@given(
+    data=st.binary(min_size=1, max_size=700), nsym=st.sampled_from([3, 9, 17, 33, 65]), seed=st.integers(0)
+)
+def test_ecc_reports_t_plus_one_errors_with_odd_nsym(data: bytes, nsym: int, seed: int) -> None:
+    """With nsym = 2t+1 a word t+1 bytes from its codeword is >= t+1 from every other one,
+    so a bounded-distance decoder must fail rather than return anything."""
+    coded = ecc_encode(data, nsym)
+    assume(all(part.stop - part.start > nsym for part in _codeword_slices(len(coded))))
+    damaged = _corrupt(coded, nsym // 2 + 1, np.random.default_rng(seed % 2**32))
+    with pytest.raises(PayloadCorruptedError):
+        ecc_decode(damaged, nsym)
+
+
+@FAST
+@given(data=st.binary(min_size=1, max_size=500), nsym=nsyms, seed=st.integers(0), extra=st.integers(1, 40))
+def test_ecc_beyond_t_fails_or_returns_a_nearby_codeword(
+    data: bytes, nsym: int, seed: int, extra: int
+) -> None:
+    """Past the budget a decoder may find *another* codeword, but only one within t bytes."""
+    coded = ecc_encode(data, nsym)
+    damaged = _corrupt(coded, nsym // 2 + extra, np.random.default_rng(seed % 2**32))
+    try:
+        decoded = ecc_decode(damaged, nsym)
+    except PayloadCorruptedError:
+        return
+    again = ecc_encode(decoded, nsym)
+    assert len(again) == len(damaged)
+    for part in _codeword_slices(len(damaged)):
+        wrong = sum(a != b for a, b in zip(again[part], damaged[part], strict=True))
+        assert wrong <= nsym // 2
+
+
+@FAST
+@given(garbage=st.binary(max_size=800), nsym=nsyms)
+def test_ecc_decode_of_garbage_raises_only_payload_errors(garbage: bytes, nsym: int) -> None:
+    with contextlib.suppress(PayloadCorruptedError):
+        ecc_decode(garbage, nsym)
+
+
+# -- interleaver and bits -------------------------------------------------------------------------
+
+
+@FAST
+@given(n=st.integers(0, 5000), seed=seeds)
+def test_interleaver_is_a_permutation(n: int, seed: bytes) -> None:
+    order = permutation(n, seed)
+    assert np.array_equal(np.sort(order), np.arange(n))
+
+
+@FAST
+@given(bits=st.lists(st.integers(0, 1), max_size=3000), seed=seeds)
+def test_interleave_is_inverted_by_deinterleave(bits: list[int], seed: bytes) -> None:
+    arr = np.array(bits, dtype=np.uint8)
+    mixed = interleave(arr, seed)
+    assert np.array_equal(deinterleave(mixed, seed), arr)
+    assert np.array_equal(interleave(deinterleave(arr, seed), seed), arr)
+    assert np.array_equal(np.sort(mixed), np.sort(arr))
+
+
+@FAST
+@given(data=st.binary(max_size=500))
+def test_bytes_bits_round_trip(data: bytes) -> None:
+    bits = bytes_to_bits(data)
+    assert bits.size == 8 * len(data) and set(np.unique(bits)) <= {0, 1}
+    assert bits_to_bytes(bits) == data
+
+
+# -- framing: container + ECC + interleaving ------------------------------------------------------
+
+
+@FAST
+@given(
+    data=any_data,
+    name=plain_names,
+    nsym=st.sampled_from([0, 2, 16, 32, 128]),
+    num_latents=st.integers(8 * 300, 8 * 4000),
+    flips=st.integers(0, 64),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_frame_round_trip_survives_t_flipped_bits(
+    data: bytes, name: str, nsym: int, num_latents: int, flips: int, seed: int
+) -> None:
+    """Any <= t flipped bits touch <= t bytes of each codeword, wherever they land."""
+    assume(capacity_bytes(num_latents, nsym, file_name=name, encrypted=False) >= len(data))
+    bits = embed_payload(data, file_name=name, wire_id=2, passphrase=None, num_latents=num_latents, nsym=nsym)
+    assert bits.shape == (num_latents,) and set(np.unique(bits)) <= {0, 1}
+    damaged = bits.copy()
+    count = min(flips, nsym // 2)
+    damaged[np.random.default_rng(seed).choice(num_latents, count, replace=False)] ^= 1
+    unpacked = extract_payload(damaged, passphrase=None, nsym=nsym)
+    assert (unpacked.data, unpacked.file_name, unpacked.wire_id) == (data, name, 2)
+
+
+@FAST
+@given(num_latents=st.integers(0, 8 * 3000), nsym=st.sampled_from([0, 2, 32, 128]))
+def test_a_file_of_exactly_the_capacity_fits(num_latents: int, nsym: int) -> None:
+    size = capacity_bytes(num_latents, nsym, file_name="f.bin", encrypted=False)
+    assume(size > 0)
+    data = bytes(np.random.default_rng(num_latents).integers(0, 256, size, dtype=np.uint8))
+    bits = embed_payload(
+        data, file_name="f.bin", wire_id=0, passphrase=None, num_latents=num_latents, nsym=nsym
+    )
+    assert extract_payload(bits, passphrase=None, nsym=nsym).data == data
+
+
+@FAST
+@given(bits=st.lists(st.integers(0, 1), max_size=8 * 3000), nsym=st.sampled_from([0, 2, 32, 128]))
+def test_random_bits_raise_only_payload_errors(bits: list[int], nsym: int) -> None:
+    arr = np.array(bits, dtype=np.uint8)
+    with pytest.raises(PayloadError):
+        decode_blob(arr, nsym=nsym, seed=PUBLIC_INTERLEAVE_SEED)
+        extract_payload(arr, passphrase=None, nsym=nsym)  # reached only if a header decoded
+
+
+@SLOW
+@given(size=st.integers(8 * 300, 8 * 1200), seed=st.integers(0, 2**32 - 1), passphrase=passphrases)
+def test_random_bits_with_a_passphrase_raise_only_payload_errors(
+    size: int, seed: int, passphrase: str
+) -> None:
+    bits = np.random.default_rng(seed).integers(0, 2, size, dtype=np.uint8)
+    with pytest.raises(PayloadError):
+        extract_payload(bits, passphrase=passphrase)
+
+
+# -- the sign mapper -------------------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+
+
+@st.composite
+def margins(draw: st.DrawFn) -> tuple[float, float | None]:
+    alpha = draw(st.floats(0.0, 30.0, allow_nan=False))
+    if draw(st.booleans()):
+        return alpha, None
+    return alpha, alpha + draw(st.floats(0.01, 10.0))  # a band float32 can represent
+
+
+@FAST
+@given(
+    bits=st.lists(st.integers(0, 1), max_size=2000),
+    margin=margins(),
+    dtype=st.sampled_from(["float32", "float64"]),
+    seed=st.integers(0, 2**63 - 1),
+)
+def test_sign_mapper_round_trips_with_the_promised_margins(
+    bits: list[int], margin: tuple[float, float | None], dtype: str, seed: int
+) -> None:
+    from invsteg.payload import bits_to_latents, latents_to_bits
+
+    alpha, ceiling = margin
+    arr = np.array(bits, dtype=np.uint8)
+    generator = torch.Generator().manual_seed(seed)
+    z = bits_to_latents(arr, alpha, generator, dtype=getattr(torch, dtype), ceiling=ceiling)
+    assert z.shape == arr.shape and z.dtype == getattr(torch, dtype)
+    assert np.array_equal(latents_to_bits(z), arr)
+    assert np.array_equal(latents_to_bits(z.numpy()), arr)
+    values = z.double().numpy()
+    assert (values[arr == 1] > alpha).all() and (values[arr == 0] < -alpha).all()
+    if ceiling is not None:
+        assert (np.abs(values) <= ceiling).all()
