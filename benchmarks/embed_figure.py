@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from invsteg import embed
 from invsteg.eval.views import apply_view
+from invsteg.pipelines import embedding
 from invsteg.train.data import image_paths, load_rgb
 
 SIDE = 256
@@ -25,18 +25,18 @@ LABEL = 18
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", type=Path, default=Path("../data/val"))
-    parser.add_argument("--model", default=embed.default_embed_model())
+    parser.add_argument("--model", default=embedding.default_embed_model())
     parser.add_argument("--weights", type=Path, help="a weights file (default: the model's shipped one)")
     parser.add_argument("--count", type=int, default=6)
-    parser.add_argument("--alpha", type=float, default=embed.DEFAULT_ALPHA)
-    parser.add_argument("--ceiling", type=float, default=embed.DEFAULT_CEILING)
+    parser.add_argument("--alpha", type=float, default=embedding.DEFAULT_ALPHA)
+    parser.add_argument("--ceiling", type=float, default=embedding.DEFAULT_CEILING)
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "embed_figure.png"
     )
     args = parser.parse_args()
-    net = embed.load_embedding_model(args.model, args.weights)
+    net = embedding.load_embedding_model(args.model, args.weights)
     paths = image_paths(args.val)
     step = max(1, len(paths) // args.count)
     chosen = paths[::step][: args.count]
@@ -45,8 +45,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     for column, path in enumerate(chosen):
         cover = np.asarray(apply_view(load_rgb(path), "whole512"))
-        room = embed.capacity(cover, model=net, passphrase="figure", file_name="payload.bin")["net_bytes"]
-        stego, report = embed.embed_file(
+        room = embedding.capacity(cover, model=net, passphrase="figure", file_name="payload.bin")["net_bytes"]
+        stego, report = embedding.embed_file(
             cover,
             rng.bytes(room),
             file_name="payload.bin",

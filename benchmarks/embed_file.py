@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from invsteg import embed
 from invsteg.errors import PayloadError
 from invsteg.eval.views import apply_view, center_crop
 from invsteg.payload import DEFAULT_NSYM
+from invsteg.pipelines import embedding
 from invsteg.train.data import image_paths, load_rgb
 from results_file import command_line, publish
 
@@ -72,26 +72,26 @@ def view_of(path: Path, view: str) -> np.ndarray:
 
 def load_model(name: str, args: argparse.Namespace) -> tuple[Any, str]:
     if args.random_init:
-        from invsteg.registry import get_spec
-        from invsteg.weights import create_model
+        from invsteg.zoo._pretrained import random_model
+        from invsteg.zoo._registry import get_spec
 
-        return create_model(get_spec(name)).eval(), f"{name}, random init (untrained)"
-    net = embed.load_embedding_model(name, args.weights)
+        return random_model(get_spec(name)).eval(), f"{name}, random init (untrained)"
+    net = embedding.load_embedding_model(name, args.weights)
     return net, str(args.weights) if args.weights else name
 
 
 def run_one(name: str, cover: np.ndarray, net: Any, rng: np.random.Generator, max_rounds: int) -> dict:
     """Embed a capacity-filling random file in ``cover``, extract it from PNG, measure."""
-    room = embed.capacity(cover, model=net, passphrase=PASSPHRASE, file_name=FILE_NAME)
+    room = embedding.capacity(cover, model=net, passphrase=PASSPHRASE, file_name=FILE_NAME)
     data = rng.bytes(room["net_bytes"])
     start = time.perf_counter()
-    stego, report = embed.embed_file(
+    stego, report = embedding.embed_file(
         cover, data, file_name=FILE_NAME, passphrase=PASSPHRASE, model=net, max_rounds=max_rounds
     )
     embed_s = time.perf_counter() - start
     start = time.perf_counter()
     try:
-        exact = embed.extract_file(through_png(stego), passphrase=PASSPHRASE, model=net).data == data
+        exact = embedding.extract_file(through_png(stego), passphrase=PASSPHRASE, model=net).data == data
     except PayloadError:
         exact = False
     extract_s = time.perf_counter() - start
@@ -169,11 +169,13 @@ def timing(path: Path, size: tuple[int, int], net: Any) -> dict:
     runs = []
     for _ in range(2):  # the best of two: the first also warms oneDNN up
         start = time.perf_counter()
-        stego, report = embed.embed_file(cover, data, file_name=FILE_NAME, passphrase=PASSPHRASE, model=net)
+        stego, report = embedding.embed_file(
+            cover, data, file_name=FILE_NAME, passphrase=PASSPHRASE, model=net
+        )
         embed_s = time.perf_counter() - start
         stego = through_png(stego)
         start = time.perf_counter()
-        exact = embed.extract_file(stego, passphrase=PASSPHRASE, model=net).data == data
+        exact = embedding.extract_file(stego, passphrase=PASSPHRASE, model=net).data == data
         extract_s = time.perf_counter() - start
         runs.append({"embed_s": embed_s, "extract_s": extract_s, "rounds": report["rounds"], "exact": exact})
     return min(runs, key=lambda r: r["embed_s"] + r["extract_s"]) | {"cover": cover, "data": data}
@@ -208,7 +210,9 @@ def parse_size(text: str) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", type=Path, default=Path("../data/val"))
-    parser.add_argument("--models", default=embed.default_embed_model(), help="comma list; timing: the first")
+    parser.add_argument(
+        "--models", default=embedding.default_embed_model(), help="comma list; timing: the first"
+    )
     parser.add_argument("--weights", type=Path, help="a weights file (default: the model's shipped one)")
     parser.add_argument("--random-init", action="store_true", help="the model's architecture, untrained")
     parser.add_argument("--views", default="center256,whole512,crop1024", help=f"comma list of {VIEWS}")
@@ -216,7 +220,7 @@ def main() -> None:
         "--other-views", default="center256,whole512", help="views for the models after the first"
     )
     parser.add_argument("--limit", type=int, help="only the first N val images")
-    parser.add_argument("--max-rounds", type=int, default=embed.DEFAULT_MAX_ROUNDS)
+    parser.add_argument("--max-rounds", type=int, default=embedding.DEFAULT_MAX_ROUNDS)
     parser.add_argument("--size", type=parse_size, default=(1024, 1024), help="timing cover, WxH (1 MP)")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -285,11 +289,11 @@ def main() -> None:
     lines += [
         f"Command: `{command}`. A random file fills 100% of the reported capacity (encrypted, "
         f"stored name {FILE_NAME!r}, Reed-Solomon nsym {DEFAULT_NSYM}, mapper alpha "
-        f"{embed.DEFAULT_ALPHA}, ceiling {embed.DEFAULT_CEILING}, tiles of {embed.TILE} px); the "
+        f"{embedding.DEFAULT_ALPHA}, ceiling {embedding.DEFAULT_CEILING}, tiles of {embedding.TILE} px); the "
         "stego is saved as 8-bit PNG and extracted from it. Raw bit accuracy is before error "
         "correction; a pass is one render (decode) and one verify read (encode); the verify loop "
         f"accepts a stego when a real extraction works and its worst codeword needs at most "
-        f"{embed.ACCEPT_SHARE:.0%} of the correctable bytes (bits within the read margin counted "
+        f"{embedding.ACCEPT_SHARE:.0%} of the correctable bytes (bits within the read margin counted "
         "wrong). bit-exact counts extracted files equal to the embedded ones. PSNR is "
         "information only: stegcinn-detail keeps the cover's colour per 2x2 block and re-draws "
         "its detail (docs/embed_figure.png); stegcinn-fast and -small re-draw all of the colour "

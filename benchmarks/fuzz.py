@@ -240,12 +240,12 @@ class Fixtures:
 
 def project_weights_bytes(model: Any, builder: str) -> bytes:
     """The weights file invsteg itself writes for ``model``, whichever metadata format it uses."""
-    from invsteg import weights
+    from invsteg.zoo import _pretrained as pretrained
 
     try:
-        return weights.weights_bytes(model)
+        return pretrained.weights_bytes(model)
     except TypeError:  # invsteg 0.1: the builder was passed in
-        return weights.weights_bytes(model, builder)
+        return pretrained.weights_bytes(model, builder)
 
 
 def safetensors_metadata(data: bytes) -> dict[str, str]:

@@ -8,7 +8,7 @@ configuration's peak RSS cannot hide another's. Each subprocess also times a bas
 baseline is reported, since the machine may be noisy. It also times ``invsteg --help``
 and checks that ``import invsteg.cli`` does not import torch.
 
-Models get random weights (:func:`invsteg.weights.create_model`): speed does not depend
+Models get random weights (:func:`invsteg.zoo._pretrained.random_model`): speed does not depend
 on the weight values, and so this runs where weights are not shipped.
 
     python benchmarks/hide_speed.py                 # 0.25, 1 and 12 MP (slow)
@@ -154,11 +154,11 @@ def _precision_context(precision: str) -> AbstractContextManager[Any]:
 def _load_net(model: str) -> Any:
     import torch
 
-    from invsteg.registry import get_spec
-    from invsteg.weights import create_model
+    from invsteg.zoo._pretrained import random_model
+    from invsteg.zoo._registry import get_spec
 
     torch.manual_seed(0)
-    return create_model(get_spec(model)).eval()
+    return random_model(get_spec(model)).eval()
 
 
 def _hide_reveal_once(
@@ -468,7 +468,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for precision in args.precisions:
         if precision not in PRECISIONS:
             parser.error(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
-    from invsteg.registry import get_spec
+    from invsteg.zoo._registry import get_spec
 
     for model in args.models:
         get_spec(model)  # fail fast on an unknown name

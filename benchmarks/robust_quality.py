@@ -19,9 +19,9 @@ from statistics import mean
 import numpy as np
 
 from invsteg import api
-from invsteg.attacks import real_blur, real_gaussian_noise, real_jpeg, real_resize
 from invsteg.eval.quality import compare
 from invsteg.eval.views import apply_view
+from invsteg.ops.attacks import real_blur, real_gaussian_noise, real_jpeg, real_resize
 from invsteg.train.data import image_paths, load_rgb
 from results_file import command_line, publish
 
@@ -62,11 +62,11 @@ def evaluate(net: object, images: list[np.ndarray]) -> dict:
 
 def pixel_model(path: Path) -> object:
     """The robust weights in ``path`` run at scale 1, whatever scale they were trained at."""
-    from invsteg.registry import get_spec
-    from invsteg.weights import create_model, load_weights_file
+    from invsteg.zoo._pretrained import load_weights_file, random_model
+    from invsteg.zoo._registry import get_spec
 
     spec = get_spec("robust")
-    net = create_model(spec, scale=1)
+    net = random_model(spec, scale=1)
     net.load_state_dict(load_weights_file(path).state_dict(), strict=True)
     return net.eval()
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import torch
 
-from invsteg.registry import get_spec
+from invsteg.ops.quantize import round_8bit
 from invsteg.train import TrainConfig, Trainer
 from invsteg.train.data import ImageBank
-from invsteg.train.losses import quantize_8bit
-from invsteg.weights import create_model
+from invsteg.zoo._pretrained import random_model
+from invsteg.zoo._registry import get_spec
 from results_file import command_line, publish
 
 START, END = "<!-- train_speed:start -->", "<!-- train_speed:end -->"
@@ -32,14 +32,14 @@ START, END = "<!-- train_speed:start -->", "<!-- train_speed:end -->"
 
 def plain_loop_rate(model_name: str, bank: ImageBank, batch: int, steps: int) -> float:
     """Images/s of the textbook loop: fp32, Adam, sum of the three HiNet MSE terms."""
-    model = create_model(get_spec(model_name)).train()
+    model = random_model(get_spec(model_name)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for _ in range(steps):
         cover, secret = bank.sample(batch, generator), bank.sample(batch, generator)
         stego, _ = model.hide(cover, secret)
-        (revealed,) = model.reveal(quantize_8bit(stego))
+        (revealed,) = model.reveal(round_8bit(stego))
         loss = (stego - cover).pow(2).mean() + (revealed - secret).pow(2).mean()
         optimizer.zero_grad()
         loss.backward()

@@ -19,9 +19,10 @@ import pytest
 import torch
 from PIL import Image
 
-from invsteg import attacks
-from invsteg.attacks import AttackConfig, AttackMixer
 from invsteg.eval.metrics import psnr_np
+from invsteg.ops import attacks
+from invsteg.ops.attacks import AttackConfig, AttackMixer
+from invsteg.ops.quantize import round_8bit
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -57,7 +58,7 @@ GEN = torch.Generator
 
 
 DIFFERENTIABLE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "round_8bit": attacks.round_8bit,
+    "round_8bit": round_8bit,
     "jpeg_approx": lambda x: attacks.jpeg_approx(x, Q),
     "gaussian_noise": lambda x: attacks.gaussian_noise(
         x, torch.tensor([2 / 255, 8 / 255]), GEN().manual_seed(0)
@@ -92,11 +93,11 @@ def test_jpeg_tables_are_pillows(cover: np.ndarray) -> None:
 
 def test_jpeg_approx_is_close_to_real_jpeg(cover: np.ndarray) -> None:
     x = to_tensor(cover)
-    approx95 = to_uint8(attacks.round_8bit(attacks.jpeg_approx(x, 95)))
+    approx95 = to_uint8(round_8bit(attacks.jpeg_approx(x, 95)))
     real95 = attacks.real_jpeg(cover, 95)
     assert psnr_np(approx95, real95) > 35  # measured ~50 dB
     assert not np.array_equal(approx95, cover)
-    approx50 = to_uint8(attacks.round_8bit(attacks.jpeg_approx(x, 50)))
+    approx50 = to_uint8(round_8bit(attacks.jpeg_approx(x, 50)))
     assert psnr_np(approx50, attacks.real_jpeg(cover, 50)) > 35
     assert psnr_np(approx50, cover) < psnr_np(approx95, cover) - 2
     assert psnr_np(attacks.real_jpeg(cover, 50), cover) < psnr_np(real95, cover)
@@ -187,7 +188,7 @@ def test_mixer_rounding_only_has_zero_level(cover: np.ndarray) -> None:
     x = to_tensor(cover[:64, :64]).repeat(4, 1, 1, 1)
     attacked, level = AttackMixer(AttackConfig(p_clean=1.0))(x, 0, GEN().manual_seed(5))
     assert torch.equal(level, torch.zeros_like(level))
-    assert torch.equal(attacked, attacks.round_8bit(x))
+    assert torch.equal(attacked, round_8bit(x))
 
 
 def test_mixer_levels_describe_the_attack(cover: np.ndarray) -> None:

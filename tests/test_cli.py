@@ -150,7 +150,7 @@ def test_pipeline_through_stdin_and_stdout(roundtrip: RoundTrip, tiny_weights: P
 
 def test_files_match_the_api(roundtrip: RoundTrip, tiny_weights: Path) -> None:
     from invsteg import api
-    from invsteg.weights import load_weights_file
+    from invsteg.zoo._pretrained import load_weights_file
 
     net = load_weights_file(tiny_weights)
     cover = pixels(roundtrip.cover)
@@ -426,7 +426,7 @@ def test_json_psnr_of_an_unchanged_cover_is_null(tmp_path: Path) -> None:
 
     from invsteg.cli import app
     from invsteg.models.hinet import HiNet, HiNetConfig
-    from invsteg.weights import save_weights
+    from invsteg.zoo._pretrained import save_weights
 
     weights = tmp_path / "identity.safetensors"
     save_weights(HiNet(HiNetConfig(blocks=1, growth=4)), weights)

@@ -7,8 +7,8 @@ import doctest
 import pytest
 import torch
 
-from invsteg import color
-from invsteg.color import LabToRgb, RgbToLab, in_gamut, lab_to_rgb, rgb_to_lab
+from invsteg.ops import color
+from invsteg.ops.color import LabToRgb, RgbToLab, in_gamut, lab_to_rgb, rgb_to_lab
 
 # Chunks of 65,536 colours stay in cache and are too small for intra-op threads to pay.
 pytestmark = pytest.mark.usefixtures("single_thread")

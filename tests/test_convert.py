@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from invsteg.convert import convert_official_hinet
 from invsteg.errors import InputFileError, WeightsError
-from invsteg.weights import load_weights_file
+from invsteg.zoo._pretrained import load_weights_file
+from invsteg.zoo.convert import convert_official_hinet
 
 BLOCKS, GROWTH, BAND, CLAMP = 16, 32, 12, 2.0
 

@@ -1,7 +1,7 @@
 """embed-file / extract-file / capacity: any file in an image's colours, recovered bit-exact.
 
 The command-line tests run ``python -m invsteg`` as a subprocess on real PNG files and
-pipes; the library tests call :mod:`invsteg.embed` on arrays that went through PNG too.
+pipes; the library tests call :mod:`invsteg.pipelines.embedding` on arrays that went through PNG too.
 Every model is the tiny Steg-cINN from ``conftest.tiny_stegcinn_weights`` (never shipped
 weights); covers are small crops of ``examples/cover.png`` (a photo: dark areas, clipping).
 """
@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invsteg import embed
 from invsteg.errors import PayloadError, UsageError
 from invsteg.payload import NoPayloadError, PayloadTooLargeError, container
 from invsteg.payload.errors import EmbeddingFailedError
+from invsteg.pipelines import embedding
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cover.png"
 ENV = {k: v for k, v in os.environ.items() if k not in ("INVSTEG_WEIGHTS_DIR", "INVSTEG_PASSPHRASE")}
@@ -95,7 +95,7 @@ def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def model(tiny_stegcinn_weights: Path):
-    from invsteg.weights import load_weights_file
+    from invsteg.zoo._pretrained import load_weights_file
 
     return load_weights_file(tiny_stegcinn_weights)
 
@@ -132,8 +132,8 @@ def capacities(work: Path, tiny_stegcinn_weights: Path) -> dict[str, dict]:
 
 def test_capacity_without_a_model_lists_every_embedding_model_default_first(work: Path) -> None:
     """No weights are loaded (capacity is the architecture's), so this needs no trained model."""
-    from invsteg.embed import default_embed_model
-    from invsteg.registry import list_models
+    from invsteg.pipelines.embedding import default_embed_model
+    from invsteg.zoo._registry import list_models
 
     run = invsteg(work, "capacity", "cover.png", "--no-passphrase")
     assert run.rc == 0, run.err
@@ -252,7 +252,7 @@ def test_crafted_stored_name_lands_in_cwd_and_never_overwrites(
     """A stego crafted to store '../evil.txt' (embed-file itself stores base names only)."""
     monkeypatch.setattr(container, "_stored_name", lambda name: name.encode())
     cover = load_png(work / "cover.png")
-    stego, _ = embed.embed_file(cover, b"payload", file_name="../evil.txt", model=model)
+    stego, _ = embedding.embed_file(cover, b"payload", file_name="../evil.txt", model=model)
     save_png(cwd / "s.png", stego)
     (cwd / "sub").mkdir()
     weights = ["--weights", tiny_stegcinn_weights]
@@ -351,34 +351,34 @@ def test_missing_shipped_weights_is_a_clear_weights_error(cwd: Path, work: Path)
 @pytest.mark.parametrize(("width", "height"), [(64, 64), (67, 61)])
 def test_one_byte_round_trips_at_any_size(model, width: int, height: int) -> None:
     cover = crop_example(width, height, left=20, top=100)
-    stego, report = embed.embed_file(cover, b"\x00", file_name="one.bin", passphrase="pw", model=model)
+    stego, report = embedding.embed_file(cover, b"\x00", file_name="one.bin", passphrase="pw", model=model)
     assert stego.shape == cover.shape and stego.dtype == np.uint8
     assert report["accepted"] and report["codeword_errors"][-1] <= report["correctable"] // 2
-    unpacked = embed.extract_file(through_png(stego), passphrase="pw", model=model)
+    unpacked = embedding.extract_file(through_png(stego), passphrase="pw", model=model)
     assert (unpacked.data, unpacked.file_name, unpacked.encrypted) == (b"\x00", "one.bin", True)
 
 
 def test_odd_sizes_leave_the_half_padded_blocks_out(model) -> None:
-    mask = embed.carrier_mask(model, 61, 67)
+    mask = embedding.carrier_mask(model, 61, 67)
     assert mask.shape == (8, 31, 34)
     assert mask[:, :30, :33].all() and not mask[:, 30, :].any() and not mask[:, :, 33].any()
-    assert embed.capacity(np.zeros((61, 67, 3), np.uint8), model=model)["carriers"] == 8 * 30 * 33
+    assert embedding.capacity(np.zeros((61, 67, 3), np.uint8), model=model)["carriers"] == 8 * 30 * 33
 
 
 def test_exact_capacity_with_a_name_and_passphrase_on_an_odd_cover(model) -> None:
     cover = crop_example(67, 61)
-    room = embed.capacity(cover, model=model, passphrase="pw", file_name="a.txt")["net_bytes"]
+    room = embedding.capacity(cover, model=model, passphrase="pw", file_name="a.txt")["net_bytes"]
     data = np.random.default_rng(6).bytes(room)
-    stego, report = embed.embed_file(cover, data, file_name="a.txt", passphrase="pw", model=model)
+    stego, report = embedding.embed_file(cover, data, file_name="a.txt", passphrase="pw", model=model)
     assert report["capacity_bytes"] == room == report["payload_bytes"]
-    assert embed.extract_file(through_png(stego), passphrase="pw", model=model).data == data
+    assert embedding.extract_file(through_png(stego), passphrase="pw", model=model).data == data
     with pytest.raises(PayloadTooLargeError, match=f"holds at most {room} bytes"):
-        embed.embed_file(cover, data + b"!", file_name="a.txt", passphrase="pw", model=model)
+        embedding.embed_file(cover, data + b"!", file_name="a.txt", passphrase="pw", model=model)
 
 
-def full(cover: np.ndarray, model, nsym: int = embed.DEFAULT_NSYM) -> bytes:
+def full(cover: np.ndarray, model, nsym: int = embedding.DEFAULT_NSYM) -> bytes:
     """Random bytes filling the cover's capacity (unencrypted, no name): every codeword counts."""
-    room = embed.capacity(cover, model=model, nsym=nsym, encrypted=False)["net_bytes"]
+    room = embedding.capacity(cover, model=model, nsym=nsym, encrypted=False)["net_bytes"]
     return np.random.default_rng(room).bytes(room)
 
 
@@ -392,13 +392,13 @@ def test_verify_loop_stops_once_error_correction_has_margin(model) -> None:
     Reed-Solomon corrects (64 bytes with nsym 128): accepted at once, no repair round."""
     cover = crop_example(96, 80)
     data = full(cover, model)
-    stego, report = embed.embed_file(cover, data, model=model, **HARD)
+    stego, report = embedding.embed_file(cover, data, model=model, **HARD)
     assert report["bit_errors"][0] > 0 and 0.99 < report["bit_accuracy_first"] < 1.0
     assert report["rounds"] == 1 and report["accepted"] and not report["exact"]
-    assert 0 < report["codeword_errors"][0] <= embed.ACCEPT_SHARE * report["correctable"]
-    bits = embed.read_bits(stego, model=model)  # the raw bits, errors and all
+    assert 0 < report["codeword_errors"][0] <= embedding.ACCEPT_SHARE * report["correctable"]
+    bits = embedding.read_bits(stego, model=model)  # the raw bits, errors and all
     assert bits.shape == (report["carriers"],)
-    assert embed.extract_file(through_png(stego), model=model).data == data
+    assert embedding.extract_file(through_png(stego), model=model).data == data
 
 
 def test_verify_loop_repairs_until_the_margin_holds(model) -> None:
@@ -406,66 +406,66 @@ def test_verify_loop_repairs_until_the_margin_holds(model) -> None:
     enough; the repair rounds bring the worst codeword under the limit."""
     cover = crop_example(96, 80)
     data = full(cover, model, nsym=16)
-    stego, report = embed.embed_file(cover, data, model=model, nsym=16, **HARD)
+    stego, report = embedding.embed_file(cover, data, model=model, nsym=16, **HARD)
     errors = report["codeword_errors"]
     assert report["rounds"] == len(errors) == len(report["bit_errors"]) == len(report["weak_bits"]) > 1
     assert errors[0] > 8 and errors[-1] <= 4 and report["accepted"]
     assert report["bit_errors"][-1] < report["bit_errors"][0]
-    assert embed.extract_file(through_png(stego), model=model, nsym=16).data == data
+    assert embedding.extract_file(through_png(stego), model=model, nsym=16).data == data
 
 
 def test_without_margin_the_best_pass_is_kept_if_it_extracts(model, monkeypatch: pytest.MonkeyPatch) -> None:
     cover = crop_example(96, 80)
     data = full(cover, model)
-    monkeypatch.setattr(embed, "ACCEPT_SHARE", 0.0)  # accept error-free codewords only
-    stego, report = embed.embed_file(cover, data, model=model, max_rounds=2, **HARD)
+    monkeypatch.setattr(embedding, "ACCEPT_SHARE", 0.0)  # accept error-free codewords only
+    stego, report = embedding.embed_file(cover, data, model=model, max_rounds=2, **HARD)
     assert report["rounds"] == 2 and not report["accepted"]
     assert 0 < min(report["codeword_errors"]) <= report["correctable"]
-    assert embed.extract_file(through_png(stego), model=model).data == data
+    assert embedding.extract_file(through_png(stego), model=model).data == data
     # one pass only, with parity for 8 wrong bytes per codeword: a clear error, no stego
     with pytest.raises(EmbeddingFailedError, match="cannot carry the file"):
-        embed.embed_file(cover, full(cover, model, nsym=16), model=model, nsym=16, max_rounds=1, **HARD)
+        embedding.embed_file(cover, full(cover, model, nsym=16), model=model, nsym=16, max_rounds=1, **HARD)
 
 
 def test_tiles_cover_the_image_the_same_way_at_any_size() -> None:
-    assert embed.tile_grid(2, 2) == [(slice(0, 2), slice(0, 2))]
-    assert embed.tile_grid(embed.TILE, 512) == [(slice(0, embed.TILE), slice(0, 512))]
-    grid = embed.tile_grid(3000, 2 * embed.TILE + 2)
+    assert embedding.tile_grid(2, 2) == [(slice(0, 2), slice(0, 2))]
+    assert embedding.tile_grid(embedding.TILE, 512) == [(slice(0, embedding.TILE), slice(0, 512))]
+    grid = embedding.tile_grid(3000, 2 * embedding.TILE + 2)
     assert len(grid) == 3 * 3
-    covered = np.zeros((3000, 2 * embed.TILE + 2), dtype=int)
+    covered = np.zeros((3000, 2 * embedding.TILE + 2), dtype=int)
     for rows, cols in grid:
         assert rows.start % 2 == cols.start % 2 == 0 and rows.stop % 2 == cols.stop % 2 == 0
-        assert rows.stop - rows.start <= embed.TILE and cols.stop - cols.start <= embed.TILE
+        assert rows.stop - rows.start <= embedding.TILE and cols.stop - cols.start <= embedding.TILE
         covered[rows, cols] += 1
     assert (covered == 1).all()
 
 
 def test_tiled_embedding_round_trips(model, monkeypatch: pytest.MonkeyPatch) -> None:
     """A small TILE makes this 70x58 cover 3x2 tiles: embedding and extraction agree."""
-    monkeypatch.setattr(embed, "TILE", 32)
-    assert len(embed.tile_grid(58, 70)) == 2 * 3
+    monkeypatch.setattr(embedding, "TILE", 32)
+    assert len(embedding.tile_grid(58, 70)) == 2 * 3
     cover = crop_example(70, 58)
-    stego, report = embed.embed_file(cover, b"tiles", model=model, seed=1)
+    stego, report = embedding.embed_file(cover, b"tiles", model=model, seed=1)
     assert report["accepted"]
-    assert embed.extract_file(through_png(stego), model=model).data == b"tiles"
+    assert embedding.extract_file(through_png(stego), model=model).data == b"tiles"
 
 
 def test_carrier_channels_are_a_parameter(model) -> None:
     cover = crop_example(64, 64)
-    stego, report = embed.embed_file(cover, b"abc", model=model, channels=(0, 1, 2, 3))
+    stego, report = embedding.embed_file(cover, b"abc", model=model, channels=(0, 1, 2, 3))
     assert report["carriers"] == 4 * 32 * 32
-    assert embed.extract_file(stego, model=model, channels=(0, 1, 2, 3)).data == b"abc"
+    assert embedding.extract_file(stego, model=model, channels=(0, 1, 2, 3)).data == b"abc"
     with pytest.raises(NoPayloadError):
-        embed.extract_file(stego, model=model)  # all 8 channels: another bit layout
+        embedding.extract_file(stego, model=model)  # all 8 channels: another bit layout
 
 
 def test_wrong_passphrase_and_no_payload_are_typed_errors(model) -> None:
     cover = crop_example(64, 64)
-    stego, _ = embed.embed_file(cover, b"abc", passphrase="pw", model=model)
+    stego, _ = embedding.embed_file(cover, b"abc", passphrase="pw", model=model)
     with pytest.raises(NoPayloadError, match="wrong passphrase"):
-        embed.extract_file(stego, passphrase="other", model=model)
+        embedding.extract_file(stego, passphrase="other", model=model)
     with pytest.raises(NoPayloadError):
-        embed.extract_file(cover, model=model)
+        embedding.extract_file(cover, model=model)
     assert issubclass(NoPayloadError, PayloadError)  # exit 1 through the CLI
 
 
@@ -510,21 +510,21 @@ def test_extraction_without_a_model_finds_the_one_that_embedded() -> None:
     from invsteg.payload.errors import NoPayloadError
 
     cover = crop_example(64, 48, left=20, top=100)
-    fast = embed.load_embedding_model("stegcinn-fast")
-    stego, _ = embed.embed_file(cover, b"from an older default", passphrase="pw", model=fast, seed=1)
-    unpacked, name = embed.extract_file_any_model(stego, passphrase="pw")
+    fast = embedding.load_embedding_model("stegcinn-fast")
+    stego, _ = embedding.embed_file(cover, b"from an older default", passphrase="pw", model=fast, seed=1)
+    unpacked, name = embedding.extract_file_any_model(stego, passphrase="pw")
     assert (unpacked.data, name) == (b"from an older default", "stegcinn-fast")
-    with pytest.raises(NoPayloadError, match=f"tried the models {embed.default_embed_model()}, "):
-        embed.extract_file_any_model(stego, passphrase="not it")
+    with pytest.raises(NoPayloadError, match=f"tried the models {embedding.default_embed_model()}, "):
+        embedding.extract_file_any_model(stego, passphrase="not it")
 
 
 def test_model_loading_errors(tiny_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from invsteg.errors import ModelError, WeightsError
 
     with pytest.raises(ModelError, match="not a Steg-cINN"):
-        embed.load_embedding_model(weights=tiny_weights)  # a HiNet file
+        embedding.load_embedding_model(weights=tiny_weights)  # a HiNet file
     with pytest.raises(ModelError, match="does not embed files"):
-        embed.load_embedding_model("hinet-small")
+        embedding.load_embedding_model("hinet-small")
     monkeypatch.setenv("INVSTEG_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(WeightsError):
-        embed.load_embedding_model()  # no shipped file here, whatever the registry says
+        embedding.load_embedding_model()  # no shipped file here, whatever the registry says

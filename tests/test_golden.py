@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invsteg import api, embed
-from invsteg.registry import get_spec
-from invsteg.weights import load_pretrained
+from invsteg import api
+from invsteg.pipelines import embedding
+from invsteg.zoo._pretrained import load_pretrained
+from invsteg.zoo._registry import get_spec
 
 GOLDEN = Path(__file__).parent / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
@@ -47,7 +48,7 @@ def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thr
 @pytest.mark.parametrize("name", sorted(MANIFEST["embed"]))
 def test_golden_stegos_extract_forever(name, single_thread) -> None:
     entry = MANIFEST["embed"][name]
-    unpacked = embed.extract_file(
+    unpacked = embedding.extract_file(
         _image(f"{name}.stego.png"), passphrase=entry["passphrase"], model=load_pretrained(name)
     )
     assert unpacked.data == entry["data"].encode()
@@ -59,7 +60,7 @@ def test_golden_stegos_extract_forever(name, single_thread) -> None:
 def test_embedding_reproduces_its_golden_stego(name, single_thread) -> None:
     entry = MANIFEST["embed"][name]
     rng = np.random.default_rng(7)
-    stego, _ = embed.embed_file(
+    stego, _ = embedding.embed_file(
         _image("cover.png"),
         entry["data"].encode(),
         file_name=entry["file_name"],

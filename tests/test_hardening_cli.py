@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invsteg import cli, fileio
+from invsteg import cli
 from invsteg.errors import InputFileError, OutputFileError
+from invsteg.io import files
 
 ENV = {
     k: v
@@ -102,9 +103,9 @@ def test_output_name_over_255_bytes_is_one_error_before_any_work(images: Path) -
 
 def test_check_output_refuses_a_long_name_without_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(OutputFileError, match=r"output name too long \(260 bytes"):
-        fileio.check_output(str(tmp_path / ("x" * 256 + ".bin")), force=True)
+        files.check_output(str(tmp_path / ("x" * 256 + ".bin")), force=True)
     with pytest.raises(OutputFileError, match="output path too long"):
-        fileio.check_output(str(tmp_path / ("d" * 300) / "out.png"), force=True)
+        files.check_output(str(tmp_path / ("d" * 300) / "out.png"), force=True)
 
 
 def test_output_names_of_242_to_255_bytes_are_written(images: Path, tiny_weights: Path) -> None:
@@ -143,13 +144,13 @@ def test_long_stored_name_extracts_privately(
 def test_a_stored_name_too_long_for_the_file_system_is_shortened_with_a_note(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(fileio, "name_max", lambda directory: 100)
+    monkeypatch.setattr(files, "name_max", lambda directory: 100)
     fitted = cli._extracted_name(LONG_NAME)
     assert fitted == "n" * 96 + ".txt"
     assert "note: the stored name is 255 bytes, this file system allows 100" in capsys.readouterr().err
     assert cli._extracted_name("short.txt") == "short.txt"
     # multi-byte characters are never cut in half
-    assert fileio.fit_name("é" * 100 + ".tar", 11) == "é" * 3 + ".tar"
+    assert files.fit_name("é" * 100 + ".tar", 11) == "é" * 3 + ".tar"
 
 
 # -- D6: passphrases that are not UTF-8 ----------------------------------------------------------
@@ -345,11 +346,11 @@ def test_reveal_size_is_bounded(size: str, match: str, images: Path, tiny_weight
 
 def test_read_bytes_stops_one_byte_past_the_limit(tmp_path: Path) -> None:
     (tmp_path / "ten").write_bytes(bytes(10))
-    assert fileio.read_bytes(str(tmp_path / "ten"), "file", limit=10) == bytes(10)
+    assert files.read_bytes(str(tmp_path / "ten"), "file", limit=10) == bytes(10)
     with pytest.raises(InputFileError, match=r"file .*ten is larger than 9 bytes; that is the most"):
-        fileio.read_bytes(str(tmp_path / "ten"), "file", limit=9)
+        files.read_bytes(str(tmp_path / "ten"), "file", limit=9)
     with pytest.raises(InputFileError, match="larger than 4,096 bytes; raise it"):
-        fileio.read_bytes("/dev/zero", "image", limit=4096, hint="raise it")
+        files.read_bytes("/dev/zero", "image", limit=4096, hint="raise it")
 
 
 # -- item 4: signals, internal errors, warnings ------------------------------------------------
@@ -469,14 +470,14 @@ def test_an_interrupted_write_leaves_no_temp_file(tmp_path: Path, monkeypatch: p
     target.write_bytes(b"old")
     monkeypatch.setattr(os, "fsync", _fail_with(cli.Interrupted(signal.SIGINT)))
     with pytest.raises(cli.Interrupted):
-        fileio.write_output(b"new data", str(target), force=True)
+        files.write_output(b"new data", str(target), force=True)
     assert listing(tmp_path) == ["out.bin"]
     assert target.read_bytes() == b"old"
 
 
 def test_write_output_mode(tmp_path: Path) -> None:
-    fileio.write_output(b"a", str(tmp_path / "private"), force=False, mode=0o600)
-    fileio.write_output(b"b", str(tmp_path / "public"), force=False)
+    files.write_output(b"a", str(tmp_path / "private"), force=False, mode=0o600)
+    files.write_output(b"b", str(tmp_path / "public"), force=False)
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o600
@@ -498,12 +499,12 @@ def test_the_rename_is_made_durable_where_the_platform_can(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    fileio.write_output(b"data", str(tmp_path / "out.bin"), force=False)
+    files.write_output(b"data", str(tmp_path / "out.bin"), force=False)
     assert synced == [False, True]  # the file, then its directory
     assert (tmp_path / "out.bin").read_bytes() == b"data"
 
 
 def test_the_cli_default_pixel_limit_is_imageio_s() -> None:
-    from invsteg import imageio
+    from invsteg.io import images
 
-    assert cli.DEFAULT_MAX_PIXELS == imageio.DEFAULT_MAX_PIXELS
+    assert cli.DEFAULT_MAX_PIXELS == images.DEFAULT_MAX_PIXELS

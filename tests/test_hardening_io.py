@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from invsteg import attacks, imageio
 from invsteg.errors import InputFileError, UsageError
+from invsteg.io import images
+from invsteg.ops import attacks
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -61,7 +62,7 @@ def no_warnings() -> Iterator[None]:
 def test_huge_png_header_is_refused_by_the_limit_not_called_damaged(no_warnings: None) -> None:
     data = _png(20000, 20000, 8, 2)  # D10: the header alone; no pixel is ever decoded
     with pytest.raises(InputFileError) as info:
-        imageio.decode_image(data, "big.png", "cover")
+        images.decode_image(data, "big.png", "cover")
     message = str(info.value)
     assert "cover is 20000 x 20000 = 400 MP, over the limit of 100 MP" in message
     assert "--max-pixels" in message and "damaged" not in message
@@ -72,9 +73,9 @@ def test_pixel_limit_is_per_call_and_leaves_pillow_alone(tmp_path: Path, no_warn
     path = tmp_path / "c.png"
     Image.fromarray(_noise(40, 50)).save(path)
     with pytest.raises(InputFileError, match=r"50 x 40 = 0\.002 MP, over the limit of 0\.0019"):
-        imageio.read_image(str(path), "cover", max_pixels=1999)
-    assert imageio.read_image(str(path), "cover", max_pixels=2000).size == (50, 40)
-    assert imageio.read_image(str(path), "cover", max_pixels=None).size == (50, 40)
+        images.read_image(str(path), "cover", max_pixels=1999)
+    assert images.read_image(str(path), "cover", max_pixels=2000).size == (50, 40)
+    assert images.read_image(str(path), "cover", max_pixels=None).size == (50, 40)
     assert global_limit == Image.MAX_IMAGE_PIXELS
 
 
@@ -82,7 +83,7 @@ def test_raised_limit_bypasses_pillows_global_bomb_check(no_warnings: None) -> N
     # 400 MP is over Pillow's own 179 MP error threshold; with the limit raised, what fails
     # is the missing pixel data, not a decompression-bomb error
     with pytest.raises(InputFileError, match="damaged or truncated") as info:
-        imageio.decode_image(_png(20000, 20000, 8, 2), "big.png", "cover", max_pixels=10**9)
+        images.decode_image(_png(20000, 20000, 8, 2), "big.png", "cover", max_pixels=10**9)
     assert "decompression bomb" not in str(info.value)
 
 
@@ -94,16 +95,16 @@ def _webp_vp8x(width: int, height: int) -> bytes:
 
 def test_webp_limit_is_checked_before_the_decoder_allocates(no_warnings: None) -> None:
     with pytest.raises(InputFileError, match="16000 x 16000 = 256 MP, over the limit of 100 MP"):
-        imageio.decode_image(_webp_vp8x(16000, 16000), "big.webp", "cover")
+        images.decode_image(_webp_vp8x(16000, 16000), "big.webp", "cover")
     # Pillow's WebP plugin has its own size check; over it, the message says so plainly
     with pytest.raises(InputFileError, match="larger than Pillow decodes"):
-        imageio.decode_image(_webp_vp8x(16000, 16000), "big.webp", "cover", max_pixels=10**9)
+        images.decode_image(_webp_vp8x(16000, 16000), "big.webp", "cover", max_pixels=10**9)
 
 
 @pytest.mark.parametrize("bad", [0, -5, 1.5, True])
 def test_max_pixels_must_be_a_positive_whole_number(bad: object) -> None:
     with pytest.raises(UsageError, match="--max-pixels"):
-        imageio.decode_image(_saved(Image.fromarray(_noise(4, 4)), "PNG"), "c.png", "cover", max_pixels=bad)
+        images.decode_image(_saved(Image.fromarray(_noise(4, 4)), "PNG"), "c.png", "cover", max_pixels=bad)
 
 
 # -- 2. which decoders run, and what they report ---------------------------------------------------
@@ -134,33 +135,33 @@ def test_other_formats_are_refused_by_name(
 
     monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", never)
     with pytest.raises(InputFileError, match=match):
-        imageio.decode_image(data, "in.x", "cover")
+        images.decode_image(data, "in.x", "cover")
 
 
 @pytest.mark.parametrize("image_format", ["PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF"], ids=str.lower)
 def test_the_listed_formats_still_decode(image_format: str, no_warnings: None) -> None:
     data = _saved(Image.fromarray(_noise(12, 20)), image_format)
-    loaded = imageio.decode_image(data, "in", "cover")
+    loaded = images.decode_image(data, "in", "cover")
     assert loaded.size == (20, 12) and loaded.format == image_format
 
 
 def test_16_bit_colour_png_gets_its_note(no_warnings: None) -> None:
     values = np.random.default_rng(1).integers(0, 65536, (6, 5, 3), dtype=np.uint16)
-    loaded = imageio.decode_image(_png16(values, 2), "in.png", "cover")  # D11: mode "RGB"
+    loaded = images.decode_image(_png16(values, 2), "in.png", "cover")  # D11: mode "RGB"
     assert loaded.notices == ["cover: 16-bit colour reduced to 8-bit RGB"]
     np.testing.assert_array_equal(loaded.pixels, values >> 8)
 
 
 def test_16_bit_rgba_png_gets_both_notes(no_warnings: None) -> None:
     values = np.random.default_rng(2).integers(0, 65536, (6, 5, 4), dtype=np.uint16)
-    notices = imageio.decode_image(_png16(values, 6), "in.png", "cover").notices
+    notices = images.decode_image(_png16(values, 6), "in.png", "cover").notices
     assert any("16-bit" in n for n in notices) and any("alpha" in n for n in notices)
 
 
 def test_dark_16_bit_grayscale_is_not_scaled_as_8_bit(no_warnings: None) -> None:
     # every value <= 255 used to be read as an 8-bit image, 257 times too bright
     values = np.array([[0, 128, 255, 257 * 40, 65535]], dtype=np.uint16)
-    loaded = imageio.decode_image(_png16(values, 0), "in.png", "cover")
+    loaded = images.decode_image(_png16(values, 0), "in.png", "cover")
     assert loaded.notices == ["cover: 16-bit grayscale converted to 8-bit RGB"]
     np.testing.assert_array_equal(loaded.pixels[0, :, 0], [0, 0, 1, 40, 255])
 
@@ -172,7 +173,7 @@ def _animated(image_format: str) -> bytes:
 
 @pytest.mark.parametrize("image_format", ["GIF", "PNG", "TIFF", "WEBP"])
 def test_animated_inputs_say_only_the_first_frame_is_used(image_format: str, no_warnings: None) -> None:
-    loaded = imageio.decode_image(_animated(image_format), "anim", "cover")
+    loaded = images.decode_image(_animated(image_format), "anim", "cover")
     assert "cover: animated or multi-page (3 frames); only the first frame is used" in loaded.notices
     assert abs(int(loaded.pixels.mean()) - 10) <= 2  # frame 1, not a later one
 
@@ -190,7 +191,7 @@ def test_animated_inputs_say_only_the_first_frame_is_used(image_format: str, no_
 )
 def test_pillow_warnings_become_notices(exif: bytes, warning: str, no_warnings: None) -> None:
     data = _saved(Image.fromarray(_noise(8, 8)), "JPEG", exif=b"Exif\x00\x00" + exif)
-    loaded = imageio.decode_image(data, "in.jpg", "cover")
+    loaded = images.decode_image(data, "in.jpg", "cover")
     assert any(n.startswith("cover: ") and warning in n for n in loaded.notices), loaded.notices
 
 
@@ -249,11 +250,11 @@ def test_noise_attack_has_no_whole_image_float_temporaries() -> None:
 def test_embed_lightness_in_bands_equals_one_conversion() -> None:
     import torch
 
-    from invsteg import embed
+    from invsteg.pipelines import embedding
 
     pixels = _noise(300, 7, seed=5)  # more than one 256-row band, odd width
     like = torch.zeros(1)
-    whole = embed._to_lab(pixels, like)
-    assert torch.equal(embed._lightness(pixels, like), whole[:, :1])
+    whole = embedding._to_lab(pixels, like)
+    assert torch.equal(embedding._lightness(pixels, like), whole[:, :1])
     # the render converts the cover's colour per tile: elementwise, so the same values
-    assert torch.equal(embed._to_lab(pixels[10:290, 2:6], like), whole[..., 10:290, 2:6])
+    assert torch.equal(embedding._to_lab(pixels[10:290, 2:6], like), whole[..., 10:290, 2:6])

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 
 from invsteg.models.stegcinn import LAB_OFFSETS, LAB_SCALES, StegCINN, StegCINNConfig
 from invsteg.nn import FixedOrthogonalMix, random_orthogonal
-from invsteg.registry import list_models
-from invsteg.wavelets import haar_dwt, haar_iwt
-from invsteg.weights import create_model
+from invsteg.ops.wavelets import haar_dwt, haar_iwt
+from invsteg.zoo._pretrained import random_model
+from invsteg.zoo._registry import list_models
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # small tensors: threads do not pay
 
@@ -30,7 +30,7 @@ GOLDEN_MIX_ROW0 = [-0.5128094309879563, -0.06274679239289127, -0.659795506622107
 
 def randomized(spec, dtype: torch.dtype, seed: int = 0, scale: float = 0.02) -> torch.nn.Module:
     """The spec's architecture with small random weights, so no coupling is the identity."""
-    model = create_model(spec).to(dtype)
+    model = random_model(spec).to(dtype)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
@@ -84,7 +84,7 @@ def test_reveal_inverts_hide_given_the_lost_part(spec) -> None:
 
 def test_hiding_models_keep_the_official_parameter_count() -> None:
     official = next(s for s in SPECS if s.name == "hinet-official")
-    assert sum(p.numel() for p in create_model(official).parameters()) == 4_050_240
+    assert sum(p.numel() for p in random_model(official).parameters()) == 4_050_240
 
 
 def random_lab(batch: int, height: int, width: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,7 +26,6 @@ from invsteg.payload import (
     UnsupportedVersionError,
     WrongPassphraseError,
     bits_to_bytes,
-    bits_to_latents,
     bytes_to_bits,
     capacity_bytes,
     container,
@@ -37,14 +36,12 @@ from invsteg.payload import (
     extract_payload,
     interleave,
     interleave_seed,
-    latents_to_bits,
     pack,
-    resample,
     safe_file_name,
-    strengthen,
     unpack,
 )
 from invsteg.payload.ecc import PUBLIC_INTERLEAVE_SEED, permutation
+from invsteg.pipelines.mapper import bits_to_latents, latents_to_bits, resample, strengthen
 
 REAL_SCRYPT_N = container.SCRYPT_N
 

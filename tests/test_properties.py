@@ -326,7 +326,7 @@ def margins(draw: st.DrawFn) -> tuple[float, float | None]:
 def test_sign_mapper_round_trips_with_the_promised_margins(
     bits: list[int], margin: tuple[float, float | None], dtype: str, seed: int
 ) -> None:
-    from invsteg.payload import bits_to_latents, latents_to_bits
+    from invsteg.pipelines.mapper import bits_to_latents, latents_to_bits
 
     alpha, ceiling = margin
     arr = np.array(bits, dtype=np.uint8)

@@ -11,7 +11,7 @@ import pytest
 
 from invsteg import api
 from invsteg.eval.quality import compare, evaluate_pair, summarize
-from invsteg.imageio import read_image
+from invsteg.io.images import read_image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from invsteg import api
-from invsteg.attacks import real_jpeg, real_resize
 from invsteg.errors import ModelError
 from invsteg.eval.quality import compare
-from invsteg.imageio import read_image
+from invsteg.io.images import read_image
 from invsteg.models.robust import RobustConfig, RobustHiNet
+from invsteg.ops.attacks import real_jpeg, real_resize
 from test_cli import invsteg
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -10,8 +10,7 @@ import torch
 
 from invsteg.errors import WeightsError
 from invsteg.models.hinet import HiNet, HiNetConfig
-from invsteg.registry import list_models
-from invsteg.weights import (
+from invsteg.zoo._pretrained import (
     SUMS_FILE,
     WEIGHTS_ENV,
     file_sha256,
@@ -21,6 +20,7 @@ from invsteg.weights import (
     save_weights,
     weights_dir,
 )
+from invsteg.zoo._registry import list_models
 
 SHIPPED = [s for s in list_models() if s.weights]
 
@@ -230,7 +230,7 @@ def test_damaged_safetensors_headers_are_weights_errors(tmp_path, header) -> Non
 
 
 def test_the_largest_allowed_architecture_is_bounded() -> None:
-    from invsteg.architectures import ARCHITECTURES
+    from invsteg.zoo._architectures import ARCHITECTURES
 
     for name in ("hinet", "robust"):  # stegcinn's fixed mixers cannot be built on the meta device
         architecture = ARCHITECTURES[name]

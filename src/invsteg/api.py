@@ -1,200 +1,29 @@
-"""The library surface: hide and reveal images with a hiding model.
+"""The library surface (being assembled): hide and reveal images."""
 
-Images are ``(H, W, 3)`` uint8 numpy arrays. Any size works: the image is padded to the
-model's multiple and cropped back, and large images are cut into tiles that hide and
-reveal both use, so memory stays bounded and the round trip is unchanged by tiling.
-"""
+from invsteg.pipelines.hiding import (
+    DEFAULT_TILE,
+    Box,
+    HideResult,
+    fit_secret,
+    hide,
+    letterbox,
+    load_hiding_model,
+    reveal,
+    reveal_all,
+    secrets_per_cover,
+    unfit_secret,
+)
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
-from PIL import Image
-
-from invsteg.errors import InputFileError, ModelError
-from invsteg.registry import DEFAULT_MODEL, get_spec
-
-if TYPE_CHECKING:  # torch is imported lazily, so the CLI starts fast
-    from torch import Tensor
-
-    from invsteg.models.hinet import HiNet
-
-DEFAULT_TILE = 512  # pixels; 512 keeps a tile's activations around 100 MB
-
-
-@dataclass(frozen=True)
-class Box:
-    """Where a fitted secret sits inside the cover-sized secret canvas."""
-
-    left: int
-    top: int
-    width: int
-    height: int
-
-
-def letterbox(secret_size: tuple[int, int], canvas_size: tuple[int, int]) -> Box:
-    """The largest box with the secret's aspect ratio, centred in the canvas.
-
-    hide scales the secret into this box (Lanczos) on a black canvas of the cover's size;
-    ``reveal(size=...)`` recomputes the same box to crop and scale it back.
-    """
-    (sw, sh), (cw, ch) = secret_size, canvas_size
-    scale = min(cw / sw, ch / sh)
-    width, height = max(1, min(cw, round(sw * scale))), max(1, min(ch, round(sh * scale)))
-    return Box((cw - width) // 2, (ch - height) // 2, width, height)
-
-
-def fit_secret(secret: np.ndarray, canvas_size: tuple[int, int]) -> np.ndarray:
-    """Scale ``secret`` into its letterbox on a black canvas of ``canvas_size`` (w, h)."""
-    secret_size = (secret.shape[1], secret.shape[0])
-    if secret_size == canvas_size:
-        return secret
-    box = letterbox(secret_size, canvas_size)
-    scaled = Image.fromarray(secret).resize((box.width, box.height), Image.Resampling.LANCZOS)
-    canvas = np.zeros((canvas_size[1], canvas_size[0], 3), dtype=np.uint8)
-    canvas[box.top : box.top + box.height, box.left : box.left + box.width] = np.asarray(scaled)
-    return canvas
-
-
-def unfit_secret(revealed: np.ndarray, secret_size: tuple[int, int]) -> np.ndarray:
-    """Undo :func:`fit_secret`: crop the letterbox and scale it to ``secret_size`` (w, h)."""
-    canvas_size = (revealed.shape[1], revealed.shape[0])
-    if secret_size == canvas_size:
-        return revealed
-    box = letterbox(secret_size, canvas_size)
-    crop = revealed[box.top : box.top + box.height, box.left : box.left + box.width]
-    return np.asarray(Image.fromarray(crop).resize(secret_size, Image.Resampling.LANCZOS))
-
-
-def load_hiding_model(
-    model: str = DEFAULT_MODEL, weights: Path | None = None, *, robust: bool = False
-) -> HiNet:
-    """The model to hide with: ``weights`` (architecture from its metadata) or the
-    registered ``model`` with its shipped, sha256-verified weights. ``robust`` asks for a
-    model of the registry's "robust" task (several secrets, lossy channels)."""
-    spec = get_spec(model)  # an unknown name is an error even when weights override it
-    from invsteg.weights import load_pretrained, load_weights_file  # imports torch
-
-    task = "robust" if robust else "hide"
-    if weights is not None:
-        net = load_weights_file(Path(weights))
-    else:
-        if spec.task != task:
-            raise ModelError(f"model {model!r} is a {spec.task!r} model, not a {task!r} one")
-        net = load_pretrained(model)
-    if not hasattr(net, "hide"):
-        raise ModelError(f"the model in {weights} does not hide images")
-    if robust != hasattr(net, "restore"):
-        kind = "a robust" if hasattr(net, "restore") else "a plain hiding"
-        raise ModelError(f"the model in {weights} is {kind} model: {'drop' if robust else 'add'} --robust")
-    return net
-
-
-def secrets_per_cover(net: HiNet) -> int:
-    """How many secret images ``net`` hides in one cover (K)."""
-    return net.config.secrets
-
-
-def _check_size(pixels: np.ndarray, net: HiNet, role: str) -> None:
-    min_size = getattr(net, "min_size", 8)
-    h, w = pixels.shape[:2]
-    if min(h, w) < min_size:
-        raise InputFileError(f"{role} is {w}x{h}; this model needs at least {min_size}x{min_size} pixels")
-
-
-def _tiles(height: int, width: int, tile: int) -> Iterator[tuple[slice, slice]]:
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            yield slice(top, min(top + tile, height)), slice(left, min(left + tile, width))
-
-
-def _run_tiled(
-    net: HiNet, images: list[np.ndarray], fn: Callable[..., list[Tensor]], tile: int
-) -> list[np.ndarray]:
-    """Pad each image to the model's multiple (edge replicate), apply ``fn`` tile by tile
-    to float tensors, round every image it returns to 8 bits and crop back to the input size."""
-    import torch
-
-    multiple = net.size_multiple
-    tile -= tile % multiple
-    h, w = images[0].shape[:2]
-    pad = ((0, -h % multiple), (0, -w % multiple), (0, 0))
-    padded = [np.pad(im, pad, mode="edge") for im in images]
-    outs: list[np.ndarray] = []
-    param = next(net.parameters())
-    with torch.inference_mode():
-        for rows, cols in _tiles(*padded[0].shape[:2], tile):
-            batch = [
-                torch.from_numpy(np.ascontiguousarray(im[rows, cols])).to(param).permute(2, 0, 1)[None] / 255
-                for im in padded
-            ]
-            results = fn(*batch)
-            outs = outs or [np.empty_like(padded[0]) for _ in results]
-            for out, result in zip(outs, results, strict=True):
-                rounded = (result[0].clamp(0, 1) * 255).round().to(torch.uint8)
-                out[rows, cols] = rounded.permute(1, 2, 0).cpu().numpy()
-    return [out[:h, :w] for out in outs]
-
-
-@dataclass
-class HideResult:
-    stego: np.ndarray  # (H, W, 3) uint8, the cover's size
-    secret_size: tuple[int, int]  # the secret's original (w, h)
-    fitted: bool  # the secret was letterboxed into the cover's size
-
-
-def hide(
-    cover: np.ndarray,
-    secret: np.ndarray,
-    *more_secrets: np.ndarray,
-    net: HiNet | None = None,
-    tile: int = DEFAULT_TILE,
-) -> HideResult:
-    """Hide ``secret`` (and, with a robust model, ``more_secrets``) in ``cover``; all
-    ``(H, W, 3)`` uint8, any sizes.
-
-    A secret of another size is letterboxed into the cover's size (see :func:`letterbox`);
-    pass its ``secret_size`` to :func:`reveal` to get that size back. ``secret_size`` and
-    ``fitted`` describe the first secret.
-    """
-    net = net or load_hiding_model()
-    secrets = (secret, *more_secrets)
-    if len(secrets) != secrets_per_cover(net):
-        raise ModelError(f"this model hides {secrets_per_cover(net)} secret(s) per cover, got {len(secrets)}")
-    _check_size(cover, net, "cover")
-    cover_size = (cover.shape[1], cover.shape[0])
-    secret_size = (secret.shape[1], secret.shape[0])
-    fitted = [fit_secret(s, cover_size) for s in secrets]
-    (stego,) = _run_tiled(net, [cover, *fitted], lambda c, *s: [net.hide(c, *s)[0]], tile)
-    return HideResult(stego, secret_size, secret_size != cover_size)
-
-
-def reveal_all(
-    stego: np.ndarray,
-    *,
-    net: HiNet | None = None,
-    secret_size: tuple[int, int] | None = None,
-    tile: int = DEFAULT_TILE,
-) -> list[np.ndarray]:
-    """Every secret hidden in ``stego`` ``(H, W, 3)`` uint8, in the order they were hidden,
-    at the stego's size or scaled back to ``secret_size`` (w, h) when given. A robust
-    model first restores a distorted stego (JPEG, noise, resizing, blur)."""
-    net = net or load_hiding_model()
-    _check_size(stego, net, "stego")
-    revealed = _run_tiled(net, [stego], lambda s: net.reveal(s), tile)
-    return [unfit_secret(r, secret_size) if secret_size else r for r in revealed]
-
-
-def reveal(
-    stego: np.ndarray,
-    *,
-    net: HiNet | None = None,
-    secret_size: tuple[int, int] | None = None,
-    tile: int = DEFAULT_TILE,
-) -> np.ndarray:
-    """The (first) secret hidden in ``stego``; see :func:`reveal_all`."""
-    return reveal_all(stego, net=net, secret_size=secret_size, tile=tile)[0]
+__all__ = [
+    "Box",
+    "DEFAULT_TILE",
+    "HideResult",
+    "fit_secret",
+    "hide",
+    "letterbox",
+    "load_hiding_model",
+    "reveal",
+    "reveal_all",
+    "secrets_per_cover",
+    "unfit_secret",
+]

@@ -25,16 +25,16 @@ from rich.console import Console
 
 from invsteg import __version__
 from invsteg.errors import InvstegError, UsageError
-from invsteg.registry import DEFAULT_MODEL
+from invsteg.zoo._registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
-    from invsteg.imageio import LoadedImage
+    from invsteg.io.images import LoadedImage
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it; SIGTERM gives 128 + 15
 EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: an internal error, i.e. a bug
 EXIT_OUT_OF_MEMORY = 2  # the input is too large for this machine: bad input, not a bug
 DEBUG_ENV = "INVSTEG_DEBUG"
-# Same value as imageio.DEFAULT_MAX_PIXELS, written out so the CLI's import stays light.
+# Same value as images.DEFAULT_MAX_PIXELS, written out so the CLI's import stays light.
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_SIDE = 65535  # PNG and most decoders cap a side here; --size beyond it cannot be written
 MiB = 1 << 20
@@ -176,13 +176,13 @@ def _inputs(*paths: str | Path | None) -> tuple[str, ...]:
 
 
 def _read_image(source: str, role: str, max_pixels: int) -> LoadedImage:
-    """``imageio.read_image`` with the file's bytes capped too (see ``fileio.image_byte_limit``):
+    """``images.read_image`` with the file's bytes capped too (see ``files.image_byte_limit``):
     the pixel limit is read from the header, and ``/dev/zero`` has none."""
-    from invsteg import fileio, imageio
+    from invsteg.io import files, images
 
-    limit = fileio.image_byte_limit(max_pixels)
-    data = fileio.read_bytes(source, role, limit=limit, hint="raise --max-pixels if it is a real image")
-    return imageio.decode_image(data, source, role, max_pixels=max_pixels)
+    limit = files.image_byte_limit(max_pixels)
+    data = files.read_bytes(source, role, limit=limit, hint="raise --max-pixels if it is a real image")
+    return images.decode_image(data, source, role, max_pixels=max_pixels)
 
 
 @app.command()
@@ -219,15 +219,16 @@ def hide(
     With --robust, the stego may be saved as JPEG (`-o stego.jpg --quality 90`) and
     the secrets still come back.
     """
-    from invsteg import api, fileio, imageio
+    from invsteg import api
+    from invsteg.io import files, images
 
     model = _model_name(model, robust)
     output = output if output is not None else _default_output(cover, "stego")
     _check_stdio([cover, *secrets], output, as_json)
     if len(secrets) > 1 and not robust:
         raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
-    image_format = imageio.output_format(output, allow_lossy=allow_lossy or robust)
-    fileio.check_output(output, force=force, inputs=_inputs(cover, *secrets, weights))
+    image_format = images.output_format(output, allow_lossy=allow_lossy or robust)
+    files.check_output(output, force=force, inputs=_inputs(cover, *secrets, weights))
     if image_format not in ("PNG", "BMP", "TIFF") and not robust:
         _say(f"warning: {image_format} is lossy; the secret will not survive in {output}")
     cover_image = _read_image(cover, "cover", max_pixels)
@@ -238,8 +239,8 @@ def hide(
     if len(secrets) != (wanted := api.secrets_per_cover(net)):
         raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")
     result = api.hide(cover_image.pixels, *(s.pixels for s in secret_images), net=net, tile=tile)
-    data = imageio.encode_image(result.stego, image_format, quality)
-    fileio.write_output(data, output, force=force)
+    data = images.encode_image(result.stego, image_format, quality)
+    files.write_output(data, output, force=force)
     from invsteg.eval.metrics import psnr_np  # imports torch: only after the inputs were checked
 
     width, height = result.secret_size
@@ -247,7 +248,7 @@ def hide(
     written = (
         result.stego
         if image_format in ("PNG", "BMP", "TIFF")
-        else imageio.decode_image(data, output, "stego", max_pixels=None).pixels  # our own output
+        else images.decode_image(data, output, "stego", max_pixels=None).pixels  # our own output
     )
     stego_psnr = psnr_np(written, cover_image.pixels)
     if result.fitted:
@@ -333,7 +334,8 @@ def reveal(
     as_json: JsonOption = False,
 ) -> None:
     """Reveal the secret image(s) hidden in STEGO (use the same --model/--weights/--robust as `hide`)."""
-    from invsteg import api, fileio, imageio
+    from invsteg import api
+    from invsteg.io import files, images
 
     model = _model_name(model, robust)
     secret_size = _parse_size(size, max_pixels)
@@ -343,12 +345,12 @@ def reveal(
     outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)
     for path in outputs:
         _check_stdio([stego], path, as_json)
-        fileio.check_output(path, force=force, inputs=_inputs(stego, weights))
+        files.check_output(path, force=force, inputs=_inputs(stego, weights))
     if outputs.count("-") > 1:
         raise UsageError("several secrets cannot all go to stdout")
-    formats = [imageio.output_format(path, allow_lossy=True) for path in outputs]
+    formats = [images.output_format(path, allow_lossy=True) for path in outputs]
     stego_image = _read_image(stego, "stego", max_pixels)
-    if stego_image.format in imageio.LOSSY_INPUT_FORMATS and not (allow_lossy or robust):
+    if stego_image.format in images.LOSSY_INPUT_FORMATS and not (allow_lossy or robust):
         raise UsageError(
             f"stego {stego} is {stego_image.format}: lossy compression destroyed the hidden image; "
             "reveal from the PNG that `hide` wrote (or pass --allow-lossy to try anyway)"
@@ -358,7 +360,7 @@ def reveal(
     net = net or api.load_hiding_model(model, weights)
     revealed = api.reveal_all(stego_image.pixels, net=net, secret_size=secret_size, tile=tile)
     for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
-        fileio.write_output(imageio.encode_image(pixels, image_format), path, force=force)
+        files.write_output(images.encode_image(pixels, image_format), path, force=force)
     if as_json:
         _emit_json(
             {
@@ -374,12 +376,12 @@ def reveal(
 @app.command()
 def models(as_json: JsonOption = False) -> None:
     """List the registered models, their size and measured quality."""
-    from invsteg.registry import list_models
-    from invsteg.weights import create_model
+    from invsteg.zoo._pretrained import random_model
+    from invsteg.zoo._registry import list_models
 
     rows = []
     for spec in list_models():
-        parameters = sum(p.numel() for p in create_model(spec).parameters())
+        parameters = sum(p.numel() for p in random_model(spec).parameters())
         rows.append(
             {
                 "name": spec.name,
@@ -465,11 +467,11 @@ def _passphrase_and_source(
 
 
 def _passphrase_from_file(path: Path) -> str:
-    from invsteg import fileio
+    from invsteg.io import files
 
     # "./-": a file named "-", as before; stdin may be an image or the payload.
-    source = f"./{path}" if str(path) == fileio.STDIO else str(path)
-    data = fileio.read_bytes(source, "passphrase", allow_empty=True, limit=PASSPHRASE_FILE_LIMIT)
+    source = f"./{path}" if str(path) == files.STDIO else str(path)
+    data = files.read_bytes(source, "passphrase", allow_empty=True, limit=PASSPHRASE_FILE_LIMIT)
     try:
         lines = data.decode("utf-8").splitlines()
     except UnicodeDecodeError:  # the codec's message would quote bytes of the passphrase
@@ -515,9 +517,9 @@ def _prompt_passphrase(*, embedding: bool) -> str:
 
 
 def _embedding_spec(model: str | None) -> Any:
-    from invsteg.embed import default_embed_model
     from invsteg.errors import ModelError
-    from invsteg.registry import get_spec
+    from invsteg.pipelines.embedding import default_embed_model
+    from invsteg.zoo._registry import get_spec
 
     _check_model(model)
     spec = get_spec(model or default_embed_model())
@@ -554,26 +556,27 @@ def embed_file(
     blocks; the colour detail carries the file, error-corrected.
     `invsteg capacity COVER` tells how many bytes fit.
     """
-    from invsteg import embed, fileio, imageio
+    from invsteg.io import files, images
+    from invsteg.pipelines import embedding
 
     output = output if output is not None else _default_output(cover, "stego")
     _check_stdio([cover, file], output, as_json)
     suffix = Path(output).suffix.lower()
-    if output != "-" and suffix in imageio.LOSSY_FORMATS:
+    if output != "-" and suffix in images.LOSSY_FORMATS:
         raise UsageError(
-            f"{output}: {imageio.LOSSY_FORMATS[suffix]} is lossy and would destroy the hidden file; write PNG"
+            f"{output}: {images.LOSSY_FORMATS[suffix]} is lossy and would destroy the hidden file; write PNG"
         )
-    image_format = imageio.output_format(output, allow_lossy=False)
-    fileio.check_output(output, force=force, inputs=_inputs(cover, file, weights, passphrase_file))
+    image_format = images.output_format(output, allow_lossy=False)
+    files.check_output(output, force=force, inputs=_inputs(cover, file, weights, passphrase_file))
     spec = _embedding_spec(model)
     cover_image = _read_image(cover, "cover", max_pixels)
-    data = fileio.read_bytes(file, "file", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
+    data = files.read_bytes(file, "file", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
     stored_name = name if name is not None else ("" if file == "-" else Path(file).name)
     passphrase = _passphrase(passphrase_file, no_passphrase, embedding=True)
     for notice in cover_image.notices:
         _say(f"note: {notice}")
-    net = embed.load_embedding_model(spec.name, weights)
-    stego, report = embed.embed_file(
+    net = embedding.load_embedding_model(spec.name, weights)
+    stego, report = embedding.embed_file(
         cover_image.pixels,
         data,
         file_name=stored_name,
@@ -582,7 +585,7 @@ def embed_file(
         wire_id=spec.wire_id,
         max_rounds=max_rounds,
     )
-    fileio.write_output(imageio.encode_image(stego, image_format), output, force=force)
+    files.write_output(images.encode_image(stego, image_format), output, force=force)
     if as_json:
         _emit_json(
             {
@@ -593,7 +596,7 @@ def embed_file(
                 "bytes": len(data),
                 "encrypted": passphrase is not None,
             }
-            | {key: report[key] for key in embed.REPORT_KEYS}
+            | {key: report[key] for key in embedding.REPORT_KEYS}
         )
     elif output != "-":
         worst = f"{report['worst_codeword']} of {report['correctable']} correctable bytes"
@@ -634,25 +637,26 @@ def extract_file(
     Without --model/--weights every shipped embedding model is tried, the default first;
     with them, only that one. A damaged stego never yields a wrong file.
     """
-    from invsteg import embed, fileio, imageio
     from invsteg.errors import PayloadError
+    from invsteg.io import files, images
     from invsteg.payload import PassphraseNotExpectedError, safe_file_name
+    from invsteg.pipelines import embedding
 
     inputs = _inputs(stego, weights, passphrase_file)
     if output is not None:
         _check_stdio([stego], output, as_json)
         _check_terminal(output, force=force)
-        fileio.check_output(output, force=force, inputs=inputs)
+        files.check_output(output, force=force, inputs=inputs)
     spec = _embedding_spec(model)
     stego_image = _read_image(stego, "stego", max_pixels)
     passphrase, source = _passphrase_and_source(passphrase_file, no_passphrase, embedding=False)
     try:
         used = str(weights) if weights else spec.name
         if model is None and weights is None:
-            unpacked, used = embed.extract_file_any_model(stego_image.pixels, passphrase=passphrase)
+            unpacked, used = embedding.extract_file_any_model(stego_image.pixels, passphrase=passphrase)
         else:
-            net = embed.load_embedding_model(spec.name, weights)
-            unpacked = embed.extract_file(stego_image.pixels, passphrase=passphrase, model=net)
+            net = embedding.load_embedding_model(spec.name, weights)
+            unpacked = embedding.extract_file(stego_image.pixels, passphrase=passphrase, model=net)
     except PassphraseNotExpectedError:
         unset = f"unset {PASSPHRASE_ENV} or " if source == f"${PASSPHRASE_ENV}" else ""
         raise PassphraseNotExpectedError(
@@ -660,7 +664,7 @@ def extract_file(
             f"to extract it, {unset}pass --no-passphrase"
         ) from None
     except PayloadError as exc:
-        if stego_image.format not in imageio.LOSSY_INPUT_FORMATS:
+        if stego_image.format not in images.LOSSY_INPUT_FORMATS:
             raise
         raise type(exc)(
             f"{exc} (the stego is {stego_image.format}: lossy compression destroys the hidden "
@@ -668,9 +672,9 @@ def extract_file(
         ) from None
     destination = output if output is not None else _extracted_name(safe_file_name(unpacked.file_name))
     if output is None:
-        fileio.check_output(destination, force=force, inputs=inputs)
+        files.check_output(destination, force=force, inputs=inputs)
     # Private like any decrypted file: readable by its owner only, whatever the umask.
-    fileio.write_output(unpacked.data, destination, force=force, mode=0o600)
+    files.write_output(unpacked.data, destination, force=force, mode=0o600)
     if as_json:
         _emit_json(
             {
@@ -699,10 +703,10 @@ def _check_terminal(output: str, *, force: bool) -> None:
 
 def _extracted_name(safe_name: str) -> str:
     """The stored name, shortened (extension kept) where this file system allows less."""
-    from invsteg import fileio
+    from invsteg.io import files
 
-    limit = fileio.name_max(Path("."))
-    fitted = fileio.fit_name(safe_name, limit)
+    limit = files.name_max(Path("."))
+    fitted = files.fit_name(safe_name, limit)
     if fitted != safe_name:
         size = len(safe_name.encode("utf-8"))
         _say(f"note: the stored name is {size} bytes, this file system allows {limit}: writing {fitted}")
@@ -726,13 +730,13 @@ def capacity(
     as_json: JsonOption = False,
 ) -> None:
     """How many bytes of any file COVER holds, net of header, encryption and error correction."""
-    from invsteg import embed
-    from invsteg.registry import list_models
-    from invsteg.weights import create_model
+    from invsteg.pipelines import embedding
+    from invsteg.zoo._pretrained import random_model
+    from invsteg.zoo._registry import list_models
 
     _check_model(model)
     cover_image = _read_image(cover, "cover", max_pixels)
-    default = embed.default_embed_model()
+    default = embedding.default_embed_model()
     # the default first: it is what embed-file uses without --model
     everything = sorted(list_models("embed"), key=lambda spec: spec.name != default)
     specs = [_embedding_spec(model)] if model or weights else everything
@@ -740,8 +744,8 @@ def capacity(
     for spec in specs:
         # Capacity depends on the architecture only, so no weights are needed (or loaded)
         # unless --weights names a model of its own.
-        net = embed.load_embedding_model(spec.name, weights) if weights else create_model(spec)
-        info = embed.capacity(cover_image.pixels, model=net, file_name=name, encrypted=not no_passphrase)
+        net = embedding.load_embedding_model(spec.name, weights) if weights else random_model(spec)
+        info = embedding.capacity(cover_image.pixels, model=net, file_name=name, encrypted=not no_passphrase)
         rows.append({"model": str(weights) if weights else spec.name} | info)
     if as_json:
         _emit_json({"cover": cover, "size": list(cover_image.size), "models": rows})
@@ -788,10 +792,11 @@ def evaluate(
     import numpy as np
     from PIL import Image
 
-    from invsteg import api, fileio, imageio
+    from invsteg import api
     from invsteg.eval.quality import evaluate_pair, summarize
     from invsteg.eval.quality import figure as draw_figure
     from invsteg.eval.views import VIEWS, apply_view
+    from invsteg.io import files, images
 
     _check_model(model)
     if view not in VIEWS:
@@ -799,7 +804,7 @@ def evaluate(
     cover_files = _image_files(covers)[:limit]
     secret_files = _image_files(secrets) if secrets else cover_files[1:] + cover_files[:1]
     if figure is not None:
-        fileio.check_output(str(figure), force=force, inputs=_inputs(*cover_files, *secret_files, weights))
+        files.check_output(str(figure), force=force, inputs=_inputs(*cover_files, *secret_files, weights))
     net = api.load_hiding_model(model, weights)
     results = []
     for index, cover_file in enumerate(cover_files):
@@ -818,8 +823,8 @@ def evaluate(
     summary = summarize(results) | {"view": view, "model": str(weights) if weights else model}
     if figure is not None:
         worst = min(results, key=lambda r: r.secret["png"]["psnr"])
-        fileio.write_output(
-            imageio.encode_image(np.asarray(draw_figure(worst)), "PNG"), str(figure), force=force
+        files.write_output(
+            images.encode_image(np.asarray(draw_figure(worst)), "PNG"), str(figure), force=force
         )
     if as_json:
         summary["per_image"] = [{"name": r.name, "stego": r.stego, "secret": r.secret} for r in results]
@@ -908,9 +913,9 @@ def train(
 def _train_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    from invsteg import fileio
+    from invsteg.io import files
 
-    text = fileio.read_bytes(str(path), "training config", limit=1 << 20)
+    text = files.read_bytes(str(path), "training config", limit=1 << 20)
     try:
         fields = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -932,10 +937,10 @@ def convert_weights(
     as_json: JsonOption = False,
 ) -> None:
     """Convert an official HiNet checkpoint into an invsteg weights file (use with --weights)."""
-    from invsteg import fileio
-    from invsteg.convert import convert_official_hinet
+    from invsteg.io import files
+    from invsteg.zoo.convert import convert_official_hinet
 
-    fileio.check_output(str(output), force=force, inputs=(str(checkpoint),))
+    files.check_output(str(output), force=force, inputs=(str(checkpoint),))
     summary = convert_official_hinet(checkpoint, output)
     if as_json:
         _emit_json(summary | {"output": str(output)})
@@ -969,25 +974,26 @@ def attack(
 ) -> None:
     """Damage IMAGE as a channel would (resize, blur, noise, JPEG, in that order), to test
     whether a hidden secret survives. A .jpg output with --jpeg is that JPEG file itself."""
-    from invsteg import attacks, fileio, imageio
+    from invsteg.io import files, images
+    from invsteg.ops import attacks
 
     if jpeg is None and noise is None and resize is None and blur is None:
         raise UsageError("name at least one attack: --jpeg, --noise, --resize or --blur")
     attacks.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
     _check_stdio([image], output, as_json)
-    image_format = imageio.output_format(output, allow_lossy=True)
+    image_format = images.output_format(output, allow_lossy=True)
     if image_format == "WEBP" or (image_format == "JPEG" and jpeg is None):
         raise UsageError(
             f"{output}: {image_format} would add a compression nobody asked for; "
             "write PNG, or give --jpeg Q to write that JPEG"
         )
-    fileio.check_output(output, force=force, inputs=(image,))
+    files.check_output(output, force=force, inputs=(image,))
     source = _read_image(image, "input", max_pixels)
     for notice in source.notices:
         _say(f"note: {notice}")
     result = attacks.attack_image(source.pixels, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
-    data = result.jpeg_bytes if image_format == "JPEG" else imageio.encode_image(result.pixels, image_format)
-    fileio.write_output(data, output, force=force)
+    data = result.jpeg_bytes if image_format == "JPEG" else images.encode_image(result.pixels, image_format)
+    files.write_output(data, output, force=force)
     from invsteg.eval.metrics import psnr_np
 
     value = psnr_np(result.pixels, source.pixels)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from invsteg.nn import AffineCoupling, DenseBlock, InvertibleSequential, hinet_scale
-from invsteg.wavelets import haar_dwt, haar_iwt
+from invsteg.ops.wavelets import haar_dwt, haar_iwt
 
 SUBBANDS = 4  # one Haar level: LL, HL, LH, HH
 

@@ -29,9 +29,9 @@ from torch import Tensor, nn
 
 from invsteg.models.hinet import SUBBANDS, HiNet, HiNetConfig
 from invsteg.nn import DenseBlock
-from invsteg.wavelets import haar_dwt, haar_iwt
+from invsteg.ops.wavelets import haar_dwt, haar_iwt
 
-DISTORTION_LEVELS = 5  # jpeg, gaussian, poisson, resize, blur: see invsteg.attacks
+DISTORTION_LEVELS = 5  # jpeg, gaussian, poisson, resize, blur: see invsteg.ops.attacks
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The network is Ardizzone et al.'s colourisation cINN (2019) reduced to one resolution:
 it maps the ab channels of a CIELAB image, given its L channel, to a Gaussian latent z
 of the same size, and back. For embedding, bits become the signs of z
-(:mod:`invsteg.payload.mapper`), :meth:`StegCINN.decode` turns z and the cover's L into
+(:mod:`invsteg.pipelines.mapper`), :meth:`StegCINN.decode` turns z and the cover's L into
 ab, and extraction runs :meth:`StegCINN.encode` on the stego's Lab.
 """
 
@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from invsteg.nn import AffineCoupling, DenseBlock, FixedOrthogonalMix, InvertibleSequential, soft_clamp_scale
-from invsteg.wavelets import haar_dwt, haar_iwt
+from invsteg.ops.wavelets import haar_dwt, haar_iwt
 
 # Normalisation of Lab channels, ``(value - offset) / scale``: the ImageNet statistics of
 # Ardizzone et al.'s colourisation cINN code (L, a, b), so z * scale + offset is a natural colour.
@@ -90,7 +90,7 @@ class StegCINN(nn.Module):
     decorrelate, while the Haar transform already separates the smooth colour (LL, nearly
     all the energy) from its fine detail (small HL, LH, HH). Ardizzone et al.'s
     colourisation cINN downsamples with Haar for the same reason, and the transform is
-    :mod:`invsteg.wavelets`, the one HiNet uses. L gets the same Haar level before the
+    :mod:`invsteg.ops.wavelets`, the one HiNet uses. L gets the same Haar level before the
     conditioning network, so its features line up pixel for pixel with the ab bands.
 
     Subnets are :class:`~invsteg.nn.DenseBlock` s of 3 convs (not HiNet's 5): a cINN gets

@@ -27,7 +27,7 @@ class FixedOrthogonalMix(nn.Module):
     ``seed``, so it is in no state dict; it is orthogonal, so ``log |det| = 0``.
 
     The product is a weighted channel sum with Python-float weights (``torch.add`` with
-    ``alpha``, as :mod:`invsteg.color` applies its matrices), not a matmul or a 1x1 conv,
+    ``alpha``, as :mod:`invsteg.ops.color` applies its matrices), not a matmul or a 1x1 conv,
     so TF32 or bf16 matmul settings cannot make it lossy and the reverse stays exact to
     rounding; the weights are read once at construction, so no device sync per call.
     (A broadcast multiply then sum, as before, built a ``channels``-times larger

@@ -1,18 +1,13 @@
-"""Payload layer for embed-file: container, error correction, interleaving, sign mapper.
+"""Payload layer for embed-file, pure bytes and bits: container, error correction, interleaving.
 
 Pipeline (embedding; extraction runs it backwards)::
 
     file bytes --pack--> whitened container --pad, Reed-Solomon, interleave--> bits
-         --bits_to_latents--> Gaussian latents z (sign = bit) --> colourisation INN
 
-Everything except the mapper is pure Python/numpy; the mapper names (``bits_to_latents``,
-``latents_to_bits``, ``strengthen``, ``resample``) are imported lazily so that importing this
-package does not import torch.
+The bits become latent signs in :mod:`invsteg.pipelines.mapper`. Nothing here imports torch.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from invsteg.payload.container import (
     FORMAT_VERSION,
@@ -53,11 +48,6 @@ from invsteg.payload.frame import (
     message_capacity,
 )
 
-if TYPE_CHECKING:
-    from invsteg.payload.mapper import bits_to_latents, latents_to_bits, resample, strengthen
-
-_LAZY_MAPPER = ("bits_to_latents", "latents_to_bits", "resample", "strengthen")
-
 __all__ = [
     "DEFAULT_NSYM",
     "FORMAT_VERSION",
@@ -72,7 +62,6 @@ __all__ = [
     "UnsupportedVersionError",
     "WrongPassphraseError",
     "bits_to_bytes",
-    "bits_to_latents",
     "blob_length",
     "bytes_to_bits",
     "capacity_bytes",
@@ -85,21 +74,9 @@ __all__ = [
     "extract_payload",
     "interleave",
     "interleave_seed",
-    "latents_to_bits",
     "message_capacity",
     "overhead_bytes",
     "pack",
-    "resample",
     "safe_file_name",
-    "strengthen",
     "unpack",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: torch costs seconds to import and only the mapper needs it.
-    if name in _LAZY_MAPPER:
-        from invsteg.payload import mapper
-
-        return getattr(mapper, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

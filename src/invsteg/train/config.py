@@ -62,7 +62,7 @@ class TrainConfig:
     explode_factor: float = 20.0  # loss above this times its running median = explosion
     alpha: float = 0.1  # embedding: latents carry bits beyond +-alpha (the sign mapper's margin)
     margin: float = 0.5  # embedding stage 2: re-extracted latents should keep |z| > margin
-    attacks: dict[str, Any] = field(default_factory=dict)  # robust: invsteg.attacks.AttackConfig
+    attacks: dict[str, Any] = field(default_factory=dict)  # robust: invsteg.ops.attacks.AttackConfig
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

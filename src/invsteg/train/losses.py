@@ -1,16 +1,10 @@
-"""Straight-through 8-bit rounding and HiNet's loss terms."""
+"""HiNet's loss terms (the straight-through 8-bit rounding is invsteg.ops.quantize.round_8bit)."""
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from invsteg.wavelets import haar_dwt
-
-
-def quantize_8bit(x: Tensor) -> Tensor:
-    """Clip to ``[0, 1]`` and round to 8 bits, passing the gradient straight through."""
-    rounded = (x.clamp(0, 1) * 255).round() / 255
-    return x + (rounded - x).detach()
+from invsteg.ops.wavelets import haar_dwt
 
 
 def mse_255(a: Tensor, b: Tensor) -> Tensor:

@@ -13,10 +13,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-from invsteg.color import lab_to_rgb, rgb_to_lab
 from invsteg.eval.metrics import psnr
+from invsteg.ops.color import lab_to_rgb, rgb_to_lab
+from invsteg.ops.quantize import round_8bit
 from invsteg.train.config import TrainConfig
-from invsteg.train.losses import low_frequency, mse_255, quantize_8bit
+from invsteg.train.losses import low_frequency, mse_255
 
 Terms = dict[str, Tensor]
 
@@ -42,7 +43,7 @@ class HidingObjective(nn.Module):
     def forward(self, images: list[Tensor], step: int) -> tuple[Tensor, Terms]:
         cover, secret = images
         stego, _ = self.model.hide(cover, secret)
-        received = quantize_8bit(stego) if self.config.round_stego else stego
+        received = round_8bit(stego) if self.config.round_stego else stego
         (revealed,) = self.model.reveal(received)
         terms = {
             "guide": mse_255(stego, cover),
@@ -58,10 +59,10 @@ class HidingObjective(nn.Module):
         stego_psnrs, secret_psnrs = [], []
         for start in range(0, len(covers), batch):
             cover, secret = covers[start : start + batch], secrets[start : start + batch]
-            stego = quantize_8bit(model.hide(cover, secret)[0])
+            stego = round_8bit(model.hide(cover, secret)[0])
             (revealed,) = model.reveal(stego)
             stego_psnrs += psnr(stego, cover).tolist()
-            secret_psnrs += psnr(quantize_8bit(revealed), secret).tolist()
+            secret_psnrs += psnr(round_8bit(revealed), secret).tolist()
         return {
             "val_stego_psnr": _mean(stego_psnrs),
             "val_secret_psnr": _mean(secret_psnrs),
@@ -75,7 +76,7 @@ class HidingObjective(nn.Module):
 
 def sample_sign_latents(shape: torch.Size, alpha: float, like: Tensor) -> tuple[Tensor, Tensor]:
     """``(z, signs)``: random signs times ``|N(0, 1)|`` conditioned on ``> alpha``, the
-    distribution :func:`invsteg.payload.mapper.bits_to_latents` embeds with."""
+    distribution :func:`invsteg.pipelines.mapper.bits_to_latents` embeds with."""
     signs = torch.randint(0, 2, shape, device=like.device).to(like.dtype) * 2 - 1
     tail = 0.5 * math.erfc(alpha / math.sqrt(2.0))
     u = (1 - torch.rand(shape, device=like.device, dtype=like.dtype)) * tail
@@ -113,7 +114,7 @@ class EmbeddingObjective(nn.Module):
         lightness = lab[:, :1]
         z, signs = sample_sign_latents(self.model.lab_to_latent_shape(rgb.shape), self.config.alpha, rgb)
         stego = lab_to_rgb(torch.cat((lightness, self.model.decode(z, lightness, lab[:, 1:])), dim=1))
-        received = rgb_to_lab(quantize_8bit(stego))
+        received = rgb_to_lab(round_8bit(stego))
         z_back = self.model.encode(received[:, 1:], received[:, :1])
         return {
             # Through the straight-through rounding, encode(decode(z)) = z has no gradient;
@@ -158,7 +159,7 @@ class RobustObjective(nn.Module):
 
     def __init__(self, model: nn.Module, config: TrainConfig) -> None:
         super().__init__()
-        from invsteg.attacks import AttackConfig, AttackMixer
+        from invsteg.ops.attacks import AttackConfig, AttackMixer
 
         self.model = model
         self.config = config
@@ -187,7 +188,7 @@ class RobustObjective(nn.Module):
     def validate(self, model: nn.Module, covers: Tensor, batch: int = 4) -> dict[str, float]:
         """Cover i hides images i+1..i+K; revealed after rounding, JPEG Q75 (approximation)
         and Gaussian noise 5/255, all rounded to 8 bits; mean PSNRs (RGB)."""
-        from invsteg.attacks import gaussian_noise, jpeg_approx
+        from invsteg.ops.attacks import gaussian_noise, jpeg_approx
 
         secrets_count = model.config.secrets
         generator = torch.Generator(device=covers.device).manual_seed(0)
@@ -201,12 +202,12 @@ class RobustObjective(nn.Module):
         for start in range(0, len(covers), batch):
             cover = covers[start : start + batch]
             secrets = [covers.roll(-k, dims=0)[start : start + batch] for k in range(1, secrets_count + 1)]
-            stego = quantize_8bit(model.hide(cover, *secrets)[0])
+            stego = round_8bit(model.hide(cover, *secrets)[0])
             stego_psnrs += psnr(stego, cover).tolist()
             for name, attack in channels.items():
-                revealed = model.reveal(quantize_8bit(attack(stego)))
+                revealed = model.reveal(round_8bit(attack(stego)))
                 for r, s in zip(revealed, secrets, strict=True):
-                    revealed_psnrs[name] += psnr(quantize_8bit(r), s).tolist()
+                    revealed_psnrs[name] += psnr(round_8bit(r), s).tolist()
         metrics = {"val_stego_psnr": _mean(stego_psnrs)}
         metrics |= {f"val_secret_psnr_{name}": _mean(values) for name, values in revealed_psnrs.items()}
         return metrics

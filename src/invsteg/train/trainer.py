@@ -23,12 +23,12 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from invsteg.errors import WeightsError
-from invsteg.registry import get_spec
 from invsteg.train.checkpoint import load_checkpoint, save_checkpoint
 from invsteg.train.config import TrainConfig
 from invsteg.train.data import ImageBank, center_crops
 from invsteg.train.objectives import objective_for
-from invsteg.weights import create_model, load_weights_file, save_weights, write_sum
+from invsteg.zoo._pretrained import load_weights_file, random_model, save_weights, write_sum
+from invsteg.zoo._registry import get_spec
 
 CHECKPOINT = "last.safetensors"
 LEGACY_CHECKPOINT = "last.pt"  # pickles of invsteg 0.1, read with torch's weights-only unpickler
@@ -133,7 +133,7 @@ class Trainer:
         self.config = TrainConfig.from_dict(state["config"]) if state else config
         self.spec = get_spec(self.config.model)
         torch.manual_seed(self.config.seed)
-        self.model = create_model(self.spec, **self.config.model_config).to(self.device)
+        self.model = random_model(self.spec, **self.config.model_config).to(self.device)
         if self.config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if state is None and self.config.init_weights:

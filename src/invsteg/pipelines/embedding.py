@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from invsteg.errors import InputFileError, ModelError
+from invsteg.models.contracts import ColourEmbedder
 from invsteg.payload import (
     DEFAULT_NSYM,
     PayloadTooLargeError,
@@ -51,7 +52,7 @@ from invsteg.payload import (
 from invsteg.payload.container import RandomBytes
 from invsteg.payload.errors import EmbeddingFailedError
 from invsteg.payload.frame import frame_payload
-from invsteg.registry import DEFAULT_EMBED_MODEL, get_spec, list_models
+from invsteg.zoo import DEFAULT_EMBED_MODEL, Task, create_model, get_spec, list_models
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -156,39 +157,21 @@ def default_embed_model() -> str:
     return DEFAULT_EMBED_MODEL
 
 
-def load_embedding_model(model: str | None = None, weights: Path | None = None) -> nn.Module:
+def load_embedding_model(model: str | None = None, weights: Path | None = None) -> ColourEmbedder:
     """The model to embed with: ``weights`` (architecture from its metadata) or the
-    registered ``model`` with its shipped, sha256-verified weights.
+    registered ``model`` (default :func:`default_embed_model`) with its shipped,
+    sha256-verified weights.
 
     Raises:
         ModelError: unknown name, or a model that does not embed files.
         WeightsError: the weights are missing (none shipped yet), corrupt or do not fit.
     """
-    name = model or default_embed_model()
-    spec = get_spec(name)  # an unknown name is an error even when weights override it
-    from invsteg.weights import load_pretrained, load_weights_file  # imports torch
-
-    if weights is not None:
-        net = load_weights_file(Path(weights))
-    else:
-        if spec.task != "embed":
-            raise ModelError(
-                f"model {name!r} does not embed files (it hides images); try {default_embed_model()!r}"
-            )
-        net = load_pretrained(name)
-    if not all(hasattr(net, attr) for attr in ("encode", "decode", "latent_channels", "uses_cover_colour")):
-        raise ModelError(f"the model in {weights} does not embed files (it is not a Steg-cINN)")
-    return net
+    return create_model(model or default_embed_model(), weights=weights, task=Task.EMBED)
 
 
-def payload_channels(model: nn.Module) -> tuple[int, ...]:
-    """Latent channels that carry bits: ``model.payload_channels`` if the model declares it
-    (so a trained model can leave out channels that do not survive 8-bit rounding), else
-    all ``model.latent_channels`` of them."""
-    channels = getattr(model, "payload_channels", None)
-    if channels is None:
-        channels = range(model.latent_channels)
-    return _check_channels(model, channels)
+def payload_channels(model: ColourEmbedder) -> tuple[int, ...]:
+    """Latent channels that carry bits: all of the model's."""
+    return tuple(range(model.latent_channels))
 
 
 def _check_channels(model: nn.Module, channels: Sequence[int]) -> tuple[int, ...]:
@@ -257,9 +240,9 @@ def capacity(
         encryption fields and the stored name; ``bpp`` is ``8 * net_bytes / (W H)``.
     """
     if model is None:
-        from invsteg.weights import create_model
+        from invsteg.zoo._pretrained import random_model
 
-        model = create_model(get_spec(default_embed_model()))
+        model = random_model(get_spec(default_embed_model()))
     height, width = cover.shape[:2]
     mask = carrier_mask(model, height, width, channels)
     carriers = int(mask.sum())
@@ -295,7 +278,7 @@ def _to_lab(pixels: np.ndarray, like: Tensor) -> Tensor:
     """``(H, W, 3)`` uint8 -> Lab ``(1, 3, H, W)`` in ``like``'s dtype and device."""
     import torch
 
-    from invsteg.color import rgb_to_lab
+    from invsteg.ops.color import rgb_to_lab
 
     # a copy: arrays from PIL are read-only, which torch.from_numpy warns about
     rgb = torch.from_numpy(np.array(pixels, dtype=np.uint8)).to(like).permute(2, 0, 1)[None] / 255
@@ -368,7 +351,7 @@ def read_latents(stego: np.ndarray, *, model: nn.Module) -> Tensor:
 def read_bits(stego: np.ndarray, *, model: nn.Module, channels: Sequence[int] | None = None) -> np.ndarray:
     """The raw bits (before error correction) that ``stego`` carries, ``(carriers,)`` uint8,
     in carrier order (channel, row, column)."""
-    from invsteg.payload.mapper import latents_to_bits
+    from invsteg.pipelines.mapper import latents_to_bits
 
     mask = carrier_mask(model, stego.shape[0], stego.shape[1], channels)
     return latents_to_bits(read_latents(stego, model=model)[0].cpu())[mask]
@@ -388,7 +371,7 @@ def _render(
     """
     import torch
 
-    from invsteg.color import in_gamut, lab_to_rgb
+    from invsteg.ops.color import in_gamut, lab_to_rgb
 
     height, width = lightness.shape[-2:]
     out = np.empty((height, width, 3), dtype=np.uint8)
@@ -488,7 +471,7 @@ def embed_file(
     2x2 block with a carrier that reads back wrong or weak, if the block's colour was
     clipped to the sRGB gamut, shrink its latents toward the margin (see
     ``SHRINK_FACTOR``); otherwise the flip came from 8-bit rounding, so
-    :func:`~invsteg.payload.mapper.strengthen` the wrong latents. A block that keeps
+    :func:`~invsteg.pipelines.mapper.strengthen` the wrong latents. A block that keeps
     failing gets its L lifted off black or white (see ``LIFT_AFTER``). Re-render and
     check again. If no pass is accepted within ``max_rounds``, the pass with the fewest
     wrong bytes in its worst codeword is returned if it still extracts.
@@ -500,7 +483,7 @@ def embed_file(
     import torch
     import torch.nn.functional as F
 
-    from invsteg.payload.mapper import bits_to_latents, latents_to_bits
+    from invsteg.pipelines.mapper import bits_to_latents, latents_to_bits
 
     _check_image(cover, "cover")
     if max_rounds < 1:
@@ -639,7 +622,7 @@ def embed_file(
 
 
 def _strengthen(z: Tensor, mask: Tensor) -> Tensor:
-    from invsteg.payload.mapper import strengthen
+    from invsteg.pipelines.mapper import strengthen
 
     return strengthen(z, mask, STRENGTHEN_FACTOR, max_abs=STRENGTHEN_MAX_ABS)
 

@@ -7,24 +7,36 @@ so the CLI can list models and validate ``--model`` instantly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
 from invsteg.errors import ModelError
 
 
+class Task(str, Enum):
+    """What a model does for its application; each has a contract in ``invsteg.models.contracts``."""
+
+    HIDE = "hide"  # image in image (ImageHider)
+    ROBUST = "robust"  # K images, revealed after lossy channels (RobustHider)
+    EMBED = "embed"  # bytes in colour (ColourEmbedder)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A named model: how to build it, which weights it ships with, its wire id.
 
-    ``architecture`` names an entry of :mod:`invsteg.architectures`, built from ``config``.
+    ``architecture`` names an entry of :mod:`invsteg.zoo._architectures`, built from ``config``.
     The full sha256 of ``weights`` is kept in ``weights/SHA256SUMS``, which
     ``invsteg train``'s export rewrites, so the registry cannot drift from the files.
     """
 
     name: str
-    task: str  # "hide" (image in image), "embed" (bytes in colour), "robust" (K images, lossy channels)
-    architecture: str  # a key of invsteg.architectures.ARCHITECTURES
+    task: Task
+    architecture: str  # a key of invsteg.zoo._architectures.ARCHITECTURES
     config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     weights: str | None = None
     wire_id: int = 0
@@ -41,7 +53,7 @@ _ROBUST = dict(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, pre
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="hinet-small",
-        task="hide",
+        task=Task.HIDE,
         architecture="hinet",
         config=_frozen(blocks=6, growth=24, clamp=2.0),
         weights="hinet-small.safetensors",
@@ -51,7 +63,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="hinet-official",
-        task="hide",
+        task=Task.HIDE,
         architecture="hinet",
         config=_frozen(blocks=16, growth=32, clamp=2.0),
         weights=None,
@@ -61,7 +73,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="stegcinn-small",
-        task="embed",
+        task=Task.EMBED,
         architecture="stegcinn",
         config=_frozen(blocks=8, hidden=32, cond_channels=16, clamp=1.5, seed=0),
         weights="stegcinn-small.safetensors",
@@ -72,7 +84,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="stegcinn-fast",
-        task="embed",
+        task=Task.EMBED,
         architecture="stegcinn",
         config=_frozen(blocks=6, hidden=16, cond_channels=8, clamp=1.5, seed=0),
         weights="stegcinn-fast.safetensors",
@@ -84,7 +96,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="stegcinn-detail",
-        task="embed",
+        task=Task.EMBED,
         architecture="stegcinn",
         config=_frozen(blocks=6, hidden=16, cond_channels=8, clamp=1.5, seed=0, keep_cover_colour=True),
         weights="stegcinn-detail.safetensors",
@@ -94,7 +106,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="robust",
-        task="robust",
+        task=Task.ROBUST,
         architecture="robust",
         config=_frozen(**_ROBUST, scale=4),
         weights="robust.safetensors",
@@ -106,7 +118,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="robust-detail",
-        task="robust",
+        task=Task.ROBUST,
         architecture="robust",
         config=_frozen(**_ROBUST, scale=2),
         weights="robust-detail.safetensors",
@@ -118,12 +130,12 @@ SPECS: tuple[ModelSpec, ...] = (
 )
 
 DEFAULT_MODEL = "hinet-small"
-# embed-file's default: stegos keep the cover's colours (see invsteg.embed.default_embed_model
+# embed-file's default: stegos keep the cover's colours (see invsteg.pipelines.embedding.default_embed_model
 # and benchmarks/results.md).
 DEFAULT_EMBED_MODEL = "stegcinn-detail"
 
 
-def list_models(task: str | None = None) -> list[ModelSpec]:
+def list_models(task: Task | str | None = None) -> list[ModelSpec]:
     """All registered specs, optionally only those for ``task``."""
     return [s for s in SPECS if task is None or s.task == task]
 

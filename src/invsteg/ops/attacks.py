@@ -26,7 +26,7 @@ from PIL import Image, ImageFilter
 from torch import Tensor, nn
 
 from invsteg.errors import UsageError
-from invsteg.train.losses import quantize_8bit
+from invsteg.ops.quantize import round_8bit
 
 Strength = float | Tensor
 """A scalar, or a per-sample tensor of shape ``(B,)``."""
@@ -97,7 +97,7 @@ def jpeg_quant_tables(quality: Strength, *, device: torch.device | None = None) 
 
 
 def _mix_channels(matrix: tuple[tuple[float, float, float], ...], x: Tensor) -> Tensor:
-    # Weighted channel sums with Python floats, as in invsteg.color: no matmul precision mode.
+    # Weighted channel sums with Python floats, as in invsteg.ops.color: no matmul precision mode.
     r, g, b = x.unbind(1)
     return torch.stack([m[0] * r + m[1] * g + m[2] * b for m in matrix], 1)
 
@@ -175,11 +175,6 @@ def _per_sample(value: Strength, x: Tensor) -> Tensor:
 def _clamp_straight_through(x: Tensor) -> Tensor:
     # A real decoder clamps; a plain clamp would stop the gradient at saturated pixels.
     return x + (x.clamp(0, 1) - x).detach()
-
-
-def round_8bit(x: Tensor) -> Tensor:
-    """Clip to ``[0, 1]`` and round to the 8-bit grid; gradient straight through. Any shape."""
-    return quantize_8bit(x)
 
 
 def gaussian_noise(x: Tensor, sigma: Strength, generator: torch.Generator | None = None) -> Tensor:
@@ -406,7 +401,7 @@ class AttackMixer(nn.Module):
             pieces.append(sub)
             order.append(index)
         inverse = torch.argsort(torch.cat(order))
-        return quantize_8bit(torch.cat(pieces)[inverse]), level
+        return round_8bit(torch.cat(pieces)[inverse]), level
 
 
 # -- real attacks on uint8 images ----------------------------------------------------------------

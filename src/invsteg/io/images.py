@@ -21,7 +21,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from invsteg.errors import InputFileError, UsageError
-from invsteg.fileio import STDIO, read_bytes
+from invsteg.io.files import STDIO, read_bytes
 
 LOSSLESS_FORMATS = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 LOSSY_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}

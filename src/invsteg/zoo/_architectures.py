@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from invsteg.errors import WeightsError
+from invsteg.zoo._registry import Task
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Architecture:
     """A model class and its config dataclass, loaded lazily, and the limits of that config."""
 
     name: str
+    task: Task
     classes: Callable[[], tuple[type, type]]
     fields: Mapping[str, Field]
 
@@ -97,6 +99,7 @@ ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType(
     {
         "hinet": Architecture(
             "hinet",
+            Task.HIDE,
             _hinet,
             MappingProxyType(
                 {
@@ -110,6 +113,7 @@ ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType(
         ),
         "stegcinn": Architecture(
             "stegcinn",
+            Task.EMBED,
             _stegcinn,
             MappingProxyType(
                 {
@@ -124,6 +128,7 @@ ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType(
         ),
         "robust": Architecture(
             "robust",
+            Task.ROBUST,
             _robust,
             MappingProxyType(
                 {

@@ -1,7 +1,7 @@
 """Find, verify (full sha256) and strictly load safetensors weights.
 
 A weights file carries its own architecture in the safetensors metadata
-(``invsteg.architecture``, a name from :mod:`invsteg.architectures`, and ``invsteg.config``
+(``invsteg.architecture``, a name from :mod:`invsteg.zoo._architectures`, and ``invsteg.config``
 as JSON), so a file converted or trained by a user loads without a registry entry.
 """
 
@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
-from invsteg.architectures import LEGACY_NAMES, Architecture, architecture_of, get_architecture
 from invsteg.errors import WeightsError
-from invsteg.registry import ModelSpec, get_spec
+from invsteg.zoo._architectures import LEGACY_NAMES, Architecture, architecture_of, get_architecture
+from invsteg.zoo._registry import ModelSpec, get_spec
 
 WEIGHTS_ENV = "INVSTEG_WEIGHTS_DIR"
 SUMS_FILE = "SHA256SUMS"
@@ -32,13 +33,13 @@ MAX_WEIGHTS_BYTES = 1 << 30  # the largest architecture the table allows is ~0.5
 
 def weights_dir() -> Path:
     """Where shipped weights live: ``$INVSTEG_WEIGHTS_DIR``, the installed package's
-    ``invsteg/weights``, or the source checkout's top-level ``weights/``."""
+    ``invsteg/weights`` (a wheel force-includes them), or the source checkout's ``weights/``."""
     if env := os.environ.get(WEIGHTS_ENV):
         return Path(env)
-    packaged = Path(__file__).parent / "weights"
+    packaged = Path(str(resources.files("invsteg") / "weights"))
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "weights"
+    return Path(__file__).resolve().parents[3] / "weights"
 
 
 def file_sha256(path: Path) -> str:
@@ -82,9 +83,14 @@ def write_sum(directory: Path, file_name: str) -> str:
     return sums[file_name]
 
 
-def create_model(spec: ModelSpec, **overrides: Any) -> nn.Module:
+def random_model(spec: ModelSpec, **overrides: Any) -> nn.Module:
     """The spec's architecture with random weights (for training and tests)."""
     return get_architecture(spec.architecture).build(dict(spec.config) | overrides)
+
+
+def parameter_count(spec: ModelSpec) -> int:
+    """Parameters of ``spec``'s architecture (built once with random weights)."""
+    return sum(p.numel() for p in random_model(spec).parameters())
 
 
 def weights_bytes(model: nn.Module, extra: dict[str, str] | None = None) -> bytes:
@@ -101,12 +107,12 @@ def save_weights(
     model: nn.Module, path: Path, extra: dict[str, str] | None = None, *, force: bool = True
 ) -> None:
     """Write :func:`weights_bytes` to ``path`` atomically."""
-    from invsteg.fileio import write_output
+    from invsteg.io.files import write_output
 
     write_output(weights_bytes(model, extra), str(path), force=force)
 
 
-def _metadata(path: Path) -> dict[str, str]:
+def read_metadata(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
     if not path.is_file():
@@ -149,7 +155,7 @@ def architecture_from_metadata(metadata: dict[str, str], path: Path) -> tuple[Ar
         raise WeightsError(f"{path}: {exc}") from None
 
 
-def _load_strict(model: nn.Module, path: Path) -> nn.Module:
+def load_strict(model: nn.Module, path: Path) -> nn.Module:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -168,11 +174,11 @@ def _load_strict(model: nn.Module, path: Path) -> nn.Module:
 def load_weights_file(path: Path) -> nn.Module:
     """A model built from the architecture in ``path``'s metadata, weights loaded strictly.
 
-    The metadata is checked against the closed table in :mod:`invsteg.architectures`
+    The metadata is checked against the closed table in :mod:`invsteg.zoo._architectures`
     before anything is built: a file never chooses code to run or an absurd size.
     """
-    architecture, config = architecture_from_metadata(_metadata(path), path)
-    return _load_strict(architecture.build(config), path)
+    architecture, config = architecture_from_metadata(read_metadata(path), path)
+    return load_strict(architecture.build(config), path)
 
 
 def load_pretrained(name: str) -> nn.Module:
@@ -191,4 +197,4 @@ def load_pretrained(name: str) -> nn.Module:
         raise WeightsError(
             f"weights file {path} is corrupt: sha256 {actual[:16]}... != expected {expected[:16]}..."
         )
-    return _load_strict(create_model(spec), path)
+    return load_strict(random_model(spec), path)

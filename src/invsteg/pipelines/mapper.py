@@ -8,7 +8,7 @@ that absorbs small errors in the round trip image -> z'.
 
 An optional ``ceiling`` also cuts the tails ``|z| >= ceiling``: the far tails give the most
 saturated colours, which are the ones that leave the sRGB gamut and get clipped (and a
-clipped colour loses its bit). See ``invsteg.embed.DEFAULT_CEILING`` for the measured
+clipped colour loses its bit). See ``invsteg.pipelines.embedding.DEFAULT_CEILING`` for the measured
 effect.
 """
 

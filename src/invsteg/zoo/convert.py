@@ -19,7 +19,7 @@ from torch import Tensor
 
 from invsteg.errors import InputFileError, WeightsError
 from invsteg.models.hinet import HiNet, HiNetConfig
-from invsteg.weights import save_weights
+from invsteg.zoo._pretrained import save_weights
 
 MODEL_NAME = "hinet-official"
 

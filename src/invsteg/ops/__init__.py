@@ -1,0 +1,1 @@
+"""Image operations below the models: colour spaces, wavelets, 8-bit quantisation, attacks."""

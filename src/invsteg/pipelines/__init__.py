@@ -1,0 +1,1 @@
+"""What the models are used for: tiling, hiding images, embedding files."""

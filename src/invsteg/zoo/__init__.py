@@ -1,0 +1,102 @@
+"""The model zoo: named models, their pretrained weights, and the one way to build them.
+
+Like timm's: the registry, the architecture table and the weights loader are private
+(``_registry``, ``_architectures``, ``_pretrained``); the surface is
+:func:`create_model` and :func:`list_models`. Importing this package does not import
+torch, so the CLI can list models and check ``--model`` instantly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from invsteg.errors import ModelError
+from invsteg.zoo._registry import DEFAULT_EMBED_MODEL, DEFAULT_MODEL, ModelSpec, Task, get_spec, list_models
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "DEFAULT_EMBED_MODEL",
+    "DEFAULT_MODEL",
+    "ModelSpec",
+    "Task",
+    "create_model",
+    "default_model",
+    "get_spec",
+    "list_models",
+    "parameter_count",
+]
+
+_DEFAULTS = {Task.HIDE: DEFAULT_MODEL, Task.ROBUST: "robust", Task.EMBED: DEFAULT_EMBED_MODEL}
+_WRONG_TASK = {
+    Task.HIDE: "does not hide images without --robust",
+    Task.ROBUST: "is not a robust model",
+    Task.EMBED: "does not embed files",
+}
+
+
+def default_model(task: Task) -> str:
+    """The name of ``task``'s default model."""
+    return _DEFAULTS[Task(task)]
+
+
+def create_model(
+    name: str | None = None,
+    *,
+    weights: Path | str | None = None,
+    task: Task | None = None,
+    pretrained: bool = True,
+) -> nn.Module:
+    """A model ready for inference (``eval()`` mode).
+
+    Args:
+        name: a registered model (see :func:`list_models`); default: ``task``'s default.
+        weights: a weights file to load instead of the shipped ones; its own metadata
+            names the architecture, checked against a closed table (never imported).
+        task: the task the caller needs; a model of another task is a :class:`ModelError`.
+            The returned model then follows that task's contract in
+            :mod:`invsteg.models.contracts`.
+        pretrained: ``False`` gives the architecture with random weights (tests,
+            training, capacity), without reading any file.
+
+    Raises:
+        ModelError: unknown name, or a model of another task.
+        WeightsError: missing, corrupt (sha256), hostile or ill-fitting weights.
+    """
+    if name == "":
+        raise ModelError("empty model name; see `invsteg models`")
+    if name is None and task is None:
+        raise ModelError("name a model or a task")
+    spec = get_spec(name if name is not None else default_model(task))  # type: ignore[arg-type]
+    from invsteg.zoo import _pretrained  # imports torch
+
+    if weights is not None:
+        path = Path(weights)
+        architecture, config = _pretrained.architecture_from_metadata(_pretrained.read_metadata(path), path)
+        if task is not None and architecture.task != task:
+            raise ModelError(
+                f"the model in {weights} {_WRONG_TASK[task]}: it is a {architecture.name!r} "
+                f"({architecture.task.value}) model, not a {_kind(task)}"
+            )
+        return _pretrained.load_strict(architecture.build(config), path)
+    if task is not None and spec.task != task:
+        raise ModelError(
+            f"model {spec.name!r} {_WRONG_TASK[task]}: it is a {spec.task.value!r} model; "
+            f"try {default_model(task)!r} (see `invsteg models`)"
+        )
+    if not pretrained:
+        return _pretrained.random_model(spec).eval()
+    return _pretrained.load_pretrained(spec.name)
+
+
+def _kind(task: Task) -> str:
+    return {Task.HIDE: "hiding model", Task.ROBUST: "robust model", Task.EMBED: "Steg-cINN"}[task]
+
+
+def parameter_count(name: str) -> int:
+    """Parameters of the registered model ``name``, counted without building it."""
+    from invsteg.zoo import _pretrained
+
+    return _pretrained.parameter_count(get_spec(name))
