@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from invsteg.eval.views import apply_view
 from invsteg.pipelines import embedding
+from invsteg.pipelines.embedding import EmbedSettings
 from invsteg.train.data import image_paths, load_rgb
 
 SIDE = 256
@@ -28,8 +29,8 @@ def main() -> None:
     parser.add_argument("--model", default=embedding.default_embed_model())
     parser.add_argument("--weights", type=Path, help="a weights file (default: the model's shipped one)")
     parser.add_argument("--count", type=int, default=6)
-    parser.add_argument("--alpha", type=float, default=embedding.DEFAULT_ALPHA)
-    parser.add_argument("--ceiling", type=float, default=embedding.DEFAULT_CEILING)
+    parser.add_argument("--alpha", type=float, default=EmbedSettings.alpha)
+    parser.add_argument("--ceiling", type=float, default=EmbedSettings.ceiling)
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -43,20 +44,20 @@ def main() -> None:
     sheet = Image.new("RGB", (SIDE * len(chosen), 2 * (SIDE + LABEL)), "white")
     draw = ImageDraw.Draw(sheet)
     rng = np.random.default_rng(args.seed)
+    settings = EmbedSettings(alpha=args.alpha, ceiling=None if args.no_ceiling else args.ceiling)
     for column, path in enumerate(chosen):
         cover = np.asarray(apply_view(load_rgb(path), "whole512"))
-        room = embedding.capacity(cover, model=net, passphrase="figure", file_name="payload.bin")["net_bytes"]
+        room = embedding.capacity(cover, model=net, passphrase="figure", file_name="payload.bin").net_bytes
         stego, report = embedding.embed_file(
             cover,
             rng.bytes(room),
             file_name="payload.bin",
             passphrase="figure",
             model=net,
-            alpha=args.alpha,
-            ceiling=None if args.no_ceiling else args.ceiling,
+            settings=settings,
             seed=args.seed,
         )
-        print(f"{path.stem}: {room} B, {report['rounds']} pass(es), PSNR {report['psnr_db']:.2f} dB")
+        print(f"{path.stem}: {room} B, {report.rounds} pass(es), PSNR {report.psnr_db:.2f} dB")
         for row, (pixels, text) in enumerate(
             ((cover, path.stem.removeprefix("lxqt_")[:30]), (stego, f"stego, {room / 1024:.0f} KB hidden"))
         ):

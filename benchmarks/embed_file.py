@@ -2,7 +2,7 @@
 
 Every val image, in each view, carries a random (incompressible) file that fills 100% of
 the capacity ``invsteg capacity`` reports (encrypted, with a stored name). The stego goes
-through an 8-bit PNG file and is extracted from it. Views: DESIGN.md's ``center256``
+through an 8-bit PNG file and is extracted from it. Views: docs/design.md's ``center256``
 (256x256 centre crop at full resolution) and ``whole512`` (whole scene resized to 512),
 plus ``crop1024`` (the 1024x1024 centre crop at full resolution, 1 MP) and ``full`` (the
 image as it is, 2-8 MP). Reported per view and model:
@@ -43,8 +43,8 @@ from PIL import Image
 
 from invsteg.errors import PayloadError
 from invsteg.eval.views import apply_view, center_crop
-from invsteg.payload import DEFAULT_NSYM
-from invsteg.pipelines import embedding
+from invsteg.pipelines import embedding, latents
+from invsteg.pipelines.embedding import EmbedSettings
 from invsteg.train.data import image_paths, load_rgb
 from results_file import command_line, publish
 
@@ -83,10 +83,15 @@ def load_model(name: str, args: argparse.Namespace) -> tuple[Any, str]:
 def run_one(name: str, cover: np.ndarray, net: Any, rng: np.random.Generator, max_rounds: int) -> dict:
     """Embed a capacity-filling random file in ``cover``, extract it from PNG, measure."""
     room = embedding.capacity(cover, model=net, passphrase=PASSPHRASE, file_name=FILE_NAME)
-    data = rng.bytes(room["net_bytes"])
+    data = rng.bytes(room.net_bytes)
     start = time.perf_counter()
     stego, report = embedding.embed_file(
-        cover, data, file_name=FILE_NAME, passphrase=PASSPHRASE, model=net, max_rounds=max_rounds
+        cover,
+        data,
+        file_name=FILE_NAME,
+        passphrase=PASSPHRASE,
+        model=net,
+        settings=EmbedSettings(max_rounds=max_rounds),
     )
     embed_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -99,21 +104,21 @@ def run_one(name: str, cover: np.ndarray, net: Any, rng: np.random.Generator, ma
     result = {
         "name": name,
         "pixels": pixels,
-        "net_bytes": room["net_bytes"],
-        "bpp": room["bpp"],
-        "acc_first": report["bit_accuracy_first"],
-        "acc_final": report["bit_accuracy"],
-        "rounds": report["rounds"],
-        "worst": report["worst_codeword"],
-        "correctable": report["correctable"],
+        "net_bytes": room.net_bytes,
+        "bpp": room.bpp,
+        "acc_first": report.bit_accuracy_first,
+        "acc_final": report.bit_accuracy,
+        "rounds": report.rounds,
+        "worst": report.worst_codeword,
+        "correctable": report.correctable,
         "exact": exact,
-        "psnr": report["psnr_db"] if report["psnr_db"] is not None else float("inf"),
-        "lifted": report["lifted_pixels"] / pixels,
+        "psnr": report.psnr_db,
+        "lifted": report.lifted_pixels / pixels,
         "embed_s": embed_s,
         "extract_s": extract_s,
     }
     print(
-        f"  {name} {cover.shape[1]}x{cover.shape[0]}: {room['net_bytes']} B, acc "
+        f"  {name} {cover.shape[1]}x{cover.shape[0]}: {room.net_bytes} B, acc "
         f"{result['acc_first']:.5f} -> {result['acc_final']:.5f}, {result['rounds']} pass(es), "
         f"worst codeword {result['worst']}/{result['correctable']}, exact {exact}, "
         f"PSNR {result['psnr']:.2f} dB, lifted {100 * result['lifted']:.3f}%, "
@@ -177,7 +182,7 @@ def timing(path: Path, size: tuple[int, int], net: Any) -> dict:
         start = time.perf_counter()
         exact = embedding.extract_file(stego, passphrase=PASSPHRASE, model=net).data == data
         extract_s = time.perf_counter() - start
-        runs.append({"embed_s": embed_s, "extract_s": extract_s, "rounds": report["rounds"], "exact": exact})
+        runs.append({"embed_s": embed_s, "extract_s": extract_s, "rounds": report.rounds, "exact": exact})
     return min(runs, key=lambda r: r["embed_s"] + r["extract_s"]) | {"cover": cover, "data": data}
 
 
@@ -220,7 +225,7 @@ def main() -> None:
         "--other-views", default="center256,whole512", help="views for the models after the first"
     )
     parser.add_argument("--limit", type=int, help="only the first N val images")
-    parser.add_argument("--max-rounds", type=int, default=embedding.DEFAULT_MAX_ROUNDS)
+    parser.add_argument("--max-rounds", type=int, default=EmbedSettings.max_rounds)
     parser.add_argument("--size", type=parse_size, default=(1024, 1024), help="timing cover, WxH (1 MP)")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -286,14 +291,15 @@ def main() -> None:
         "",
     ]
     lines = header + lines
+    settings = EmbedSettings()
     lines += [
         f"Command: `{command}`. A random file fills 100% of the reported capacity (encrypted, "
-        f"stored name {FILE_NAME!r}, Reed-Solomon nsym {DEFAULT_NSYM}, mapper alpha "
-        f"{embedding.DEFAULT_ALPHA}, ceiling {embedding.DEFAULT_CEILING}, tiles of {embedding.TILE} px); the "
+        f"stored name {FILE_NAME!r}, Reed-Solomon nsym {settings.nsym}, mapper alpha "
+        f"{settings.alpha}, ceiling {settings.ceiling}, tiles of {latents.TILE} px); the "
         "stego is saved as 8-bit PNG and extracted from it. Raw bit accuracy is before error "
         "correction; a pass is one render (decode) and one verify read (encode); the verify loop "
         f"accepts a stego when a real extraction works and its worst codeword needs at most "
-        f"{embedding.ACCEPT_SHARE:.0%} of the correctable bytes (bits within the read margin counted "
+        f"{settings.accept_share:.0%} of the correctable bytes (bits within the read margin counted "
         "wrong). bit-exact counts extracted files equal to the embedded ones. PSNR is "
         "information only: stegcinn-detail keeps the cover's colour per 2x2 block and re-draws "
         "its detail (docs/embed_figure.png); stegcinn-fast and -small re-draw all of the colour "

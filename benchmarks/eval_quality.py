@@ -1,4 +1,4 @@
-"""Hiding quality on the val split, in DESIGN.md's views, after saving the stego as PNG.
+"""Hiding quality on the val split, in the views of docs/design.md, after saving the stego as PNG.
 
 Every val image is a cover once, hiding the next val image; the stego is saved as 8-bit
 PNG (and, to show fragility, as JPEG Q95 and with noise sigma 1/255) and revealed from
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from invsteg import api
 from invsteg.eval.quality import evaluate_pair, summarize
 from invsteg.eval.views import apply_view
+from invsteg.models.contracts import ImageHider
+from invsteg.pipelines import hiding
 from invsteg.train.data import image_paths, load_rgb
 from results_file import command_line, publish
 
@@ -29,7 +30,7 @@ ROWS = [("stego", "stego vs cover (PNG)")] + [
 ]
 
 
-def evaluate_view(paths: list[Path], view: str, net: object, channels: tuple[str, ...]) -> dict:
+def evaluate_view(paths: list[Path], view: str, net: ImageHider, channels: tuple[str, ...]) -> dict:
     images = [np.asarray(apply_view(load_rgb(p), view)) for p in paths]
     results = []
     for i, path in enumerate(paths):
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--channels", default="png,jpeg95,noise1", help="what the stego goes through")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
-    net = api.load_hiding_model(args.model, args.weights)
+    net = hiding.load_hiding_model(args.model, args.weights)
     paths = image_paths(args.val)
     name = str(args.weights) if args.weights else args.model
     lines = [START, f"## Hiding quality: {name}, val split ({date.today()})", ""]

@@ -1,4 +1,4 @@
-"""Speed and memory of ``invsteg.api.hide`` / ``reveal`` on CPU.
+"""Speed and memory of ``invsteg.hiding.hide`` / ``reveal`` on CPU.
 
 For each model, cover size and precision (fp32, or bf16 under ``torch.autocast("cpu")``)
 this measures hide and reveal wall time, megapixels per second and peak RSS. Every
@@ -164,14 +164,14 @@ def _load_net(model: str) -> Any:
 def _hide_reveal_once(
     net: Any, cover: np.ndarray, secret: np.ndarray, precision: str, tile: int
 ) -> tuple[float, float]:
-    from invsteg import api
+    from invsteg.pipelines import hiding
 
     with _precision_context(precision):
         start = time.perf_counter()
-        stego = api.hide(cover, secret, net=net, tile=tile).stego
+        stego = hiding.hide(cover, secret, net=net, tile=tile).stego
         hide_s = time.perf_counter() - start
         start = time.perf_counter()
-        api.reveal(stego, net=net, tile=tile)
+        hiding.reveal(stego, net=net, tile=tile)
         reveal_s = time.perf_counter() - start
     return hide_s, reveal_s
 
@@ -388,7 +388,7 @@ def render_section(
             "",
             f"Random weights; tile {args.tile}; {timing} after a 64x64 warm-up. MP/s is megapixels "
             "through one hide plus one reveal. bf16 is `torch.autocast('cpu', dtype=torch.bfloat16)` "
-            "around `api.hide`/`api.reveal`. Each row ran in its own subprocess; peak RSS "
+            "around `hiding.hide`/`hiding.reveal`. Each row ran in its own subprocess; peak RSS "
             "(`ru_maxrss`, MB = 10^6 bytes) is read there before the baseline runs. The ratio is the "
             f"row's (hide + reveal) time over {BASELINE_MODEL} {BASELINE_PRECISION} at {bw}x{bh} "
             f"({bw * bh / 1e6:.3g} MP), timed in the same subprocess, so it survives a noisy machine.",
@@ -434,7 +434,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeats", type=int, default=None, help="timed runs per config, best kept (3; 1 with --quick)"
     )
     parser.add_argument("--budget-s", type=float, default=30.0, help="no new timed run after this many s")
-    parser.add_argument("--tile", type=int, default=None, help="tile size (default api.DEFAULT_TILE)")
+    parser.add_argument("--tile", type=int, default=None, help="tile size (default hiding.DEFAULT_TILE)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per configuration subprocess")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results.md"), help="markdown file")

@@ -18,10 +18,11 @@ from statistics import mean
 
 import numpy as np
 
-from invsteg import api
 from invsteg.eval.quality import compare
 from invsteg.eval.views import apply_view
-from invsteg.ops.attacks import real_blur, real_gaussian_noise, real_jpeg, real_resize
+from invsteg.models.contracts import ImageHider
+from invsteg.ops.distortions import real_blur, real_gaussian_noise, real_jpeg, real_resize
+from invsteg.pipelines import hiding
 from invsteg.train.data import image_paths, load_rgb
 from results_file import command_line, publish
 
@@ -39,17 +40,17 @@ ATTACKS = {
 TARGETS = {"clean (PNG)": 28.0, "JPEG Q75": 24.0, "Gaussian 5/255": 25.0, "resize 0.5x": 23.0}
 
 
-def evaluate(net: object, images: list[np.ndarray]) -> dict:
+def evaluate(net: ImageHider, images: list[np.ndarray]) -> dict:
     """Mean stego PSNR/SSIM and, per attack, mean revealed PSNR/SSIM over all secrets."""
-    k = api.secrets_per_cover(net)
+    k = hiding.secrets_per_cover(net)
     stego_scores: list[dict[str, float]] = []
     revealed: dict[str, list[dict[str, float]]] = {name: [] for name in ATTACKS}
     for i, cover in enumerate(images):
         secrets = [images[(i + j) % len(images)] for j in range(1, k + 1)]
-        stego = api.hide(cover, *secrets, net=net).stego
+        stego = hiding.hide(cover, *secrets, net=net).stego
         stego_scores.append(compare(stego, cover))
         for name, attack in ATTACKS.items():
-            for got, want in zip(api.reveal_all(attack(stego), net=net), secrets, strict=True):
+            for got, want in zip(hiding.reveal_all(attack(stego), net=net), secrets, strict=True):
                 revealed[name].append(compare(got, want))
     stego = {m: mean(s[m] for s in stego_scores) for m in ("psnr", "ssim")}
     per_attack = {
@@ -60,7 +61,7 @@ def evaluate(net: object, images: list[np.ndarray]) -> dict:
     return {"secrets": k, "stego": stego, "revealed": per_attack}
 
 
-def pixel_model(path: Path) -> object:
+def pixel_model(path: Path) -> ImageHider:
     """The robust weights in ``path`` run at scale 1, whatever scale they were trained at."""
     from invsteg.zoo._pretrained import load_weights_file, random_model
     from invsteg.zoo._registry import get_spec
@@ -86,9 +87,11 @@ def main() -> None:
     args = parser.parse_args()
     images = [np.asarray(apply_view(load_rgb(p), "center256")) for p in image_paths(args.val)[: args.limit]]
     models = {
-        "robust (2 secrets, 4x4 blocks)": api.load_hiding_model("robust", args.robust_weights, robust=True),
-        "robust-detail (2 secrets, 2x2 blocks)": api.load_hiding_model("robust-detail", robust=True),
-        "hinet-small (default, 1 secret)": api.load_hiding_model(),
+        "robust (2 secrets, 4x4 blocks)": hiding.load_hiding_model(
+            "robust", args.robust_weights, robust=True
+        ),
+        "robust-detail (2 secrets, 2x2 blocks)": hiding.load_hiding_model("robust-detail", robust=True),
+        "hinet-small (default, 1 secret)": hiding.load_hiding_model(),
     }
     if args.pixel_weights:
         models["robust at scale 1 (in pixels)"] = pixel_model(args.pixel_weights)

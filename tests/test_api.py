@@ -1,66 +1,45 @@
-"""Library surface: sizes, padding, tiling and letterboxing, on a tiny random model."""
+"""The library surface: README's example runs as written, and results are typed."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
-import torch
 
 from invsteg import api
-from invsteg.errors import InputFileError
-from invsteg.models.hinet import HiNet, HiNetConfig
+from invsteg.errors import ModelError, UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def net() -> HiNet:
-    model = HiNet(HiNetConfig(blocks=2, growth=8))
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
-    return model.eval()
+def test_readme_library_example_runs(monkeypatch: pytest.MonkeyPatch, single_thread) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Library use") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "README.md", "exec"), {})
 
 
-def image(height: int, width: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+def test_hide_reports_the_stego_as_written(single_thread) -> None:
+    cover = api.read_image(str(ROOT / "examples/cover.png")).pixels[:64, :64]
+    secret = api.read_image(str(ROOT / "examples/secret.png")).pixels[:64, :64]
+    png = api.hide(cover, [secret])
+    assert png.format == "PNG" and np.array_equal(api.decode_image(png.data).pixels, png.pixels)
+    assert png.psnr_db > 30 and not png.fitted and png.secret_size == (64, 64)
+    with pytest.raises(UsageError, match="only --robust hides several"):
+        api.hide(cover, [secret, secret])
 
 
-@pytest.mark.parametrize(("height", "width"), [(32, 32), (31, 45), (9, 8)])
-def test_any_size_round_trips_to_the_same_size(net, height, width) -> None:
-    cover, secret = image(height, width, 1), image(height, width, 2)
-    result = api.hide(cover, secret, net=net)
-    assert result.stego.shape == cover.shape and result.stego.dtype == np.uint8
-    assert api.reveal(result.stego, net=net).shape == cover.shape
+def test_models_of_another_task_are_refused() -> None:
+    with pytest.raises(ModelError, match="does not embed files"):
+        api.embedding_spec("hinet-small")
+    with pytest.raises(ModelError, match="is a 'embed' model"):
+        api.load_hiding_model("stegcinn-detail")
 
 
-def test_tiling_matches_per_tile_processing(net) -> None:
-    """A tiled image is exactly its tiles processed one by one, so hide and reveal agree."""
-    cover, secret = image(40, 56, 3), image(40, 56, 4)
-    whole = api.hide(cover, secret, net=net, tile=32).stego
-    top_left = api.hide(cover[:32, :32], secret[:32, :32], net=net, tile=512).stego
-    assert np.array_equal(whole[:32, :32], top_left)
-    revealed = api.reveal(whole, net=net, tile=32)
-    assert np.array_equal(revealed[:32, :32], api.reveal(top_left, net=net, tile=512))
-
-
-def test_too_small_image_is_refused(net) -> None:
-    with pytest.raises(InputFileError, match="at least"):
-        api.hide(image(4, 20, 1), image(4, 20, 2), net=net)
-
-
-@pytest.mark.parametrize(
-    ("secret_size", "canvas", "box"),
-    [((100, 50), (200, 200), api.Box(0, 50, 200, 100)), ((10, 40), (30, 40), api.Box(10, 0, 10, 40))],
-)
-def test_letterbox_keeps_aspect_and_centres(secret_size, canvas, box) -> None:
-    assert api.letterbox(secret_size, canvas) == box
-
-
-def test_fit_and_unfit_restore_the_secret_size() -> None:
-    secret = np.full((30, 60, 3), 200, dtype=np.uint8)
-    canvas = api.fit_secret(secret, (64, 64))
-    assert canvas.shape == (64, 64, 3)
-    assert canvas[0, 0].tolist() == [0, 0, 0] and canvas[32, 32].tolist() == [200, 200, 200]
-    restored = api.unfit_secret(canvas, (60, 30))
-    assert restored.shape == secret.shape
-    assert np.abs(restored.astype(int) - 200).max() <= 2
+def test_capacity_lists_the_default_first() -> None:
+    rows = api.capacity(np.zeros((32, 48, 3), np.uint8))
+    assert rows[0][0] == "stegcinn-detail" and {name for name, _ in rows} >= {"stegcinn-fast"}
+    assert all(info.net_bytes >= 0 and info.width == 48 for _, info in rows)

@@ -1,6 +1,7 @@
-"""Attacks: differentiable training attacks, the per-sample mixer, real Pillow/numpy attacks and
-``invsteg attack``. Real behaviour only: gradients, statistics, agreement with Pillow's JPEG,
-files on disk and exit codes. Images are 64..128 px so the whole file runs in seconds.
+"""Attacks: differentiable training attacks and the per-sample mixer (ops.attacks), real
+Pillow/numpy attacks (ops.distortions) and ``invsteg attack``. Real behaviour only: gradients,
+statistics, agreement with Pillow's JPEG, files on disk and exit codes. Images are 64..128 px
+so the whole file runs in seconds.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ import pytest
 import torch
 from PIL import Image
 
-from invsteg.eval.metrics import psnr_np
-from invsteg.ops import attacks
+from invsteg.ops import attacks, distortions
 from invsteg.ops.attacks import AttackConfig, AttackMixer
-from invsteg.ops.quantize import round_8bit
+from invsteg.ops.quantize import psnr, round_8bit
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -84,7 +84,7 @@ def test_gradient_reaches_every_sample(name: str, cover: np.ndarray) -> None:
 
 def test_jpeg_tables_are_pillows(cover: np.ndarray) -> None:
     for quality in (1, 10, 49, 50, 51, 75, 95, 100):
-        with Image.open(io.BytesIO(attacks.encode_jpeg(cover, quality))) as written:
+        with Image.open(io.BytesIO(distortions.encode_jpeg(cover, quality))) as written:
             tables = written.quantization  # natural order, as ours
         luma, chroma = attacks.jpeg_quant_tables(quality)
         assert luma[0].flatten().int().tolist() == list(tables[0]), quality
@@ -94,13 +94,13 @@ def test_jpeg_tables_are_pillows(cover: np.ndarray) -> None:
 def test_jpeg_approx_is_close_to_real_jpeg(cover: np.ndarray) -> None:
     x = to_tensor(cover)
     approx95 = to_uint8(round_8bit(attacks.jpeg_approx(x, 95)))
-    real95 = attacks.real_jpeg(cover, 95)
-    assert psnr_np(approx95, real95) > 35  # measured ~50 dB
+    real95 = distortions.real_jpeg(cover, 95)
+    assert psnr(approx95, real95) > 35  # measured ~50 dB
     assert not np.array_equal(approx95, cover)
     approx50 = to_uint8(round_8bit(attacks.jpeg_approx(x, 50)))
-    assert psnr_np(approx50, attacks.real_jpeg(cover, 50)) > 35
-    assert psnr_np(approx50, cover) < psnr_np(approx95, cover) - 2
-    assert psnr_np(attacks.real_jpeg(cover, 50), cover) < psnr_np(real95, cover)
+    assert psnr(approx50, distortions.real_jpeg(cover, 50)) > 35
+    assert psnr(approx50, cover) < psnr(approx95, cover) - 2
+    assert psnr(distortions.real_jpeg(cover, 50), cover) < psnr(real95, cover)
 
 
 def test_jpeg_approx_odd_size_and_per_sample_quality(cover: np.ndarray) -> None:
@@ -157,7 +157,7 @@ def test_blur_is_close_to_pillows_and_per_sample(cover: np.ndarray) -> None:
     assert torch.equal(attacks.gaussian_blur(x, 0.0), x)
     for sigma in (0.5, 1.5):
         ours = to_uint8(attacks.gaussian_blur(x, sigma))
-        assert psnr_np(ours, attacks.real_blur(cover, sigma)) > 45  # measured 53..60 dB
+        assert psnr(ours, distortions.real_blur(cover, sigma)) > 45  # measured 53..60 dB
     pair = x.repeat(2, 1, 1, 1)
     batch = attacks.gaussian_blur(pair, torch.tensor([0.5, 1.5]))
     torch.testing.assert_close(batch[1:], attacks.gaussian_blur(x, 1.5))
@@ -230,29 +230,28 @@ def test_attack_config_rejects_bad_ranges(fields: dict) -> None:
 
 def test_real_attacks(cover: np.ndarray) -> None:
     flat = np.full((128, 128, 3), 128, np.uint8)
-    noisy = attacks.real_gaussian_noise(flat, 5.0, np.random.default_rng(0))
+    noisy = distortions.real_gaussian_noise(flat, 5.0, np.random.default_rng(0))
     assert noisy.dtype == np.uint8 and (noisy.astype(float) - 128).std() == pytest.approx(5.0, rel=0.05)
-    shot = attacks.real_poisson(flat, 500.0, np.random.default_rng(0)).astype(float) / 255
+    shot = distortions.real_poisson(flat, 500.0, np.random.default_rng(0)).astype(float) / 255
     assert shot.std() == pytest.approx((128 / 255 / 500) ** 0.5, rel=0.1)
-    np.testing.assert_array_equal(attacks.real_resize(cover, 1.0), cover)
-    assert psnr_np(attacks.real_resize(cover, 0.5), cover) < psnr_np(attacks.real_resize(cover, 0.9), cover)
-    assert attacks.real_resize(cover, 0.5).shape == cover.shape
-    assert psnr_np(attacks.real_blur(cover, 1.5), cover) < psnr_np(attacks.real_blur(cover, 0.5), cover)
+    np.testing.assert_array_equal(distortions.real_resize(cover, 1.0), cover)
+    assert psnr(distortions.real_resize(cover, 0.5), cover) < psnr(distortions.real_resize(cover, 0.9), cover)
+    assert distortions.real_resize(cover, 0.5).shape == cover.shape
+    assert psnr(distortions.real_blur(cover, 1.5), cover) < psnr(distortions.real_blur(cover, 0.5), cover)
 
 
-def test_apply_attacks_order_and_seed(cover: np.ndarray) -> None:
+def test_attack_image_order_and_seed(cover: np.ndarray) -> None:
     settings = {"jpeg": 70, "noise": 3.0, "resize": 0.75, "blur": 0.8}
-    result = attacks.attack_image(cover, seed=3, **settings)
-    expected = attacks.real_resize(cover, 0.75)
-    expected = attacks.real_blur(expected, 0.8)
-    expected = attacks.real_gaussian_noise(expected, 3.0, np.random.default_rng(3))
-    assert result.jpeg_bytes == attacks.encode_jpeg(expected, 70)
-    expected = attacks.real_jpeg(expected, 70)
+    result = distortions.attack_image(cover, seed=3, **settings)
+    expected = distortions.real_resize(cover, 0.75)
+    expected = distortions.real_blur(expected, 0.8)
+    expected = distortions.real_gaussian_noise(expected, 3.0, np.random.default_rng(3))
+    assert result.jpeg_bytes == distortions.encode_jpeg(expected, 70)
+    expected = distortions.real_jpeg(expected, 70)
     np.testing.assert_array_equal(result.pixels, expected)
-    np.testing.assert_array_equal(attacks.apply_attacks(cover, seed=3, **settings), expected)
     assert result.applied == ("resize 0.75", "blur 0.8", "noise 3", "jpeg Q70")
-    other_seed = attacks.apply_attacks(cover, noise=3.0, seed=4)
-    assert not np.array_equal(other_seed, attacks.apply_attacks(cover, noise=3.0, seed=3))
+    other_seed = distortions.attack_image(cover, noise=3.0, seed=4).pixels
+    assert not np.array_equal(other_seed, distortions.attack_image(cover, noise=3.0, seed=3).pixels)
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -313,7 +312,9 @@ def test_cli_png_output(monkeypatch: pytest.MonkeyPatch, work: Path, cover: np.n
     assert len(lines) == 1 and "PSNR" in lines[0] and "out.png" in lines[0], run.err
     image_format, pixels = read_pixels((work / "out.png").read_bytes())
     assert image_format == "PNG"
-    np.testing.assert_array_equal(pixels, attacks.apply_attacks(cover, resize=0.5, noise=2.0, seed=0))
+    np.testing.assert_array_equal(
+        pixels, distortions.attack_image(cover, resize=0.5, noise=2.0, seed=0).pixels
+    )
 
 
 def test_cli_jpeg_output_is_that_jpeg(monkeypatch: pytest.MonkeyPatch, work: Path, cover: np.ndarray) -> None:
@@ -323,9 +324,9 @@ def test_cli_jpeg_output_is_that_jpeg(monkeypatch: pytest.MonkeyPatch, work: Pat
     assert run.rc == 0, run.err
     data = json.loads(run.out)
     assert data["output"] == "out.jpg" and data["attacks"]["jpeg"] == 60
-    expected = attacks.attack_image(cover, jpeg=60, blur=1.0)
+    expected = distortions.attack_image(cover, jpeg=60, blur=1.0)
     assert (work / "out.jpg").read_bytes() == expected.jpeg_bytes
-    assert data["psnr_db"] == pytest.approx(psnr_np(expected.pixels, cover))
+    assert data["psnr_db"] == pytest.approx(psnr(expected.pixels, cover))
 
 
 def test_cli_stdin_to_stdout(monkeypatch: pytest.MonkeyPatch, work: Path, cover: np.ndarray) -> None:
@@ -335,7 +336,7 @@ def test_cli_stdin_to_stdout(monkeypatch: pytest.MonkeyPatch, work: Path, cover:
     assert run.rc == 0, run.err
     image_format, pixels = read_pixels(run.out)
     assert image_format == "PNG"  # stdout gets PNG: the pixels after the JPEG step
-    np.testing.assert_array_equal(pixels, attacks.real_jpeg(cover, 80))
+    np.testing.assert_array_equal(pixels, distortions.real_jpeg(cover, 80))
     assert sorted(os.listdir(work)) == ["in.png"]
 
 

@@ -149,15 +149,15 @@ def test_pipeline_through_stdin_and_stdout(roundtrip: RoundTrip, tiny_weights: P
 
 
 def test_files_match_the_api(roundtrip: RoundTrip, tiny_weights: Path) -> None:
-    from invsteg import api
+    from invsteg.pipelines import hiding
     from invsteg.zoo._pretrained import load_weights_file
 
     net = load_weights_file(tiny_weights)
     cover = pixels(roundtrip.cover)
-    result = api.hide(cover, pixels(roundtrip.secret), net=net)
+    result = hiding.hide(cover, pixels(roundtrip.secret), net=net)
     assert not np.array_equal(result.stego, cover)  # the tiny model is not the identity
     np.testing.assert_array_equal(pixels(roundtrip.stego), result.stego)
-    np.testing.assert_array_equal(pixels(roundtrip.revealed), api.reveal(result.stego, net=net))
+    np.testing.assert_array_equal(pixels(roundtrip.revealed), hiding.reveal(result.stego, net=net))
 
 
 def test_never_overwrites_without_force(roundtrip: RoundTrip, tiny_weights: Path, tmp_path: Path) -> None:

@@ -8,8 +8,10 @@ weights); covers are small crops of ``examples/cover.png`` (a photo: dark areas,
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -21,10 +23,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invsteg.errors import PayloadError, UsageError
-from invsteg.payload import NoPayloadError, PayloadTooLargeError, container
+from invsteg.errors import PayloadError
+from invsteg.payload import DEFAULT_NSYM, NoPayloadError, PayloadTooLargeError, container
 from invsteg.payload.errors import EmbeddingFailedError
-from invsteg.pipelines import embedding
+from invsteg.pipelines import embedding, latents
+from invsteg.pipelines.embedding import EmbedSettings
+from invsteg.pipelines.tiling import balanced_grid
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cover.png"
 ENV = {k: v for k, v in os.environ.items() if k not in ("INVSTEG_WEIGHTS_DIR", "INVSTEG_PASSPHRASE")}
@@ -353,38 +357,43 @@ def test_one_byte_round_trips_at_any_size(model, width: int, height: int) -> Non
     cover = crop_example(width, height, left=20, top=100)
     stego, report = embedding.embed_file(cover, b"\x00", file_name="one.bin", passphrase="pw", model=model)
     assert stego.shape == cover.shape and stego.dtype == np.uint8
-    assert report["accepted"] and report["codeword_errors"][-1] <= report["correctable"] // 2
+    assert report.accepted and report.codeword_errors[-1] <= report.correctable // 2
     unpacked = embedding.extract_file(through_png(stego), passphrase="pw", model=model)
     assert (unpacked.data, unpacked.file_name, unpacked.encrypted) == (b"\x00", "one.bin", True)
 
 
 def test_odd_sizes_leave_the_half_padded_blocks_out(model) -> None:
-    mask = embedding.carrier_mask(model, 61, 67)
+    mask = latents.carrier_mask(model, 61, 67)
     assert mask.shape == (8, 31, 34)
     assert mask[:, :30, :33].all() and not mask[:, 30, :].any() and not mask[:, :, 33].any()
-    assert embedding.capacity(np.zeros((61, 67, 3), np.uint8), model=model)["carriers"] == 8 * 30 * 33
+    assert embedding.capacity(np.zeros((61, 67, 3), np.uint8), model=model).carriers == 8 * 30 * 33
 
 
 def test_exact_capacity_with_a_name_and_passphrase_on_an_odd_cover(model) -> None:
     cover = crop_example(67, 61)
-    room = embedding.capacity(cover, model=model, passphrase="pw", file_name="a.txt")["net_bytes"]
+    room = embedding.capacity(cover, model=model, passphrase="pw", file_name="a.txt").net_bytes
     data = np.random.default_rng(6).bytes(room)
     stego, report = embedding.embed_file(cover, data, file_name="a.txt", passphrase="pw", model=model)
-    assert report["capacity_bytes"] == room == report["payload_bytes"]
+    assert report.capacity_bytes == room == report.payload_bytes
     assert embedding.extract_file(through_png(stego), passphrase="pw", model=model).data == data
     with pytest.raises(PayloadTooLargeError, match=f"holds at most {room} bytes"):
         embedding.embed_file(cover, data + b"!", file_name="a.txt", passphrase="pw", model=model)
 
 
-def full(cover: np.ndarray, model, nsym: int = embedding.DEFAULT_NSYM) -> bytes:
+def full(cover: np.ndarray, model, nsym: int = DEFAULT_NSYM) -> bytes:
     """Random bytes filling the cover's capacity (unencrypted, no name): every codeword counts."""
-    room = embedding.capacity(cover, model=model, nsym=nsym, encrypted=False)["net_bytes"]
+    room = embedding.capacity(cover, model=model, nsym=nsym, encrypted=False).net_bytes
     return np.random.default_rng(room).bytes(room)
 
 
 # alpha 0 (no sign margin) makes the tiny model's first pass leave bits wrong on this dark
 # photo crop, as a trained model's does on the hardest covers: the verify loop has work.
-HARD = {"alpha": 0.0, "ceiling": None, "seed": 0}
+HARD = EmbedSettings(alpha=0.0, ceiling=None)
+
+
+def hard(**changes: object) -> EmbedSettings:
+    """:data:`HARD` with ``changes``."""
+    return dataclasses.replace(HARD, **changes)
 
 
 def test_verify_loop_stops_once_error_correction_has_margin(model) -> None:
@@ -392,12 +401,12 @@ def test_verify_loop_stops_once_error_correction_has_margin(model) -> None:
     Reed-Solomon corrects (64 bytes with nsym 128): accepted at once, no repair round."""
     cover = crop_example(96, 80)
     data = full(cover, model)
-    stego, report = embedding.embed_file(cover, data, model=model, **HARD)
-    assert report["bit_errors"][0] > 0 and 0.99 < report["bit_accuracy_first"] < 1.0
-    assert report["rounds"] == 1 and report["accepted"] and not report["exact"]
-    assert 0 < report["codeword_errors"][0] <= embedding.ACCEPT_SHARE * report["correctable"]
-    bits = embedding.read_bits(stego, model=model)  # the raw bits, errors and all
-    assert bits.shape == (report["carriers"],)
+    stego, report = embedding.embed_file(cover, data, model=model, settings=HARD, seed=0)
+    assert report.bit_errors[0] > 0 and 0.99 < report.bit_accuracy_first < 1.0
+    assert report.rounds == 1 and report.accepted and not report.exact
+    assert 0 < report.codeword_errors[0] <= HARD.accept_share * report.correctable
+    bits = latents.read_bits(stego, model=model)  # the raw bits, errors and all
+    assert bits.shape == (report.carriers,)
     assert embedding.extract_file(through_png(stego), model=model).data == data
 
 
@@ -406,54 +415,74 @@ def test_verify_loop_repairs_until_the_margin_holds(model) -> None:
     enough; the repair rounds bring the worst codeword under the limit."""
     cover = crop_example(96, 80)
     data = full(cover, model, nsym=16)
-    stego, report = embedding.embed_file(cover, data, model=model, nsym=16, **HARD)
-    errors = report["codeword_errors"]
-    assert report["rounds"] == len(errors) == len(report["bit_errors"]) == len(report["weak_bits"]) > 1
-    assert errors[0] > 8 and errors[-1] <= 4 and report["accepted"]
-    assert report["bit_errors"][-1] < report["bit_errors"][0]
+    stego, report = embedding.embed_file(cover, data, model=model, settings=hard(nsym=16), seed=0)
+    errors = report.codeword_errors
+    assert report.rounds == len(errors) == len(report.bit_errors) == len(report.weak_bits) > 1
+    assert errors[0] > 8 and errors[-1] <= 4 and report.accepted
+    assert report.bit_errors[-1] < report.bit_errors[0]
     assert embedding.extract_file(through_png(stego), model=model, nsym=16).data == data
 
 
-def test_without_margin_the_best_pass_is_kept_if_it_extracts(model, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_margin_the_best_pass_is_kept_if_it_extracts(model) -> None:
     cover = crop_example(96, 80)
     data = full(cover, model)
-    monkeypatch.setattr(embedding, "ACCEPT_SHARE", 0.0)  # accept error-free codewords only
-    stego, report = embedding.embed_file(cover, data, model=model, max_rounds=2, **HARD)
-    assert report["rounds"] == 2 and not report["accepted"]
-    assert 0 < min(report["codeword_errors"]) <= report["correctable"]
+    strict = hard(accept_share=0.0, max_rounds=2)  # accept error-free codewords only
+    stego, report = embedding.embed_file(cover, data, model=model, settings=strict, seed=0)
+    assert report.rounds == 2 and not report.accepted
+    assert 0 < min(report.codeword_errors) <= report.correctable
     assert embedding.extract_file(through_png(stego), model=model).data == data
     # one pass only, with parity for 8 wrong bytes per codeword: a clear error, no stego
+    once = hard(nsym=16, max_rounds=1)
     with pytest.raises(EmbeddingFailedError, match="cannot carry the file"):
-        embedding.embed_file(cover, full(cover, model, nsym=16), model=model, nsym=16, max_rounds=1, **HARD)
+        embedding.embed_file(cover, full(cover, model, nsym=16), model=model, settings=once, seed=0)
+
+
+def test_settings_are_checked_and_the_report_summarises_for_json(model) -> None:
+    with pytest.raises(ValueError, match="max_rounds"):
+        EmbedSettings(max_rounds=0)
+    with pytest.raises(ValueError, match="accept_share"):
+        EmbedSettings(accept_share=1.5)
+    cover = crop_example(64, 64)
+    _, report = embedding.embed_file(cover, b"abc", model=model, seed=3)
+    summary = report.summary()
+    assert list(summary) == [
+        "capacity_bytes", "carriers", "rounds", "bit_errors", "weak_bits", "codeword_errors",
+        "worst_codeword", "correctable", "accepted", "bit_accuracy_first", "bit_accuracy", "exact",
+        "clipped_pixels", "lifted_pixels", "psnr_db",
+    ]  # fmt: skip
+    assert json.loads(json.dumps(summary)) == summary  # plain JSON: lists, no infinity
+    assert summary["psnr_db"] == report.psnr_db > 0
+    assert dataclasses.replace(report, psnr_db=math.inf).summary()["psnr_db"] is None
 
 
 def test_tiles_cover_the_image_the_same_way_at_any_size() -> None:
-    assert embedding.tile_grid(2, 2) == [(slice(0, 2), slice(0, 2))]
-    assert embedding.tile_grid(embedding.TILE, 512) == [(slice(0, embedding.TILE), slice(0, 512))]
-    grid = embedding.tile_grid(3000, 2 * embedding.TILE + 2)
+    tile = latents.TILE
+    assert balanced_grid(2, 2, tile) == [(slice(0, 2), slice(0, 2))]
+    assert balanced_grid(tile, 512, tile) == [(slice(0, tile), slice(0, 512))]
+    grid = balanced_grid(3000, 2 * tile + 2, tile)
     assert len(grid) == 3 * 3
-    covered = np.zeros((3000, 2 * embedding.TILE + 2), dtype=int)
+    covered = np.zeros((3000, 2 * tile + 2), dtype=int)
     for rows, cols in grid:
         assert rows.start % 2 == cols.start % 2 == 0 and rows.stop % 2 == cols.stop % 2 == 0
-        assert rows.stop - rows.start <= embedding.TILE and cols.stop - cols.start <= embedding.TILE
+        assert rows.stop - rows.start <= tile and cols.stop - cols.start <= tile
         covered[rows, cols] += 1
     assert (covered == 1).all()
 
 
 def test_tiled_embedding_round_trips(model, monkeypatch: pytest.MonkeyPatch) -> None:
     """A small TILE makes this 70x58 cover 3x2 tiles: embedding and extraction agree."""
-    monkeypatch.setattr(embedding, "TILE", 32)
-    assert len(embedding.tile_grid(58, 70)) == 2 * 3
+    monkeypatch.setattr(latents, "TILE", 32)
+    assert len(balanced_grid(58, 70, latents.TILE)) == 2 * 3
     cover = crop_example(70, 58)
     stego, report = embedding.embed_file(cover, b"tiles", model=model, seed=1)
-    assert report["accepted"]
+    assert report.accepted
     assert embedding.extract_file(through_png(stego), model=model).data == b"tiles"
 
 
 def test_carrier_channels_are_a_parameter(model) -> None:
     cover = crop_example(64, 64)
     stego, report = embedding.embed_file(cover, b"abc", model=model, channels=(0, 1, 2, 3))
-    assert report["carriers"] == 4 * 32 * 32
+    assert report.carriers == 4 * 32 * 32
     assert embedding.extract_file(stego, model=model, channels=(0, 1, 2, 3)).data == b"abc"
     with pytest.raises(NoPayloadError):
         embedding.extract_file(stego, model=model)  # all 8 channels: another bit layout
@@ -467,41 +496,6 @@ def test_wrong_passphrase_and_no_payload_are_typed_errors(model) -> None:
     with pytest.raises(NoPayloadError):
         embedding.extract_file(cover, model=model)
     assert issubclass(NoPayloadError, PayloadError)  # exit 1 through the CLI
-
-
-# -- passphrase sources ------------------------------------------------------------------------
-
-
-def test_passphrase_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from invsteg import cli
-
-    monkeypatch.delenv("INVSTEG_PASSPHRASE", raising=False)
-    (tmp_path / "p.txt").write_text("from file\nsecond line\n")
-    assert cli._passphrase(tmp_path / "p.txt", False, embedding=True) == "from file"
-    (tmp_path / "empty.txt").write_text("")
-    with pytest.raises(UsageError, match="empty"):
-        cli._passphrase(tmp_path / "empty.txt", False, embedding=True)
-    monkeypatch.setenv("INVSTEG_PASSPHRASE", "from env")
-    assert cli._passphrase(None, False, embedding=False) == "from env"
-    assert cli._passphrase(None, True, embedding=True) is None  # --no-passphrase wins
-    monkeypatch.delenv("INVSTEG_PASSPHRASE")
-
-    # a terminal: a hidden prompt (twice when embedding); an empty answer is refused, like age
-    prompts = []
-    monkeypatch.setattr(sys, "stdin", io.StringIO())
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
-    monkeypatch.setattr(cli.typer, "prompt", lambda text, **kw: prompts.append(kw) or "typed")
-    assert cli._passphrase(None, False, embedding=True) == "typed"
-    assert prompts[-1]["hide_input"] and prompts[-1]["confirmation_prompt"] and prompts[-1]["err"]
-    monkeypatch.setattr(cli.typer, "prompt", lambda text, **kw: "")
-    with pytest.raises(UsageError, match="--no-passphrase"):
-        cli._passphrase(None, False, embedding=False)
-
-    # no terminal: extraction tries without one, embedding needs --no-passphrase
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
-    assert cli._passphrase(None, False, embedding=False) is None
-    with pytest.raises(UsageError, match="--no-passphrase"):
-        cli._passphrase(None, False, embedding=True)
 
 
 def test_extraction_without_a_model_finds_the_one_that_embedded() -> None:

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invsteg import api
-from invsteg.pipelines import embedding
+from invsteg.pipelines import embedding, hiding
 from invsteg.zoo._pretrained import load_pretrained
 from invsteg.zoo._registry import get_spec
 
@@ -37,9 +36,9 @@ def _assert_same(actual: np.ndarray, name: str) -> None:
 def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thread) -> None:
     net = load_pretrained(name)
     secrets = [_image(s) for s in MANIFEST["hide"][name]["secrets"]]
-    stego = api.hide(_image("cover.png"), *secrets, net=net).stego
+    stego = hiding.hide(_image("cover.png"), *secrets, net=net).stego
     _assert_same(stego, f"{name}.stego.png")
-    revealed = api.reveal_all(_image(f"{name}.stego.png"), net=net)
+    revealed = hiding.reveal_all(_image(f"{name}.stego.png"), net=net)
     suffixes = [""] if len(revealed) == 1 else [str(i) for i in range(1, len(revealed) + 1)]
     for image, suffix in zip(revealed, suffixes, strict=True):
         _assert_same(image, f"{name}.revealed{suffix}.png")

@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 
 from invsteg import cli
-from invsteg.errors import InputFileError, OutputFileError
+from invsteg.errors import InputFileError, OutputFileError, UsageError
 from invsteg.io import files
 
 ENV = {
@@ -145,10 +145,10 @@ def test_a_stored_name_too_long_for_the_file_system_is_shortened_with_a_note(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(files, "name_max", lambda directory: 100)
-    fitted = cli._extracted_name(LONG_NAME)
+    fitted = cli.files.extracted_name(LONG_NAME)
     assert fitted == "n" * 96 + ".txt"
     assert "note: the stored name is 255 bytes, this file system allows 100" in capsys.readouterr().err
-    assert cli._extracted_name("short.txt") == "short.txt"
+    assert cli.files.extracted_name("short.txt") == "short.txt"
     # multi-byte characters are never cut in half
     assert files.fit_name("é" * 100 + ".tar", 11) == "é" * 3 + ".tar"
 
@@ -419,7 +419,7 @@ ATTACK = ["attack", "cover.png", "-o", "out.png", "--blur", "1"]
 def test_internal_error_is_one_line_and_exit_70(
     in_process: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "_check_stdio", _fail_with(RuntimeError("boom\nsecond line")))
+    monkeypatch.setattr(cli.images, "check_stdio", _fail_with(RuntimeError("boom\nsecond line")))
     code, err = _run_main(ATTACK, capsys)
     assert code == 70
     assert err == [
@@ -446,7 +446,7 @@ def test_internal_error_is_one_line_and_exit_70(
 def test_out_of_memory_is_a_clear_error(
     exc: Exception, in_process: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "_check_stdio", _fail_with(exc))
+    monkeypatch.setattr(cli.images, "check_stdio", _fail_with(exc))
     code, err = _run_main(ATTACK, capsys)
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error: out of memory"), err
@@ -457,9 +457,9 @@ def test_python_warnings_become_one_note_line(
 ) -> None:
     def warn_then_fail(*args: object, **kwargs: object) -> None:
         warnings.warn("something odd\nhappened", UserWarning, stacklevel=1)
-        raise cli.UsageError("stop here")
+        raise UsageError("stop here")
 
-    monkeypatch.setattr(cli, "_check_stdio", warn_then_fail)
+    monkeypatch.setattr(cli.images, "check_stdio", warn_then_fail)
     code, err = _run_main(ATTACK, capsys)
     assert code == 2
     assert err == ["note: something odd happened", "error: stop here"]

@@ -16,7 +16,7 @@ from PIL import EpsImagePlugin, Image
 
 from invsteg.errors import InputFileError, UsageError
 from invsteg.io import images
-from invsteg.ops import attacks
+from invsteg.ops import distortions
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -211,14 +211,14 @@ def test_pillow_warnings_become_notices(exif: bytes, warning: str, no_warnings: 
 )
 def test_bad_attack_settings_are_usage_errors(settings: dict[str, float], match: str) -> None:
     with pytest.raises(UsageError, match=match):
-        attacks.check_attacks(**settings)
+        distortions.check_attacks(**settings)
     with pytest.raises(UsageError, match=match):
-        attacks.attack_image(_noise(8, 8), **settings)
+        distortions.attack_image(_noise(8, 8), **settings)
 
 
 def test_attack_limits_are_inclusive() -> None:
     img = _noise(8, 8)
-    attacks.attack_image(img, blur=100.0, noise=255.0, seed=2**64 + 5)  # big seeds are fine
+    distortions.attack_image(img, blur=100.0, noise=255.0, seed=2**64 + 5)  # big seeds are fine
 
 
 # -- 4. bounded memory -----------------------------------------------------------------------------
@@ -228,33 +228,33 @@ def test_noise_in_bands_equals_one_whole_image_draw(monkeypatch: pytest.MonkeyPa
     img = _noise(37, 29, seed=3)
     whole = img + np.random.default_rng(5).normal(0.0, 7.0, img.shape)
     expected = np.clip(np.round(whole), 0, 255).astype(np.uint8)
-    monkeypatch.setattr(attacks, "NOISE_BAND_VALUES", 29 * 3 * 4)  # bands of 4 rows, last one short
-    np.testing.assert_array_equal(attacks.attack_image(img, noise=7.0, seed=5).pixels, expected)
+    monkeypatch.setattr(distortions, "NOISE_BAND_VALUES", 29 * 3 * 4)  # bands of 4 rows, last one short
+    np.testing.assert_array_equal(distortions.attack_image(img, noise=7.0, seed=5).pixels, expected)
 
     counts = np.random.default_rng(6).poisson(img / 255.0 * 300.0)
     expected = np.clip(np.round(counts / 300.0 * 255), 0, 255).astype(np.uint8)
-    np.testing.assert_array_equal(attacks.real_poisson(img, 300.0, np.random.default_rng(6)), expected)
+    np.testing.assert_array_equal(distortions.real_poisson(img, 300.0, np.random.default_rng(6)), expected)
 
 
 def test_noise_attack_has_no_whole_image_float_temporaries() -> None:
     img = _noise(1000, 1000, seed=4)  # 3 MB; one float64 copy would be 24 MB
     tracemalloc.start()
     try:
-        attacks.attack_image(img, noise=3.0, seed=1)
+        distortions.attack_image(img, noise=3.0, seed=1)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 3 * img.nbytes + 4 * 8 * attacks.NOISE_BAND_VALUES, peak
+    assert peak < 3 * img.nbytes + 4 * 8 * distortions.NOISE_BAND_VALUES, peak
 
 
 def test_embed_lightness_in_bands_equals_one_conversion() -> None:
     import torch
 
-    from invsteg.pipelines import embedding
+    from invsteg.pipelines import latents
 
     pixels = _noise(300, 7, seed=5)  # more than one 256-row band, odd width
     like = torch.zeros(1)
-    whole = embedding._to_lab(pixels, like)
-    assert torch.equal(embedding._lightness(pixels, like), whole[:, :1])
+    whole = latents.to_lab(pixels, like)
+    assert torch.equal(latents.lightness(pixels, like), whole[:, :1])
     # the render converts the cover's colour per tile: elementwise, so the same values
-    assert torch.equal(embedding._to_lab(pixels[10:290, 2:6], like), whole[..., 10:290, 2:6])
+    assert torch.equal(latents.to_lab(pixels[10:290, 2:6], like), whole[..., 10:290, 2:6])

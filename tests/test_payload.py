@@ -1,16 +1,14 @@
-"""Payload layer: container format (golden), crypto errors, Reed-Solomon, interleaving, sign mapper."""
+"""Payload layer: container format (golden), crypto errors, Reed-Solomon, interleaving."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import struct
 import zlib
 
 import numpy as np
 import pytest
-import torch
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -30,9 +28,9 @@ from invsteg.payload import (
     capacity_bytes,
     container,
     deinterleave,
+    ecc,
     ecc_decode,
     ecc_encode,
-    embed_payload,
     extract_payload,
     interleave,
     interleave_seed,
@@ -41,7 +39,7 @@ from invsteg.payload import (
     unpack,
 )
 from invsteg.payload.ecc import PUBLIC_INTERLEAVE_SEED, permutation
-from invsteg.pipelines.mapper import bits_to_latents, latents_to_bits, resample, strengthen
+from invsteg.payload.frame import frame_payload
 
 REAL_SCRYPT_N = container.SCRYPT_N
 
@@ -124,6 +122,21 @@ def test_golden_interleave_permutation() -> None:
     # Images must decode with any future numpy: the permutation is pinned.
     expected = "26 14 18 31 9 13 28 12 25 2 7 24 15 30 8 5 27 11 16 6 3 4 17 0 19 21 10 23 20 29 1 22"
     assert permutation(32, PUBLIC_INTERLEAVE_SEED).tolist() == [int(x) for x in expected.split()]
+
+
+@pytest.mark.parametrize(("n", "shift", "chunk"), [(1000, 63, 1 << 20), (5000, 60, 64), (70_000, 40, 4096)])
+def test_permutation_is_the_stable_argsort_of_the_aes_keys(
+    n: int, shift: int, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lean build sorts keys truncated to ``64 - shift`` bits, then orders ties by full
+    key; with few bits left nearly every entry ties (and small chunks cross key blocks)."""
+    monkeypatch.setattr(ecc, "_KEY_CHUNK", chunk)
+    seed = hashlib.sha256(f"{n}".encode()).digest()
+    encryptor = Cipher(algorithms.AES(seed), modes.CTR(bytes(16))).encryptor()
+    expected = np.argsort(np.frombuffer(encryptor.update(bytes(8 * n)), dtype="<u8"), kind="stable")
+    assert np.array_equal(ecc._lean_permutation(n, seed, shift), expected)
+    order = permutation(n, seed)
+    assert order.dtype == np.int32 and np.array_equal(order, expected)
 
 
 # --- container round trips and errors ------------------------------------------------------------
@@ -244,7 +257,7 @@ def test_fuzzed_headers_raise_only_payload_errors() -> None:
 
 def test_too_large() -> None:
     with pytest.raises(PayloadTooLargeError):
-        embed_payload(os.urandom(1000), file_name="a", wire_id=0, passphrase=None, num_latents=8000)
+        frame_payload(os.urandom(1000), file_name="a", wire_id=0, passphrase=None, num_latents=8000)
 
 
 # --- safe file names -----------------------------------------------------------------------------
@@ -370,9 +383,9 @@ def test_interleave_spreads_a_burst() -> None:
 def test_frame_round_trip_with_burst(passphrase: str | None) -> None:
     data = os.urandom(1500)
     num_latents = 8 * 255 * 24 + 13  # odd count: leftover latents are filled too
-    bits = embed_payload(
+    bits = frame_payload(
         data, file_name="doc.pdf", wire_id=3, passphrase=passphrase, num_latents=num_latents, nsym=64
-    )
+    ).bits
     assert bits.shape == (num_latents,) and abs(bits.mean() - 0.5) < 0.03
     damaged = bits.copy()
     damaged[1000:1360] ^= 1  # a damaged image region: 45 bytes, more than one codeword corrects
@@ -381,12 +394,12 @@ def test_frame_round_trip_with_burst(passphrase: str | None) -> None:
 
 
 def test_frame_passphrase_errors() -> None:
-    secret = embed_payload(b"x", file_name="a", wire_id=0, passphrase="pw", num_latents=4000)
+    secret = frame_payload(b"x", file_name="a", wire_id=0, passphrase="pw", num_latents=4000).bits
     with pytest.raises(NoPayloadError, match="wrong passphrase"):
         extract_payload(secret, passphrase="nope")
     with pytest.raises(NoPayloadError, match="give the passphrase"):
         extract_payload(secret, passphrase=None)
-    public = embed_payload(b"x", file_name="a", wire_id=0, passphrase=None, num_latents=4000)
+    public = frame_payload(b"x", file_name="a", wire_id=0, passphrase=None, num_latents=4000).bits
     with pytest.raises(PassphraseNotExpectedError):
         extract_payload(public, passphrase="pw")
     with pytest.raises(NoPayloadError):
@@ -394,9 +407,9 @@ def test_frame_passphrase_errors() -> None:
 
 
 def test_frame_reports_unrepairable_damage() -> None:
-    bits = embed_payload(
+    bits = frame_payload(
         os.urandom(300), file_name="a", wire_id=0, passphrase=None, num_latents=8 * 255 * 2, nsym=8
-    )
+    ).bits
     damaged = bits.copy()
     damaged[::7] ^= 1  # ~14% bit errors: far beyond 4 bytes per codeword
     with pytest.raises((PayloadCorruptedError, NoPayloadError)):
@@ -411,103 +424,16 @@ def test_capacity_is_honest(num_latents: int, encrypted: bool) -> None:
     cap = capacity_bytes(num_latents, nsym, file_name=name, encrypted=encrypted)
     assert cap > 0
     data = os.urandom(cap)  # incompressible: no help from zlib
-    bits = embed_payload(
+    bits = frame_payload(
         data, file_name=name, wire_id=0, passphrase=passphrase, num_latents=num_latents, nsym=nsym
-    )
+    ).bits
     assert bits.shape == (num_latents,)
     assert extract_payload(bits, passphrase=passphrase, nsym=nsym).data == data
     with pytest.raises(PayloadTooLargeError):  # and it is tight: one byte more does not fit
-        embed_payload(
+        frame_payload(
             data + b"!", file_name=name, wire_id=0, passphrase=passphrase, num_latents=num_latents, nsym=nsym
         )
 
 
 def test_capacity_small_image_is_zero() -> None:
     assert capacity_bytes(100, 16) == 0
-
-
-# --- sign mapper ---------------------------------------------------------------------------------
-
-
-def test_mapper_signs_round_trip_and_margin() -> None:
-    gen = torch.Generator().manual_seed(0)
-    bits = np.random.default_rng(4).integers(0, 2, size=(3, 50, 40), dtype=np.uint8)
-    for alpha in (0.0, 0.1, 1.0):
-        z = bits_to_latents(bits, alpha, gen)
-        assert z.shape == bits.shape and z.dtype == torch.float32
-        assert np.array_equal(latents_to_bits(z), bits)
-        assert bool((z.abs() > alpha).all())
-
-
-def test_mapper_far_tail_is_exact() -> None:
-    gen = torch.Generator().manual_seed(1)
-    z = bits_to_latents(np.ones(20_000, dtype=np.uint8), 5.0, gen, dtype=torch.float64)
-    assert bool((z > 5.0).all()) and torch.isfinite(z).all()
-    phi = math.exp(-12.5) / math.sqrt(2 * math.pi)
-    expected_mean = phi / (0.5 * math.erfc(5 / math.sqrt(2)))  # E[Z | Z > 5] ~ 5.186
-    assert abs(z.mean().item() - expected_mean) < 0.01
-
-
-def test_mapper_marginal_is_truncated_standard_normal() -> None:
-    alpha, n = 0.1, 100_000
-    gen = torch.Generator().manual_seed(2)
-    bits = np.random.default_rng(5).integers(0, 2, size=n, dtype=np.uint8)
-    z = bits_to_latents(bits, alpha, gen, dtype=torch.float64)
-    q = 0.5 * math.erfc(alpha / math.sqrt(2))
-    phi = math.exp(-(alpha**2) / 2) / math.sqrt(2 * math.pi)
-    std = math.sqrt(1 + alpha * phi / q)  # ~1.042: N(0,1) with |z| <= alpha removed
-    assert abs(z.mean().item()) < 0.015
-    assert abs(z.std().item() - std) < 0.01
-    # Kolmogorov-Smirnov distance to the exact CDF; 1.63/sqrt(n) is the 1% critical value.
-    zs = np.sort(z.numpy())
-    normal_cdf = 0.5 * (1 + np.vectorize(math.erf)(zs / math.sqrt(2)))
-    cdf = np.where(zs < 0, normal_cdf, normal_cdf - (1 - 2 * q)) / (2 * q)
-    ecdf = np.arange(1, n + 1) / n
-    assert np.abs(ecdf - cdf).max() < 1.63 / math.sqrt(n)
-
-
-def test_mapper_band_is_standard_normal_between_alpha_and_ceiling() -> None:
-    alpha, ceiling, n = 0.6, 1.6, 100_000
-    gen = torch.Generator().manual_seed(7)
-    bits = np.random.default_rng(8).integers(0, 2, size=n, dtype=np.uint8)
-    z = bits_to_latents(bits, alpha, gen, dtype=torch.float64, ceiling=ceiling)
-    assert np.array_equal(latents_to_bits(z), bits)
-    assert bool((z.abs() > alpha).all() and (z.abs() <= ceiling).all())
-    # Kolmogorov-Smirnov distance of |z| to N(0, 1) conditioned on alpha < |Z| < ceiling.
-    mags = np.sort(z.abs().numpy())
-    cdf = np.vectorize(lambda x: math.erf(x / math.sqrt(2)))
-    lo, hi = cdf(alpha), cdf(ceiling)
-    ecdf = np.arange(1, n + 1) / n
-    assert np.abs(ecdf - (cdf(mags) - lo) / (hi - lo)).max() < 1.63 / math.sqrt(n)
-    with pytest.raises(ValueError):
-        bits_to_latents(bits, alpha, gen, ceiling=alpha)
-    fresh = resample(z, np.ones(n, dtype=bool), alpha, gen, ceiling=ceiling)
-    assert bool((fresh.abs() <= ceiling).all()) and np.array_equal(latents_to_bits(fresh), bits)
-
-
-def test_mapper_rejects_bad_input() -> None:
-    gen = torch.Generator()
-    with pytest.raises(ValueError):
-        bits_to_latents(np.array([0, 2]), 0.1, gen)
-    with pytest.raises(ValueError):
-        bits_to_latents(np.array([0, 1]), -0.1, gen)
-
-
-def test_strengthen_and_resample() -> None:
-    gen = torch.Generator().manual_seed(3)
-    bits = np.random.default_rng(6).integers(0, 2, size=1000, dtype=np.uint8)
-    z = bits_to_latents(bits, 0.1, gen)
-    wrong = np.zeros(1000, dtype=bool)
-    wrong[::10] = True
-    out = strengthen(z, wrong, 2.0)
-    assert torch.equal(out[~torch.from_numpy(wrong)], z[~torch.from_numpy(wrong)])
-    assert torch.allclose(out[::10], z[::10] * 2)
-    assert np.array_equal(latents_to_bits(out), bits)
-    capped = strengthen(z, wrong, 100.0, max_abs=3.0)
-    assert bool((capped.abs() <= torch.maximum(z.abs(), torch.tensor(3.0))).all())
-    with pytest.raises(ValueError):
-        strengthen(z, wrong, 0.5)
-    fresh = resample(z, wrong, 0.1, gen)
-    assert np.array_equal(latents_to_bits(fresh), bits)
-    assert not torch.equal(fresh[::10], z[::10]) and torch.equal(fresh[1::10], z[1::10])
-    assert bool((fresh.abs() > 0.1).all())

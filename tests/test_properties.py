@@ -29,7 +29,6 @@ from invsteg.payload import (
     deinterleave,
     ecc_decode,
     ecc_encode,
-    embed_payload,
     extract_payload,
     interleave,
     pack,
@@ -37,6 +36,7 @@ from invsteg.payload import (
 )
 from invsteg.payload.container import FORMAT_VERSION, HEADER, MAX_NAME_BYTES, whiten
 from invsteg.payload.ecc import CODEWORD_LEN, PUBLIC_INTERLEAVE_SEED, permutation
+from invsteg.payload.frame import frame_payload
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -263,7 +263,9 @@ def test_frame_round_trip_survives_t_flipped_bits(
 ) -> None:
     """Any <= t flipped bits touch <= t bytes of each codeword, wherever they land."""
     assume(capacity_bytes(num_latents, nsym, file_name=name, encrypted=False) >= len(data))
-    bits = embed_payload(data, file_name=name, wire_id=2, passphrase=None, num_latents=num_latents, nsym=nsym)
+    bits = frame_payload(
+        data, file_name=name, wire_id=2, passphrase=None, num_latents=num_latents, nsym=nsym
+    ).bits
     assert bits.shape == (num_latents,) and set(np.unique(bits)) <= {0, 1}
     damaged = bits.copy()
     count = min(flips, nsym // 2)
@@ -278,9 +280,9 @@ def test_a_file_of_exactly_the_capacity_fits(num_latents: int, nsym: int) -> Non
     size = capacity_bytes(num_latents, nsym, file_name="f.bin", encrypted=False)
     assume(size > 0)
     data = bytes(np.random.default_rng(num_latents).integers(0, 256, size, dtype=np.uint8))
-    bits = embed_payload(
+    bits = frame_payload(
         data, file_name="f.bin", wire_id=0, passphrase=None, num_latents=num_latents, nsym=nsym
-    )
+    ).bits
     assert extract_payload(bits, passphrase=None, nsym=nsym).data == data
 
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from invsteg import api
 from invsteg.eval.quality import compare, evaluate_pair, summarize
 from invsteg.io.images import read_image
+from invsteg.pipelines import hiding
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
 def net():
-    return api.load_hiding_model()
+    return hiding.load_hiding_model()
 
 
 def crop(name: str, size: int = 128) -> np.ndarray:
@@ -27,12 +27,12 @@ def crop(name: str, size: int = 128) -> np.ndarray:
 
 def test_revealed_secret_is_far_closer_to_the_secret_than_to_the_cover(net, tmp_path) -> None:
     cover, secret = crop("cover2.png"), crop("secret2.png")
-    stego = api.hide(cover, secret, net=net).stego
+    stego = hiding.hide(cover, secret, net=net).stego
     path = tmp_path / "stego.png"
     from PIL import Image
 
     Image.fromarray(stego).save(path)
-    revealed = api.reveal(read_image(str(path), "stego").pixels, net=net)
+    revealed = hiding.reveal(read_image(str(path), "stego").pixels, net=net)
     to_secret, to_cover = compare(revealed, secret)["psnr"], compare(revealed, cover)["psnr"]
     assert to_secret > to_cover + 10, (to_secret, to_cover)
     assert to_secret > 25

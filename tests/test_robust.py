@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from invsteg import api
 from invsteg.errors import ModelError
 from invsteg.eval.quality import compare
 from invsteg.io.images import read_image
 from invsteg.models.robust import RobustConfig, RobustHiNet
-from invsteg.ops.attacks import real_jpeg, real_resize
+from invsteg.ops.distortions import real_jpeg, real_resize
+from invsteg.pipelines import hiding
 from test_cli import invsteg
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -25,7 +25,7 @@ TINY = RobustConfig(blocks=1, growth=4, secrets=3, width=8, depth=1, predictor_g
 
 @pytest.fixture(scope="module", params=["robust", "robust-detail"])
 def net(request):
-    return api.load_hiding_model(request.param, robust=True)
+    return hiding.load_hiding_model(request.param, robust=True)
 
 
 def crop(name: str, size: int = 96) -> np.ndarray:
@@ -85,9 +85,9 @@ def test_enhancer_and_predictor_start_as_identity_and_zero() -> None:
 
 def test_shipped_model_reveals_two_secrets_in_order(net) -> None:
     cover, first, second = crop("cover.png"), crop("secret.png"), crop("secret2.png")
-    stego = api.hide(cover, first, second, net=net).stego
+    stego = hiding.hide(cover, first, second, net=net).stego
     assert compare(stego, cover)["psnr"] > 30
-    revealed = api.reveal_all(stego, net=net)
+    revealed = hiding.reveal_all(stego, net=net)
     assert len(revealed) == 2
     for got, want, other in ((revealed[0], first, second), (revealed[1], second, first)):
         assert compare(got, want)["psnr"] > compare(got, other)["psnr"] + 5
@@ -96,23 +96,23 @@ def test_shipped_model_reveals_two_secrets_in_order(net) -> None:
 
 def test_secrets_survive_real_jpeg_q75(net) -> None:
     cover, first, second = crop("cover2.png"), crop("secret.png"), crop("secret2.png")
-    stego = real_jpeg(api.hide(cover, first, second, net=net).stego, 75)
-    for got, want in zip(api.reveal_all(stego, net=net), (first, second), strict=True):
+    stego = real_jpeg(hiding.hide(cover, first, second, net=net).stego, 75)
+    for got, want in zip(hiding.reveal_all(stego, net=net), (first, second), strict=True):
         to_secret, to_cover = compare(got, want)["psnr"], compare(got, cover)["psnr"]
         assert to_secret > to_cover + 5, (to_secret, to_cover)
 
 
 def test_secrets_survive_half_size_resizing(net) -> None:
     cover, first, second = crop("cover2.png"), crop("secret.png"), crop("secret2.png")
-    stego = real_resize(api.hide(cover, first, second, net=net).stego, 0.5)
-    for got, want in zip(api.reveal_all(stego, net=net), (first, second), strict=True):
+    stego = real_resize(hiding.hide(cover, first, second, net=net).stego, 0.5)
+    for got, want in zip(hiding.reveal_all(stego, net=net), (first, second), strict=True):
         to_secret, to_cover = compare(got, want)["psnr"], compare(got, cover)["psnr"]
         assert to_secret > to_cover + 5, (to_secret, to_cover)
 
 
 def test_secret_count_must_match_the_model(net) -> None:
     with pytest.raises(ModelError, match="hides 2 secret"):
-        api.hide(crop("cover.png"), crop("secret.png"), net=net)
+        hiding.hide(crop("cover.png"), crop("secret.png"), net=net)
 
 
 def test_cli_robust_round_trip_through_jpeg(tmp_path) -> None:

@@ -1,29 +1,338 @@
-"""The library surface (being assembled): hide and reveal images."""
+"""The library surface: everything the ``invsteg`` commands do, as typed calls.
 
-from invsteg.pipelines.hiding import (
-    DEFAULT_TILE,
-    Box,
-    HideResult,
-    fit_secret,
-    hide,
-    letterbox,
-    load_hiding_model,
-    reveal,
-    reveal_all,
-    secrets_per_cover,
-    unfit_secret,
-)
+Images are ``(H, W, 3)`` uint8 numpy arrays (see :func:`read_image`); models are chosen by
+name or weights file and checked against the task (:mod:`invsteg.zoo`), or passed in
+already loaded (``net=``) to process many images with one load. Results are dataclasses.
+
+Example::
+
+    from invsteg import api
+
+    cover = api.read_image("cover.png").pixels
+    secret = api.read_image("secret.png").pixels
+    stego = api.hide(cover, [secret])            # Stego: .data (PNG bytes), .pixels, .psnr_db
+    revealed = api.reveal(stego.pixels)[0]       # (H, W, 3) uint8
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from invsteg.errors import ModelError, UsageError
+from invsteg.io.images import DEFAULT_MAX_PIXELS, LOSSY_INPUT_FORMATS, LoadedImage, encode_image
+from invsteg.io.images import decode_image as _decode_image
+from invsteg.io.images import read_image as _read_image
+from invsteg.ops.quantize import psnr
+from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
+from invsteg.zoo import DEFAULT_MODEL, ModelSpec, Task, create_model, default_model, get_spec, list_models
+
+if TYPE_CHECKING:
+    from invsteg.models.contracts import ColourEmbedder, ImageHider
+    from invsteg.ops.distortions import AttackResult
+    from invsteg.payload import Unpacked
+    from invsteg.pipelines.embedding import Capacity, EmbedReport
+
+LOSSLESS = ("PNG", "BMP", "TIFF")
 
 __all__ = [
-    "Box",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MODEL",
     "DEFAULT_TILE",
-    "HideResult",
+    "Box",
+    "Extracted",
+    "ModelInfo",
+    "Stego",
+    "attack",
+    "capacity",
+    "check_attack",
+    "check_lossless_stego",
+    "decode_image",
+    "embed_file",
+    "embedding_spec",
+    "extract_file",
     "fit_secret",
     "hide",
     "letterbox",
     "load_hiding_model",
+    "models",
+    "read_image",
     "reveal",
-    "reveal_all",
     "secrets_per_cover",
     "unfit_secret",
 ]
+
+
+def read_image(
+    source: str, role: str = "image", *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> LoadedImage:
+    """Decode ``source`` (a path, or ``-`` for stdin) to 8-bit RGB, refusing images over
+    ``max_pixels`` from their header; ``.notices`` says what was converted."""
+    return _read_image(source, role, max_pixels=max_pixels)
+
+
+def decode_image(
+    data: bytes, role: str = "image", *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> LoadedImage:
+    """Decode an image file's bytes (as :func:`read_image` does a file)."""
+    return _decode_image(data, role, role, max_pixels=max_pixels)
+
+
+# -- image in image ---------------------------------------------------------------------------
+
+
+def load_hiding_model(
+    model: str | None = None, weights: Path | str | None = None, *, robust: bool = False
+) -> ImageHider:
+    """The hiding model: registered ``model`` (default: the task's), or a ``weights`` file."""
+    return create_model(model, weights=weights, task=Task.ROBUST if robust else Task.HIDE)
+
+
+def secrets_per_cover(net: ImageHider) -> int:
+    """How many secret images ``net`` hides in one cover (K)."""
+    return net.config.secrets
+
+
+@dataclass(frozen=True)
+class Stego:
+    """A stego as written: the file's bytes and its pixels (decoded back if lossy)."""
+
+    data: bytes
+    pixels: np.ndarray
+    format: str
+    psnr_db: float  # against the cover, as written; inf when identical
+    secret_size: tuple[int, int]  # the first secret's original (w, h)
+    fitted: bool  # the secret was letterboxed into the cover's size
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+
+def hide(
+    cover: np.ndarray,
+    secrets: Sequence[np.ndarray],
+    *,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    robust: bool = False,
+    net: ImageHider | None = None,
+    tile: int = DEFAULT_TILE,
+    image_format: str = "PNG",
+    quality: int = 90,
+) -> Stego:
+    """Hide ``secrets`` (one, or K with a robust model) in ``cover`` and encode the stego.
+
+    A secret of another size is letterboxed into the cover's (see :func:`letterbox`).
+    A lossy ``image_format`` (JPEG, WEBP; robust mode) is measured as written.
+    """
+    from invsteg.pipelines import hiding
+
+    if len(secrets) > 1 and not robust:
+        raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
+    net = net or load_hiding_model(model, weights, robust=robust)
+    if len(secrets) != (wanted := secrets_per_cover(net)):
+        raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")
+    result = hiding.hide(cover, *secrets, net=net, tile=tile)
+    data = encode_image(result.stego, image_format, quality)
+    # A lossy stego is measured as written, not as computed (our own output: no pixel limit).
+    pixels = (
+        result.stego
+        if image_format in LOSSLESS
+        else _decode_image(data, "stego", "stego", max_pixels=None).pixels
+    )
+    return Stego(data, pixels, image_format, psnr(pixels, cover), result.secret_size, result.fitted)
+
+
+def check_lossless_stego(stego: LoadedImage, *, allow_lossy: bool) -> None:
+    """A plain hidden image does not survive lossy compression: refuse such a stego."""
+    if stego.format in LOSSY_INPUT_FORMATS and not allow_lossy:
+        raise UsageError(
+            f"stego {stego.source} is {stego.format}: lossy compression destroyed the hidden image; "
+            "reveal from the PNG that `hide` wrote (or pass --allow-lossy to try anyway)"
+        )
+
+
+def reveal(
+    stego: np.ndarray,
+    *,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    robust: bool = False,
+    net: ImageHider | None = None,
+    secret_size: tuple[int, int] | None = None,
+    tile: int = DEFAULT_TILE,
+) -> list[np.ndarray]:
+    """Every secret in ``stego``, in the order they were hidden, at the stego's size or
+    scaled back to ``secret_size`` (w, h). A robust model first restores a distorted stego."""
+    from invsteg.pipelines import hiding
+
+    net = net or load_hiding_model(model, weights, robust=robust)
+    return hiding.reveal_all(stego, net=net, secret_size=secret_size, tile=tile)
+
+
+# -- any file in an image's colours ---------------------------------------------------------------
+
+
+def embedding_spec(model: str | None) -> ModelSpec:
+    """The registered embedding model ``model`` (default: the task's)."""
+    if model == "":
+        raise UsageError("--model is empty; give a model name (see `invsteg models`) or leave it out")
+    spec = get_spec(model or default_model(Task.EMBED))
+    if spec.task != Task.EMBED:
+        raise ModelError(f"model {spec.name!r} does not embed files; see `invsteg models` (task embed)")
+    return spec
+
+
+def embed_file(
+    cover: np.ndarray,
+    data: bytes,
+    *,
+    file_name: str = "",
+    passphrase: str | None = None,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    max_rounds: int = 8,
+    image_format: str = "PNG",
+) -> tuple[bytes, EmbedReport]:
+    """Hide ``data`` in ``cover``'s colours; the stego file's bytes (lossless ``image_format``)
+    and the report of the verify-after-embed loop. Extracts bit-exact (:func:`extract_file`)."""
+    from invsteg.pipelines import embedding
+
+    if image_format not in LOSSLESS:
+        raise UsageError(f"{image_format} is lossy and would destroy the hidden file; write PNG")
+    spec = embedding_spec(model)
+    net: ColourEmbedder = create_model(spec.name, weights=weights, task=Task.EMBED)
+    stego, report = embedding.embed_file(
+        cover,
+        data,
+        file_name=file_name,
+        passphrase=passphrase,
+        model=net,
+        wire_id=spec.wire_id,
+        settings=embedding.EmbedSettings(max_rounds=max_rounds),
+    )
+    return encode_image(stego, image_format), report
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file recovered bit-exact, and the model that found it."""
+
+    unpacked: Unpacked
+    model: str
+
+
+def extract_file(
+    stego: np.ndarray,
+    *,
+    passphrase: str | None = None,
+    model: str | None = None,
+    weights: Path | str | None = None,
+) -> Extracted:
+    """The file ``embed-file`` hid in ``stego``. Without ``model``/``weights`` every shipped
+    embedding model is tried, the default first (stegos of older defaults still extract)."""
+    from invsteg.pipelines import embedding
+
+    if model is None and weights is None:
+        unpacked, used = embedding.extract_file_any_model(stego, passphrase=passphrase)
+        return Extracted(unpacked, used)
+    spec = embedding_spec(model)
+    net = create_model(spec.name, weights=weights, task=Task.EMBED)
+    unpacked = embedding.extract_file(stego, passphrase=passphrase, model=net)
+    return Extracted(unpacked, str(weights) if weights else spec.name)
+
+
+def capacity(
+    cover: np.ndarray,
+    *,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    file_name: str = "",
+    encrypted: bool = True,
+) -> list[tuple[str, Capacity]]:
+    """``(model, capacity)`` for ``model`` (or the model in ``weights``), else for every
+    registered embedding model, the default first. Only the architecture matters, so no
+    shipped weights are read."""
+    from invsteg.pipelines import embedding
+
+    default = default_model(Task.EMBED)
+    if model or weights:
+        specs = [embedding_spec(model)]
+    else:
+        specs = sorted(list_models(Task.EMBED), key=lambda spec: spec.name != default)
+    rows = []
+    for spec in specs:
+        net = create_model(spec.name, weights=weights, task=Task.EMBED, pretrained=weights is not None)
+        info = embedding.capacity(cover, model=net, file_name=file_name, encrypted=encrypted)
+        rows.append((str(weights) if weights else spec.name, info))
+    return rows
+
+
+# -- models and channels ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    task: str
+    parameters: int
+    weights: str
+    quality: str
+    description: str
+    default: bool = field(default=False)
+
+
+def models() -> list[ModelInfo]:
+    """Every registered model with its size; building them costs a second or two."""
+    from invsteg.zoo import parameter_count
+
+    defaults = {default_model(task) for task in Task}
+    return [
+        ModelInfo(
+            spec.name,
+            spec.task.value,
+            parameter_count(spec.name),
+            spec.weights or "none shipped",
+            spec.quality,
+            spec.description,
+            spec.name in defaults,
+        )
+        for spec in list_models()
+    ]
+
+
+def attack(
+    image: np.ndarray,
+    *,
+    jpeg: int | None = None,
+    noise: float | None = None,
+    resize: float | None = None,
+    blur: float | None = None,
+    seed: int = 0,
+) -> AttackResult:
+    """``image`` damaged as a channel would (resize, blur, noise, JPEG, in that order)."""
+    from invsteg.ops import distortions
+
+    check_attack(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
+    return distortions.attack_image(image, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
+
+
+def check_attack(
+    *,
+    jpeg: int | None = None,
+    noise: float | None = None,
+    resize: float | None = None,
+    blur: float | None = None,
+    seed: int = 0,
+) -> None:
+    """:class:`UsageError` unless the settings name at least one valid attack."""
+    from invsteg.ops import distortions
+
+    if jpeg is None and noise is None and resize is None and blur is None:
+        raise UsageError("name at least one attack: --jpeg, --noise, --resize or --blur")
+    distortions.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)

@@ -1,8 +1,11 @@
-"""PSNR (RGB and Y) and SSIM on ``(B, 3, H, W)`` tensors in ``[0, 1]``."""
+"""PSNR (RGB and Y) and SSIM on ``(B, 3, H, W)`` tensors in ``[0, 1]``, for training and evaluation.
+
+The PSNR of two uint8 images (what the command line reports) is
+:func:`invsteg.ops.quantize.psnr`, which needs no torch.
+"""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -23,6 +26,7 @@ def rgb_to_y(x: Tensor) -> Tensor:
 
 
 def psnr_y(a: Tensor, b: Tensor) -> Tensor:
+    """Per-image PSNR of BT.601 luma (:func:`rgb_to_y`), ``(B,)``: the papers' Y-PSNR."""
     return psnr(rgb_to_y(a), rgb_to_y(b))
 
 
@@ -51,13 +55,3 @@ def ssim(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5) -> Tensor:
     num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
     den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     return (num / den).flatten(1).mean(1)
-
-
-def psnr_np(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 arrays of the same shape (``inf`` if identical)."""
-    squared = 0
-    for top in range(0, a.shape[0], 256):  # row bands: no float64 copies of whole photos
-        diff = a[top : top + 256].astype(np.int32) - b[top : top + 256]
-        squared += int(np.square(diff).sum(dtype=np.int64))
-    mse = squared / a.size
-    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))

@@ -1,4 +1,4 @@
-"""The evaluation views of DESIGN.md, applied to PIL images."""
+"""The evaluation views of ``docs/design.md`` (center256, whole512, full), applied to PIL images."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ VIEWS = ("center256", "whole512", "full")
 
 
 def center_crop(image: Image.Image, size: int) -> Image.Image:
+    """The ``size`` x ``size`` crop at the centre of ``image`` (at full resolution)."""
     left, top = (image.width - size) // 2, (image.height - size) // 2
     return image.crop((left, top, left + size, top + size))
 

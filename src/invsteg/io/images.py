@@ -21,7 +21,8 @@ import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from invsteg.errors import InputFileError, UsageError
-from invsteg.io.files import STDIO, read_bytes
+from invsteg.io.files import STDIO, image_byte_limit, read_bytes
+from invsteg.ops.distortions import encode_jpeg
 
 LOSSLESS_FORMATS = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 LOSSY_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -283,10 +284,14 @@ def decode_image(
 def read_image(source: str, role: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Read and decode ``source`` (a path or ``-`` for stdin). ``role`` names it in errors.
 
-    Images of more than ``max_pixels`` pixels are refused (InputFileError) from their header.
+    Images of more than ``max_pixels`` pixels are refused (InputFileError) from their header,
+    and files larger than ``files.image_byte_limit(max_pixels)`` before they are read whole.
     """
     _check_max_pixels(max_pixels)
-    return decode_image(read_bytes(source, role), source, role, max_pixels=max_pixels)
+    # The bytes are capped too: the pixel limit is read from a header, and /dev/zero has none.
+    limit = None if max_pixels is None else image_byte_limit(max_pixels)
+    data = read_bytes(source, role, limit=limit, hint="raise --max-pixels if it is a real image")
+    return decode_image(data, source, role, max_pixels=max_pixels)
 
 
 def output_format(destination: str, *, allow_lossy: bool) -> str:
@@ -312,7 +317,9 @@ def output_format(destination: str, *, allow_lossy: bool) -> str:
 
 def encode_image(pixels: np.ndarray, image_format: str, quality: int = 95) -> bytes:
     """``(H, W, 3)`` uint8 -> file bytes. No metadata is copied (no EXIF leaks)."""
+    if image_format == "JPEG":
+        return encode_jpeg(pixels, quality)
     buffer = io.BytesIO()
-    options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+    options = {"quality": quality} if image_format == "WEBP" else {}
     Image.fromarray(pixels, "RGB").save(buffer, format=image_format, **options)
     return buffer.getvalue()

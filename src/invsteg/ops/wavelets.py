@@ -7,7 +7,7 @@ the layout of the official HiNet code, so converted checkpoints line up.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 
 def haar_dwt(x: Tensor) -> Tensor:
@@ -38,10 +38,3 @@ def haar_iwt(y: Tensor) -> Tensor:
     even_cols = torch.stack((a, b), dim=-2).flatten(-3, -2)  # rows interleaved, even columns
     odd_cols = torch.stack((c, d), dim=-2).flatten(-3, -2)
     return torch.stack((even_cols, odd_cols), dim=-1).flatten(-2, -1)
-
-
-class HaarDWT(nn.Module):
-    """Module form of :func:`haar_dwt` (``reverse=True`` applies :func:`haar_iwt`)."""
-
-    def forward(self, x: Tensor, *, cond: Tensor | None = None, reverse: bool = False) -> Tensor:
-        return haar_iwt(x) if reverse else haar_dwt(x)

@@ -42,8 +42,6 @@ from invsteg.payload.frame import (
     DEFAULT_NSYM,
     capacity_bytes,
     decode_blob,
-    embed_payload,
-    encode_bits,
     extract_payload,
     message_capacity,
 )
@@ -69,8 +67,6 @@ __all__ = [
     "deinterleave",
     "ecc_decode",
     "ecc_encode",
-    "embed_payload",
-    "encode_bits",
     "extract_payload",
     "interleave",
     "interleave_seed",

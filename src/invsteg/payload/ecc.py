@@ -281,20 +281,81 @@ def interleave_seed(passphrase: str | None) -> bytes:
     return scrypt(passphrase, _INTERLEAVE_SALT, 32)
 
 
-def permutation(n: int, seed: bytes) -> np.ndarray:
-    """Keyed permutation of ``range(n)``, shape ``(n,)``, int64.
+_KEY_CHUNK = 1 << 20  # sort keys generated this many at a time (8 MB)
 
-    Sort keys are AES-256-CTR output under ``seed``; a stable argsort breaks (astronomically
-    rare) ties by index. Built only from AES and sorting, not from ``numpy.random.Generator``,
-    whose streams numpy does not promise to keep across versions: images must decode forever.
+
+def permutation(n: int, seed: bytes) -> np.ndarray:
+    """Keyed permutation of ``range(n)``, shape ``(n,)``: int32 below 2^31 entries, else int64.
+
+    Sort keys are AES-256-CTR output under ``seed`` (key ``i`` is bytes ``8i .. 8i + 8`` of
+    the keystream, little-endian); the permutation is the stable argsort of the keys, ties
+    (astronomically rare) broken by index. Built only from AES and sorting, not from
+    ``numpy.random.Generator``, whose streams numpy does not promise to keep across
+    versions: images must decode forever.
+
+    Memory: 12 bytes per entry at peak (an argsort of the keys needs ~20, and its int64
+    result 8 more to narrow): see :func:`_lean_permutation`.
     """
     if n < 0:
         raise ValueError("n must be >= 0")
     if len(seed) != 32:
         raise ValueError("seed must be 32 bytes")
-    enc = Cipher(algorithms.AES(bytes(seed)), modes.CTR(bytes(16))).encryptor()
-    keys = np.frombuffer(enc.update(bytes(8 * n)), dtype="<u8")
-    return np.argsort(keys, kind="stable")
+    if n >= 2**31:
+        return np.argsort(_sort_keys(seed, 0, n), kind="stable")
+    return _lean_permutation(n, seed, shift=max(1, (n - 1).bit_length()))
+
+
+def _sort_keys(seed: bytes, start: int, stop: int) -> np.ndarray:
+    """Keys ``start .. stop`` (``start`` even: whole AES blocks), ``(stop - start,)`` uint64."""
+    counter = (start // 2).to_bytes(16, "big")
+    enc = Cipher(algorithms.AES(bytes(seed)), modes.CTR(counter)).encryptor()
+    return np.frombuffer(enc.update(bytes(8 * (stop - start))), dtype="<u8")
+
+
+def _lean_permutation(n: int, seed: bytes, shift: int) -> np.ndarray:
+    """:func:`permutation` for ``n <= 2**shift <= 2**31``, never holding the keys whole.
+
+    Each key's top ``64 - shift`` bits and its index (the low ``shift`` bits) are packed
+    into one uint64 and sorted in place: that orders by (truncated key, index). Entries
+    whose truncated keys tie (about ``n**2 / 2**(65 - shift)`` pairs) are then put in the
+    order of their full keys, recomputed from AES, so the result is exactly the stable
+    argsort of the full keys.
+    """
+    low = np.uint64((1 << shift) - 1)
+    packed = np.empty(n, dtype=np.uint64)
+    for start in range(0, n, _KEY_CHUNK):
+        stop = min(start + _KEY_CHUNK, n)
+        keys = _sort_keys(seed, start, stop) & ~low
+        packed[start:stop] = keys | np.arange(start, stop, dtype=np.uint64)
+    packed.sort()
+    _order_ties(packed, seed, shift)
+    out = np.empty(n, dtype=np.int32)
+    for start in range(0, n, _KEY_CHUNK):
+        out[start : start + _KEY_CHUNK] = packed[start : start + _KEY_CHUNK] & low
+    return out
+
+
+def _order_ties(packed: np.ndarray, seed: bytes, shift: int) -> None:
+    """Reorder, in place, the runs of ``packed`` (sorted) whose truncated keys are equal by
+    the full keys of their entries (index order kept among equal full keys)."""
+    tied = []  # positions p whose truncated key equals that of p + 1
+    for start in range(0, packed.size - 1, _KEY_CHUNK):
+        head = packed[start : start + _KEY_CHUNK + 1] >> np.uint64(shift)
+        tied.append(start + np.flatnonzero(head[1:] == head[:-1]))
+    positions = np.concatenate(tied) if tied else np.empty(0, dtype=np.int64)
+    if not positions.size:
+        return
+    # Every entry of a run: p and p + 1 for each tied p. Sorting them all together by full
+    # key keeps each run in its own positions, as a lower truncated key means a lower key.
+    members = np.union1d(positions, positions + 1)
+    index = (packed[members] & np.uint64((1 << shift) - 1)).astype(np.int64)
+    blocks = np.unique(index // 2)
+    counters = np.zeros((blocks.size, 16), dtype=np.uint8)
+    counters[:, 8:] = blocks.astype(">u8").view(np.uint8).reshape(-1, 8)
+    ecb = Cipher(algorithms.AES(bytes(seed)), modes.ECB()).encryptor()
+    stream = np.frombuffer(ecb.update(counters.tobytes()), dtype="<u8")
+    full = stream[2 * np.searchsorted(blocks, index // 2) + index % 2]
+    packed[members] = packed[members][np.lexsort((index, full))]
 
 
 def interleave(bits: np.ndarray, seed: bytes) -> np.ndarray:

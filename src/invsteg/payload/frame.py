@@ -185,22 +185,8 @@ def frame_bits(
     spare = num_latents - 8 * coded_len
     filler = bytes_to_bits(random_bytes(-(-spare // 8)))[:spare]  # uniform, like the rest
     stream = np.concatenate([bytes_to_bits(coded), filler]).astype(np.uint8)
-    order = permutation(num_latents, seed)
-    if num_latents < 2**31:  # half the memory of int64 (192 MB for a 12 MP cover)
-        order = order.astype(np.int32)
+    order = permutation(num_latents, seed)  # int32 (below 2^31 carriers): 4 bytes each
     return Framed(stream[order], bytes(blob), coded, used, order, nsym)
-
-
-def encode_bits(
-    blob: bytes,
-    num_latents: int,
-    *,
-    nsym: int,
-    seed: bytes,
-    random_bytes: RandomBytes = os.urandom,
-) -> np.ndarray:
-    """Pad, ECC-encode and interleave a container into exactly ``num_latents`` bits (uint8)."""
-    return frame_bits(blob, num_latents, nsym=nsym, seed=seed, random_bytes=random_bytes).bits
 
 
 def decode_blob(bits: np.ndarray, *, nsym: int, seed: bytes) -> bytes:
@@ -245,28 +231,6 @@ def _decode_stream(stream: np.ndarray, *, nsym: int) -> bytes:
     return (head + rest)[:total]
 
 
-def embed_payload(
-    data: bytes,
-    *,
-    file_name: str,
-    wire_id: int,
-    passphrase: str | None,
-    num_latents: int,
-    nsym: int = DEFAULT_NSYM,
-    random_bytes: RandomBytes = os.urandom,
-) -> np.ndarray:
-    """The whole embedding side: file -> ``(num_latents,)`` uint8 bits, ready for the mapper."""
-    return frame_payload(
-        data,
-        file_name=file_name,
-        wire_id=wire_id,
-        passphrase=passphrase,
-        num_latents=num_latents,
-        nsym=nsym,
-        random_bytes=random_bytes,
-    ).bits
-
-
 def frame_payload(
     data: bytes,
     *,
@@ -277,7 +241,8 @@ def frame_payload(
     nsym: int = DEFAULT_NSYM,
     random_bytes: RandomBytes = os.urandom,
 ) -> Framed:
-    """:func:`embed_payload` keeping what a verify-after-embed loop needs (:class:`Framed`)."""
+    """The whole embedding side: file -> :class:`Framed`, whose ``bits`` ``(num_latents,)``
+    uint8 go to the mapper, with what a verify-after-embed loop needs."""
     blob = pack(data, file_name=file_name, wire_id=wire_id, passphrase=passphrase, random_bytes=random_bytes)
     seed = interleave_seed(passphrase)
     return frame_bits(blob, num_latents, nsym=nsym, seed=seed, random_bytes=random_bytes)

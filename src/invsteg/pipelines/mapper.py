@@ -8,8 +8,8 @@ that absorbs small errors in the round trip image -> z'.
 
 An optional ``ceiling`` also cuts the tails ``|z| >= ceiling``: the far tails give the most
 saturated colours, which are the ones that leave the sRGB gamut and get clipped (and a
-clipped colour loses its bit). See ``invsteg.pipelines.embedding.DEFAULT_CEILING`` for the measured
-effect.
+clipped colour loses its bit). See ``EmbedSettings`` in :mod:`invsteg.pipelines.embed_types` for
+the values embed-file uses.
 """
 
 from __future__ import annotations
@@ -87,6 +87,44 @@ def bits_to_latents(
     return signs * mags
 
 
+def draw_latents(
+    bits: np.ndarray,
+    mask: np.ndarray,
+    generator: torch.Generator,
+    like: Tensor,
+    *,
+    alpha: float,
+    ceiling: float | None = None,
+    chunk: int = 1 << 22,
+) -> Tensor:
+    """Latents that carry ``bits`` at the ``mask`` positions.
+
+    Args:
+        bits: ``(mask.sum(),)`` 0/1, in the order of ``mask``'s True positions.
+        mask: bool, the latents' shape without the batch dimension.
+        generator: CPU ``torch.Generator``: first a standard normal draw of every latent,
+            then :func:`bits_to_latents` for the carriers, ``chunk`` at a time (the float64
+            inverse-CDF sampling needs ~8x the bits in temporaries).
+        like: the output's dtype and device.
+        alpha, ceiling: see :func:`bits_to_latents`.
+
+    Returns:
+        ``(1, *mask.shape)``: the carriers from :func:`bits_to_latents`, every other latent
+        a plain standard normal draw (what the network expects).
+    """
+    carriers = torch.from_numpy(mask)[None].to(like.device)
+    z = torch.randn((1, *mask.shape), generator=generator, dtype=like.dtype).to(like.device)
+    carried = torch.empty(bits.size, dtype=like.dtype)
+    for start in range(0, bits.size, chunk):
+        part = bits[start : start + chunk]
+        carried[start : start + part.size] = bits_to_latents(
+            part, alpha, generator, dtype=like.dtype, ceiling=ceiling
+        )
+    # masked_scatter_, not z[carriers] = ...: boolean-index assignment first lists the
+    # indices, 32 bytes per latent (768 MB for a 12 MP cover)
+    return z.masked_scatter_(carriers, carried.to(like.device))
+
+
 def latents_to_bits(z: Tensor | np.ndarray) -> np.ndarray:
     """Read the bits back: 1 where ``z > 0``, else 0. Same shape as ``z``, dtype uint8."""
     if isinstance(z, Tensor):
@@ -134,6 +172,21 @@ def strengthen(
     return torch.where(mask, torch.sign(z) * mag, z)
 
 
+def shrink(z: Tensor, blocks: Tensor, carriers: Tensor, alpha: float, factor: float) -> Tensor:
+    """Pull the latents of the masked blocks toward zero, keeping every carrier's sign and
+    ``|z| > alpha``: carriers' magnitude beyond ``alpha`` and other latents' magnitude scale
+    by ``factor`` (< 1). ``z`` and ``carriers`` are ``(1, C, h, w)``, ``blocks`` ``(1, 1, h, w)``.
+
+    For colours that clip out of the sRGB gamut (see docs/design.md): smaller latents give
+    colours nearer the model's typical one. Returns a new tensor.
+    """
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"factor must be in (0, 1), got {factor}")
+    carrier_shrunk = torch.sign(z) * (alpha + (z.abs() - alpha) * factor)
+    shrunk = torch.where(carriers, carrier_shrunk, z * factor)
+    return torch.where(blocks, shrunk, z)
+
+
 def resample(
     z: Tensor,
     mask: Tensor | np.ndarray,
@@ -145,7 +198,7 @@ def resample(
     """Redraw the masked latents from the same truncated tail (or band), keeping their signs.
 
     The alternative to :func:`strengthen` when a flip comes from a colour that clips out of
-    the sRGB gamut (see DESIGN.md): a fresh draw, usually smaller, can land back inside,
+    the sRGB gamut (see docs/design.md): a fresh draw, usually smaller, can land back inside,
     whereas pushing further out cannot. Returns a new tensor.
     """
     m = _mask_like(z, mask)

@@ -9,10 +9,13 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from invsteg.eval.views import center_crop
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def image_paths(folder: str | Path) -> list[Path]:
+    """The image files of ``folder``, sorted by name (FileNotFoundError if there are none)."""
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise FileNotFoundError(f"no images in {folder}")
@@ -20,6 +23,7 @@ def image_paths(folder: str | Path) -> list[Path]:
 
 
 def load_rgb(path: Path) -> Image.Image:
+    """``path`` decoded and converted to RGB (the file is closed again)."""
     with Image.open(path) as image:
         return image.convert("RGB")
 
@@ -73,9 +77,5 @@ class ImageBank:
 
 def center_crops(folder: str | Path, size: int, limit: int | None = None) -> Tensor:
     """``(N, 3, size, size)`` float center crops at full resolution (the ``center256`` view)."""
-    crops = []
-    for path in image_paths(folder)[:limit]:
-        image = load_rgb(path)
-        left, top = (image.width - size) // 2, (image.height - size) // 2
-        crops.append(to_tensor(image.crop((left, top, left + size, top + size))))
+    crops = [to_tensor(center_crop(load_rgb(path), size)) for path in image_paths(folder)[:limit]]
     return torch.stack(crops).float() / 255

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from invsteg.eval.metrics import psnr
+from invsteg.ops.attacks import AttackConfig, AttackMixer, gaussian_noise, jpeg_approx
 from invsteg.ops.color import lab_to_rgb, rgb_to_lab
 from invsteg.ops.quantize import round_8bit
 from invsteg.train.config import TrainConfig
@@ -159,8 +160,6 @@ class RobustObjective(nn.Module):
 
     def __init__(self, model: nn.Module, config: TrainConfig) -> None:
         super().__init__()
-        from invsteg.ops.attacks import AttackConfig, AttackMixer
-
         self.model = model
         self.config = config
         self.inputs = 1 + model.config.secrets
@@ -188,8 +187,6 @@ class RobustObjective(nn.Module):
     def validate(self, model: nn.Module, covers: Tensor, batch: int = 4) -> dict[str, float]:
         """Cover i hides images i+1..i+K; revealed after rounding, JPEG Q75 (approximation)
         and Gaussian noise 5/255, all rounded to 8 bits; mean PSNRs (RGB)."""
-        from invsteg.ops.attacks import gaussian_noise, jpeg_approx
-
         secrets_count = model.config.secrets
         generator = torch.Generator(device=covers.device).manual_seed(0)
         channels = {

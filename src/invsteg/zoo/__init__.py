@@ -31,7 +31,7 @@ __all__ = [
 
 _DEFAULTS = {Task.HIDE: DEFAULT_MODEL, Task.ROBUST: "robust", Task.EMBED: DEFAULT_EMBED_MODEL}
 _WRONG_TASK = {
-    Task.HIDE: "does not hide images without --robust",
+    Task.HIDE: "does not hide images",
     Task.ROBUST: "is not a robust model",
     Task.EMBED: "does not embed files",
 }
@@ -82,13 +82,20 @@ def create_model(
             )
         return _pretrained.load_strict(architecture.build(config), path)
     if task is not None and spec.task != task:
-        raise ModelError(
-            f"model {spec.name!r} {_WRONG_TASK[task]}: it is a {spec.task.value!r} model; "
-            f"try {default_model(task)!r} (see `invsteg models`)"
-        )
+        raise ModelError(_wrong_task(spec, task))
     if not pretrained:
         return _pretrained.random_model(spec).eval()
     return _pretrained.load_pretrained(spec.name)
+
+
+def _wrong_task(spec: ModelSpec, task: Task) -> str:
+    if task == Task.EMBED:
+        kind, default = spec.task.value, default_model(task)
+        return f"model {spec.name!r} does not embed files: it is a {kind!r} model; try {default!r}"
+    robust = {Task.HIDE: " (add --robust)", Task.ROBUST: " (drop --robust)"}
+    hint = robust.get(spec.task, "") if spec.task != Task.EMBED else ""
+    kinds = f"a {spec.task.value!r} model, not a {task.value!r} one"
+    return f"model {spec.name!r} is {kinds}{hint}; see `invsteg models`"
 
 
 def _kind(task: Task) -> str:

@@ -1,0 +1,165 @@
+"""The Typer app, its shared options, and what every command does the same way:
+messages on stderr (one line each, names escaped), ``--json`` on stdout, output checks."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from invsteg import __version__
+from invsteg.errors import UsageError
+from invsteg.zoo import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from invsteg.io.images import LoadedImage
+
+DEBUG_ENV = "INVSTEG_DEBUG"
+# Same value as io.images.DEFAULT_MAX_PIXELS, written out so that --help stays instant.
+DEFAULT_MAX_PIXELS = 100_000_000
+# embed-file keeps about 41 bytes per pixel (latents, bit bookkeeping, the interleaver's
+# order) beside the model: 50 MP stays under 3 GB; --max-pixels raises it knowingly.
+EMBED_MAX_PIXELS = 50_000_000
+
+app = typer.Typer(
+    name="invsteg",
+    help="Hide images and files in images with invertible neural networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def printable(text: str) -> str:
+    """Control characters and undecodable bytes of file names shown escaped: a name with a
+    newline must not forge a second message line, and surrogates cannot be printed at all."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode() for c in text
+    )
+
+
+def say(message: str) -> None:
+    stderr().print(printable(message), markup=False)
+
+
+def notes(*images: LoadedImage) -> None:
+    for image in images:
+        for notice in image.notices:
+            say(f"note: {notice}")
+
+
+def emit_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None  # inf is not JSON
+
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help=f"Registered model (default: {DEFAULT_MODEL}; see `invsteg models`)."),
+]
+WeightsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights", help="A weights file (converted or self-trained); its architecture is read from it."
+    ),
+]
+ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
+TileOption = Annotated[int, typer.Option("--tile", min=64, help="Tile size in pixels; bounds memory.")]
+MaxPixelsOption = Annotated[
+    int,
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Refuse input images with more pixels than this (decompression bombs, memory).",
+    ),
+]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"invsteg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help=f"Show the traceback of an internal error (or set {DEBUG_ENV}=1)."),
+    ] = False,
+) -> None:
+    """Hide images and files in images with invertible neural networks."""
+    # --debug is read by main() from the command line itself: it acts outside this call.
+
+
+def default_output(source: str, suffix: str) -> str:
+    stem = "image" if source == "-" else Path(source).stem
+    return f"{stem}.{suffix}.png"
+
+
+def check_stdio(inputs: list[str], output: str, as_json: bool) -> None:
+    # Path("") is ".", the current directory: say what is wrong instead of "is a directory".
+    if "" in inputs:
+        raise UsageError("an input is an empty file name (''); give a path, or - for stdin")
+    if not output:
+        raise UsageError("the output is an empty file name (''); give a path, or - for stdout")
+    if inputs.count("-") > 1:
+        raise UsageError("only one input can come from stdin ('-')")
+    if output == "-" and as_json:
+        raise UsageError("--json prints to stdout, so the image cannot go there too; give -o a file")
+
+
+def check_model(model: str | None) -> None:
+    """``--model ''`` (an unset shell variable, say) must not silently mean the default."""
+    if model is not None and not model.strip():
+        raise UsageError("--model is empty; give a model name (see `invsteg models`) or leave it out")
+
+
+def inputs(*paths: str | Path | None) -> tuple[str, ...]:
+    """Every file a command reads, for check_output: --force must never overwrite one."""
+    return tuple(str(p) for p in paths if p is not None)
+
+
+def prompt_passphrase(embedding: bool) -> str:
+    """A hidden prompt (twice when embedding); end of input and an empty answer are refused."""
+    without = "embed without encryption" if embedding else "extract a file embedded without one"
+    try:
+        answer = typer.prompt(
+            "Passphrase",
+            default="",  # so that an empty answer reaches the check below instead of re-asking
+            show_default=False,
+            hide_input=True,
+            confirmation_prompt=embedding,
+            err=True,
+        )
+    except typer.Abort:  # end of input (Ctrl-D); Ctrl-C raises Interrupted instead
+        raise UsageError(
+            f"no passphrase entered (end of input); to {without}, pass --no-passphrase"
+        ) from None
+    if not answer:
+        raise UsageError(f"empty passphrase; to {without}, pass --no-passphrase")
+    return answer
+
+
+def get_passphrase(passphrase_file: Path | None, no_passphrase: bool, *, embedding: bool) -> Any:
+    """The :class:`~invsteg.io.passphrase.Passphrase` to use; the prompt only on a terminal."""
+    from invsteg.io.passphrase import resolve_passphrase
+
+    prompt = prompt_passphrase if sys.stdin.isatty() else None
+    return resolve_passphrase(passphrase_file, no_passphrase, embedding=embedding, prompt=prompt)

@@ -1,0 +1,279 @@
+"""``embed-file``, ``extract-file`` and ``capacity``: any file in an image's colours (Steg-cINN)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from invsteg.cli._app import (
+    DEFAULT_MAX_PIXELS,
+    EMBED_MAX_PIXELS,
+    ForceOption,
+    JsonOption,
+    MaxPixelsOption,
+    WeightsOption,
+    app,
+    check_model,
+    check_stdio,
+    default_output,
+    emit_json,
+    get_passphrase,
+    inputs,
+    notes,
+    say,
+)
+from invsteg.errors import UsageError
+from invsteg.io.passphrase import PASSPHRASE_ENV
+
+# Far above any image's capacity (tens of MB at most): reject a runaway stdin or /dev/zero early.
+PAYLOAD_BYTE_LIMIT = 256 << 20
+
+EmbedModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Registered embedding model (default: the registry's; see `invsteg models`)."
+    ),
+]
+PassphraseFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help=f"Read the passphrase from the first line of this file. Otherwise ${PASSPHRASE_ENV}, "
+        "otherwise a hidden prompt on a terminal.",
+    ),
+]
+NoPassphraseOption = Annotated[
+    bool, typer.Option("--no-passphrase", help="No passphrase: no encryption, the payload is only whitened.")
+]
+NameOption = Annotated[
+    str | None, typer.Option("--name", help="File name to store (default: FILE's base name; none for stdin).")
+]
+
+
+@app.command("embed-file")
+def embed_file(
+    cover: Annotated[str, typer.Argument(help="Cover image (PNG, JPEG, ...), or - for stdin.")],
+    file: Annotated[str, typer.Argument(help="The file to hide: any bytes, may be empty; - for stdin.")],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Stego image, lossless (PNG, BMP, TIFF); - for stdout. Default: COVER.stego.png",
+        ),
+    ] = None,
+    name: NameOption = None,
+    passphrase_file: PassphraseFileOption = None,
+    no_passphrase: NoPassphraseOption = False,
+    model: EmbedModelOption = None,
+    weights: WeightsOption = None,
+    max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
+    max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Hide FILE in the colours of COVER; `extract-file` recovers it bit-exact.
+
+    The stego keeps the cover's lightness and, with the default model, its colour in 2x2
+    blocks; the colour detail carries the file, error-corrected.
+    `invsteg capacity COVER` tells how many bytes fit.
+    """
+    from invsteg import api
+    from invsteg.io import files, images
+
+    output = output if output is not None else default_output(cover, "stego")
+    check_stdio([cover, file], output, as_json)
+    suffix = Path(output).suffix.lower()
+    if output != "-" and suffix in images.LOSSY_FORMATS:
+        raise UsageError(
+            f"{output}: {images.LOSSY_FORMATS[suffix]} is lossy and would destroy the hidden file; write PNG"
+        )
+    image_format = images.output_format(output, allow_lossy=False)
+    files.check_output(output, force=force, inputs=inputs(cover, file, weights, passphrase_file))
+    spec = api.embedding_spec(model)
+    cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
+    data = files.read_bytes(file, "file", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
+    stored_name = name if name is not None else ("" if file == "-" else Path(file).name)
+    passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=True).value
+    notes(cover_image)
+    stego, report = api.embed_file(
+        cover_image.pixels,
+        data,
+        file_name=stored_name,
+        passphrase=passphrase,
+        model=spec.name,
+        weights=weights,
+        max_rounds=max_rounds,
+        image_format=image_format,
+    )
+    files.write_output(stego, output, force=force)
+    if as_json:
+        emit_json(
+            {
+                "stego": output,
+                "model": str(weights) if weights else spec.name,
+                "size": [report.width, report.height],
+                "file_name": stored_name,
+                "bytes": len(data),
+                "encrypted": passphrase is not None,
+            }
+            | report.summary()
+        )
+    elif output != "-":
+        worst = f"{report.worst_codeword} of {report.correctable} correctable bytes"
+        exact = (
+            "every bit reads back"
+            if report.exact
+            else f"error correction repairs the rest (worst codeword: {worst})"
+        )
+        say(
+            f"wrote {output}: {len(data):,} of {report.capacity_bytes:,} bytes, "
+            f"{'encrypted' if passphrase is not None else 'not encrypted'}; "
+            f"{report.rounds} verify round(s), {exact}; stego PSNR {report.psnr_db or math.inf:.2f} dB"
+        )
+
+
+@app.command("extract-file")
+def extract_file(
+    stego: Annotated[str, typer.Argument(help="Stego image written by embed-file, or - for stdin.")],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the file; - for stdout. Default: its stored name (made safe) "
+            "in the current directory.",
+        ),
+    ] = None,
+    passphrase_file: PassphraseFileOption = None,
+    no_passphrase: NoPassphraseOption = False,
+    model: EmbedModelOption = None,
+    weights: WeightsOption = None,
+    max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Recover the file hidden in STEGO by `embed-file`, bit-exact, or fail with one clear error.
+
+    Without --model/--weights every shipped embedding model is tried, the default first;
+    with them, only that one. A damaged stego never yields a wrong file.
+    """
+    from invsteg import api
+    from invsteg.errors import PayloadError
+    from invsteg.io import files, images
+    from invsteg.payload import PassphraseNotExpectedError, safe_file_name
+
+    read_from = inputs(stego, weights, passphrase_file)
+    if output is not None:
+        check_stdio([stego], output, as_json)
+        _check_terminal(output, force=force)
+        files.check_output(output, force=force, inputs=read_from)
+    spec = api.embedding_spec(model)
+    stego_image = api.read_image(stego, "stego", max_pixels=max_pixels)
+    passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=False)
+    try:
+        chosen = spec.name if model is not None or weights is not None else None
+        extracted = api.extract_file(
+            stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights
+        )
+    except PassphraseNotExpectedError:
+        unset = f"unset {PASSPHRASE_ENV} or " if passphrase.from_environment else ""
+        raise PassphraseNotExpectedError(
+            f"the payload is not encrypted, but a passphrase was given ({passphrase.source}); "
+            f"to extract it, {unset}pass --no-passphrase"
+        ) from None
+    except PayloadError as exc:
+        if stego_image.format not in images.LOSSY_INPUT_FORMATS:
+            raise
+        raise type(exc)(
+            f"{exc} (the stego is {stego_image.format}: lossy compression destroys the hidden "
+            "file; extract from the PNG that embed-file wrote)"
+        ) from None
+    unpacked = extracted.unpacked
+    destination = output if output is not None else extracted_name(safe_file_name(unpacked.file_name))
+    if output is None:
+        files.check_output(destination, force=force, inputs=read_from)
+    # Private like any decrypted file: readable by its owner only, whatever the umask.
+    files.write_output(unpacked.data, destination, force=force, mode=0o600)
+    if as_json:
+        emit_json(
+            {
+                "output": destination,
+                "model": extracted.model,
+                "file_name": unpacked.file_name,
+                "bytes": len(unpacked.data),
+                "encrypted": unpacked.encrypted,
+                "compressed": unpacked.compressed,
+            }
+        )
+    elif destination != "-":
+        renamed = (
+            f" (stored as {unpacked.file_name!r})" if unpacked.file_name not in ("", destination) else ""
+        )
+        say(f"wrote {destination}{renamed}: {len(unpacked.data):,} bytes")
+
+
+def _check_terminal(output: str, *, force: bool) -> None:
+    """Raw file bytes on a terminal garble it (and may hold escape sequences): ask for intent."""
+    if output == "-" and sys.stdout.isatty() and not force:
+        raise UsageError(
+            "stdout is a terminal: redirect it (> FILE), give -o FILE, or pass --force to print the file"
+        )
+
+
+def extracted_name(safe_name: str) -> str:
+    """The stored name, shortened (extension kept) where this file system allows less."""
+    from invsteg.io import files
+
+    limit = files.name_max(Path("."))
+    fitted = files.fit_name(safe_name, limit)
+    if fitted != safe_name:
+        size = len(safe_name.encode("utf-8"))
+        say(f"note: the stored name is {size} bytes, this file system allows {limit}: writing {fitted}")
+    return fitted
+
+
+@app.command()
+def capacity(
+    cover: Annotated[str, typer.Argument(help="Cover image, or - for stdin.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="One embedding model (default: every registered one).")
+    ] = None,
+    weights: WeightsOption = None,
+    name: Annotated[
+        str, typer.Option("--name", help="The file name that will be stored (it costs its UTF-8 length).")
+    ] = "",
+    no_passphrase: Annotated[
+        bool, typer.Option("--no-passphrase", help="Capacity without encryption (44 bytes more).")
+    ] = False,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    as_json: JsonOption = False,
+) -> None:
+    """How many bytes of any file COVER holds, net of header, encryption and error correction."""
+    from invsteg import api
+    from invsteg.zoo import Task, default_model
+
+    check_model(model)
+    if model is not None:
+        api.embedding_spec(model)  # a wrong model is refused before the image is read
+    cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
+    rows = api.capacity(
+        cover_image.pixels, model=model, weights=weights, file_name=name, encrypted=not no_passphrase
+    )
+    if as_json:
+        models = [{"model": used} | asdict(info) for used, info in rows]
+        emit_json({"cover": cover, "size": list(cover_image.size), "models": models})
+        return
+    default = default_model(Task.EMBED)
+    for used, info in rows:
+        kind = "encrypted" if info.encrypted else "not encrypted"
+        label = f"{used} (default)" if used == default else used
+        say(
+            f"{label}: {info.net_bytes:,} bytes ({info.bpp:.3f} bits per pixel), {kind}, "
+            f"after header and error correction, with a stored name of {info.file_name_bytes} bytes"
+        )

@@ -1,0 +1,255 @@
+"""``hide``, ``reveal`` and ``attack``: images in images, and the channels they must survive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from invsteg.cli._app import (
+    DEFAULT_MAX_PIXELS,
+    ForceOption,
+    JsonOption,
+    MaxPixelsOption,
+    ModelOption,
+    TileOption,
+    WeightsOption,
+    app,
+    check_model,
+    check_stdio,
+    default_output,
+    emit_json,
+    finite,
+    inputs,
+    notes,
+    say,
+)
+from invsteg.errors import UsageError
+
+MAX_SIDE = 65535  # PNG and most decoders cap a side here; --size beyond it cannot be written
+
+RobustOption = Annotated[
+    bool,
+    typer.Option(
+        "--robust", help="Robust mode: 2 secrets per cover, revealed after JPEG, noise, resizing, blur."
+    ),
+]
+
+
+@app.command()
+def hide(
+    cover: Annotated[str, typer.Argument(help="Cover image (PNG, JPEG, ...), or - for stdin.")],
+    secrets: Annotated[
+        list[str],
+        typer.Argument(
+            help="Secret image(s), one may be - for stdin; --robust takes 2. Any size: see below."
+        ),
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Stego image (PNG); - for stdout. Default: COVER.stego.png"),
+    ] = None,
+    robust: RobustOption = False,
+    model: ModelOption = None,
+    weights: WeightsOption = None,
+    allow_lossy: Annotated[
+        bool, typer.Option("--allow-lossy", help="Allow a JPEG/WebP stego (the secret will not survive).")
+    ] = False,
+    quality: Annotated[
+        int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality of a lossy stego (--robust).")
+    ] = 90,
+    tile: TileOption = 512,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Hide SECRETS inside COVER; the stego looks like COVER.
+
+    A secret of another size is scaled, keeping its aspect ratio, into the largest box
+    that fits the cover, centred on black; `reveal --size WxH` gives that size back.
+    With --robust, the stego may be saved as JPEG (`-o stego.jpg --quality 90`) and
+    the secrets still come back.
+    """
+    from invsteg import api
+    from invsteg.io import files, images
+
+    check_model(model)
+    output = output if output is not None else default_output(cover, "stego")
+    check_stdio([cover, *secrets], output, as_json)
+    image_format = images.output_format(output, allow_lossy=allow_lossy or robust)
+    files.check_output(output, force=force, inputs=inputs(cover, *secrets, weights))
+    if image_format not in api.LOSSLESS and not robust:
+        say(f"warning: {image_format} is lossy; the secret will not survive in {output}")
+    cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
+    secret_images = [
+        api.read_image(s, f"secret {i + 1}", max_pixels=max_pixels) for i, s in enumerate(secrets)
+    ]
+    notes(cover_image, *secret_images)
+    stego = api.hide(
+        cover_image.pixels,
+        [s.pixels for s in secret_images],
+        model=model,
+        weights=weights,
+        robust=robust,
+        tile=tile,
+        image_format=image_format,
+        quality=quality,
+    )
+    files.write_output(stego.data, output, force=force)
+    width, height = stego.secret_size
+    if stego.fitted:
+        say(
+            f"secret {width}x{height} fitted into {cover_image.size[0]}x{cover_image.size[1]}; "
+            f"`invsteg reveal --size {width}x{height}` restores its size"
+        )
+    if as_json:
+        emit_json(
+            {
+                "stego": output,
+                "model": str(weights) if weights else model or ("robust" if robust else api.DEFAULT_MODEL),
+                "size": list(cover_image.size),
+                "secrets": len(secrets),
+                "secret_size": [width, height],
+                "secret_fitted": stego.fitted,
+                "stego_psnr_db": finite(stego.psnr_db),
+            }
+        )
+    elif output != "-":
+        say(f"wrote {output} (stego PSNR {stego.psnr_db:.2f} dB vs cover)")
+
+
+def _parse_size(size: str | None, max_pixels: int) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size must look like 640x480, got {size!r}") from None
+    if width < 1 or height < 1:
+        raise UsageError(f"--size must be positive, got {size!r}")
+    # The secret is resized to this before it is written: a typo must not allocate terabytes.
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise UsageError(f"--size {size}: each side must be at most {MAX_SIDE} pixels")
+    if width * height > max_pixels:
+        raise UsageError(
+            f"--size {size} is {width * height:,} pixels, more than --max-pixels {max_pixels:,}; "
+            "raise --max-pixels if it is right"
+        )
+    return width, height
+
+
+def _secret_outputs(output: str | None, stego: str, count: int) -> list[str]:
+    """One output per secret: ``{i}`` in OUTPUT is replaced by 1..count."""
+    if output is None:
+        stem = "image" if stego == "-" else Path(stego).stem
+        return (
+            [f"{stem}.secret.png"] if count == 1 else [f"{stem}.secret_{i}.png" for i in range(1, count + 1)]
+        )
+    if count == 1:
+        return [output.replace("{i}", "1")]
+    if "{i}" not in output:
+        raise UsageError(f"this stego holds {count} secrets: put {{i}} in -o, e.g. -o 'secret_{{i}}.png'")
+    return [output.replace("{i}", str(i)) for i in range(1, count + 1)]
+
+
+@app.command()
+def reveal(
+    stego: Annotated[str, typer.Argument(help="Stego image (PNG), or - for stdin.")],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Revealed secret (PNG); - for stdout; with several secrets a pattern with {i}. "
+            "Default: STEGO.secret.png (STEGO.secret_{i}.png)",
+        ),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option("--size", help="The secret's original WxH, printed by `hide` when it was fitted."),
+    ] = None,
+    robust: RobustOption = False,
+    model: ModelOption = None,
+    weights: WeightsOption = None,
+    allow_lossy: Annotated[
+        bool, typer.Option("--allow-lossy", help="Read a JPEG/WebP stego anyway (expect a damaged secret).")
+    ] = False,
+    tile: TileOption = 512,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Reveal the secret image(s) hidden in STEGO (use the same --model/--weights/--robust as `hide`)."""
+    from invsteg import api
+    from invsteg.io import files, images
+
+    check_model(model)
+    secret_size = _parse_size(size, max_pixels)
+    # the number of outputs depends on the model, so a robust one is loaded first
+    net = api.load_hiding_model(model, weights, robust=True) if robust else None
+    outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)
+    for path in outputs:
+        check_stdio([stego], path, as_json)
+        files.check_output(path, force=force, inputs=inputs(stego, weights))
+    if outputs.count("-") > 1:
+        raise UsageError("several secrets cannot all go to stdout")
+    formats = [images.output_format(path, allow_lossy=True) for path in outputs]
+    stego_image = api.read_image(stego, "stego", max_pixels=max_pixels)
+    api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or robust)
+    notes(stego_image)
+    revealed = api.reveal(
+        stego_image.pixels, model=model, weights=weights, net=net, secret_size=secret_size, tile=tile
+    )
+    for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
+        files.write_output(images.encode_image(pixels, image_format), path, force=force)
+    if as_json:
+        emit_json(
+            {"secrets": outputs, "secret": outputs[0], "size": [revealed[0].shape[1], revealed[0].shape[0]]}
+        )
+    elif "-" not in outputs:
+        say(f"wrote {', '.join(outputs)}")
+
+
+@app.command()
+def attack(
+    image: Annotated[str, typer.Argument(help="Image to attack (PNG, JPEG, ...), or - for stdin.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Attacked image: PNG, or .jpg with --jpeg; - for stdout.")
+    ],
+    jpeg: Annotated[int | None, typer.Option(help="JPEG quality 1..100 (applied last).")] = None,
+    noise: Annotated[float | None, typer.Option(help="Gaussian noise sigma, 0..255 scale.")] = None,
+    resize: Annotated[float | None, typer.Option(help="Scale in (0, 1]: bicubic down, then back up.")] = None,
+    blur: Annotated[float | None, typer.Option(help="Gaussian blur sigma in pixels.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Damage IMAGE as a channel would (resize, blur, noise, JPEG, in that order), to test
+    whether a hidden secret survives. A .jpg output with --jpeg is that JPEG file itself."""
+    from invsteg import api
+    from invsteg.io import files, images
+    from invsteg.ops.quantize import psnr
+
+    api.check_attack(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)  # before any reading
+    check_stdio([image], output, as_json)
+    image_format = images.output_format(output, allow_lossy=True)
+    if image_format == "WEBP" or (image_format == "JPEG" and jpeg is None):
+        raise UsageError(
+            f"{output}: {image_format} would add a compression nobody asked for; "
+            "write PNG, or give --jpeg Q to write that JPEG"
+        )
+    files.check_output(output, force=force, inputs=(image,))
+    source = api.read_image(image, "input", max_pixels=max_pixels)
+    notes(source)
+    result = api.attack(source.pixels, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
+    data = result.jpeg_bytes if image_format == "JPEG" else images.encode_image(result.pixels, image_format)
+    files.write_output(data, output, force=force)
+    value = psnr(result.pixels, source.pixels)
+    if as_json:
+        settings = {"jpeg": jpeg, "noise": noise, "resize": resize, "blur": blur, "seed": seed}
+        emit_json({"output": output, "attacks": settings, "psnr_db": finite(value)})
+    else:
+        where = "" if output == "-" else f"; wrote {output}"
+        say(f"{', '.join(result.applied)}: PSNR {value:.2f} dB vs input{where}")

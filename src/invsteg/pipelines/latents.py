@@ -1,0 +1,174 @@
+"""Images <-> Steg-cINN latents for embed-file: what is read, what is drawn, and where.
+
+Images are ``(H, W, 3)`` uint8 numpy arrays, any size >= 2x2. An image is edge-padded to
+even height and width, converted to Lab, and its colour ``ab`` is encoded given its own
+lightness ``L`` into latents ``(1, latent_channels, ceil(H/2), ceil(W/2))``; rendering runs
+the model the other way and rounds to 8 bits the way an image file holds it.
+
+Two things here are part of the embed-file format, because extraction must find them
+without side information: which latents carry bits (:func:`carrier_mask`, a function of the
+model and the image size) and the tile grid the network runs on
+(:func:`invsteg.pipelines.tiling.balanced_grid` with at most ``TILE`` pixels per side; a
+latent near a tile edge depends on where the edge is). torch is imported inside functions,
+so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from invsteg.models.contracts import ColourEmbedder
+from invsteg.ops.quantize import to_tensor, to_uint8
+from invsteg.pipelines.tiling import balanced_grid, pad_to_multiple
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+# The network runs on tiles of at most TILE x TILE pixels: part of the format (see the module
+# docstring), not a setting. 1024 keeps a pass at ~0.5 GB of working memory whatever the
+# image size and leaves covers up to 1 MP in one piece; smaller tiles were not faster.
+TILE = 1024
+
+_BAND = 256  # rows per band when converting a whole image's lightness
+
+
+def check_channels(model: ColourEmbedder, channels: Sequence[int] | None) -> tuple[int, ...]:
+    """The carrier channels, sorted: all of the model's for ``None``.
+
+    Raises:
+        ValueError: not a non-empty subset of ``0 .. latent_channels - 1``.
+    """
+    if channels is None:
+        return tuple(range(model.latent_channels))
+    out = tuple(sorted({int(c) for c in channels}))
+    if not out or out[0] < 0 or out[-1] >= model.latent_channels:
+        raise ValueError(
+            f"channels must be a non-empty subset of 0..{model.latent_channels - 1}, got {channels}"
+        )
+    return out
+
+
+def carrier_mask(
+    model: ColourEmbedder, height: int, width: int, channels: Sequence[int] | None = None
+) -> np.ndarray:
+    """Which latents of an ``height x width`` image carry bits.
+
+    Returns:
+        ``(latent_channels, ceil(H/2), ceil(W/2))`` bool. True in the carrier channels (all
+        for ``None``), on the latent rows and columns whose 2x2 block lies inside the image:
+        with an odd size the last block is half padding, which extraction rebuilds by edge
+        replication rather than reading, so its latents could not carry arbitrary signs.
+    """
+    chosen = check_channels(model, channels)
+    mask = np.zeros((model.latent_channels, -(-height // 2), -(-width // 2)), dtype=bool)
+    mask[list(chosen), : height // 2, : width // 2] = True
+    return mask
+
+
+def pad_even(pixels: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` edge-replicated to even height and width, as extraction does."""
+    return pad_to_multiple(pixels, 2)
+
+
+def to_lab(pixels: np.ndarray, like: Tensor) -> Tensor:
+    """``(H, W, 3)`` uint8 -> Lab ``(1, 3, H, W)`` in ``like``'s dtype and device."""
+    from invsteg.ops.color import rgb_to_lab
+
+    return rgb_to_lab(to_tensor(pixels, like))
+
+
+def lightness(pixels: np.ndarray, like: Tensor) -> Tensor:
+    """L of the Lab of ``(H, W, 3)`` uint8 as ``(1, 1, H, W)``, in ``like``'s dtype and device.
+
+    Converted in row bands into one preallocated tensor: the whole image's Lab and its
+    temporaries would be ~50 bytes per pixel. Elementwise, so the values are those of one
+    :func:`to_lab` of the whole image.
+    """
+    import torch
+
+    out = torch.empty((1, 1, *pixels.shape[:2]), dtype=like.dtype, device=like.device)
+    for top in range(0, pixels.shape[0], _BAND):
+        out[..., top : top + _BAND, :] = to_lab(pixels[top : top + _BAND], like)[:, :1]
+    return out
+
+
+def parameter(model: ColourEmbedder) -> Tensor:
+    """A tensor with the model's dtype and device (the computation follows the model)."""
+    return next(model.parameters())  # the zoo's ColourEmbedders are nn.Modules
+
+
+def _half(tile: slice) -> slice:
+    """Pixel rows (or columns) of a tile -> its latent rows (columns)."""
+    return slice(tile.start // 2, tile.stop // 2)
+
+
+def read_latents(stego: np.ndarray, *, model: ColourEmbedder) -> Tensor:
+    """What extraction reads: ``(H, W, 3)`` uint8 -> z' ``(1, latent_channels, ceil(H/2), ceil(W/2))``.
+
+    The image is edge-padded to even size, converted to Lab and encoded with its own L,
+    tile by tile. Runs in the model's dtype and device; the verify loop of
+    :func:`~invsteg.pipelines.embedding.embed_file` uses this very function, so what it
+    verified is what extraction computes.
+    """
+    import torch
+
+    param = parameter(model)
+    padded = pad_even(stego)
+    height, width = padded.shape[:2]
+    z = torch.empty(
+        (1, model.latent_channels, height // 2, width // 2), dtype=param.dtype, device=param.device
+    )
+    with torch.inference_mode():
+        for rows, cols in balanced_grid(height, width, TILE):
+            lab = to_lab(padded[rows, cols], param)
+            z[..., _half(rows), _half(cols)] = model.encode(lab[:, 1:], lab[:, :1])
+    return z
+
+
+def read_bits(
+    stego: np.ndarray, *, model: ColourEmbedder, channels: Sequence[int] | None = None
+) -> np.ndarray:
+    """The raw bits (before error correction) that ``stego`` ``(H, W, 3)`` uint8 carries:
+    ``(carriers,)`` uint8, in carrier order (channel, row, column)."""
+    from invsteg.pipelines.mapper import latents_to_bits
+
+    mask = carrier_mask(model, stego.shape[0], stego.shape[1], channels)
+    return latents_to_bits(read_latents(stego, model=model)[0].cpu())[mask]
+
+
+def render(
+    model: ColourEmbedder, z: Tensor, lightness: Tensor, cover: np.ndarray | None
+) -> tuple[np.ndarray, Tensor]:
+    """Latents -> 8-bit image, tile by tile.
+
+    Args:
+        model: the embedding model.
+        z: ``(1, latent_channels, H/2, W/2)``.
+        lightness: L ``(1, 1, H, W)``, H and W even.
+        cover: ``(H, W, 3)`` uint8 edge-padded to even, for models that keep the cover's
+            colour coarsely (else None): its ab is converted per tile here rather than kept
+            for the whole image (8 bytes per pixel; elementwise, so the values are the same).
+
+    Returns:
+        ``(image, clipped)``: ``(H, W, 3)`` uint8, rounded the way an image file holds it,
+        and ``(1, 1, H, W)`` bool marking the pixels whose colour lay outside the sRGB gamut
+        before clipping.
+    """
+    import torch
+
+    from invsteg.ops.color import in_gamut, lab_to_rgb
+
+    height, width = lightness.shape[-2:]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    clipped = torch.empty((1, 1, height, width), dtype=torch.bool, device=lightness.device)
+    for rows, cols in balanced_grid(height, width, TILE):
+        tile_lightness = lightness[..., rows, cols]
+        tile_ab = None if cover is None else to_lab(cover[rows, cols], lightness)[:, 1:]
+        ab = model.decode(z[..., _half(rows), _half(cols)], tile_lightness, tile_ab)
+        rgb = lab_to_rgb(torch.cat((tile_lightness, ab), dim=1))
+        clipped[..., rows, cols] = ~in_gamut(rgb)
+        out[rows, cols] = to_uint8(rgb)
+    return out, clipped
