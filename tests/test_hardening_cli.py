@@ -8,6 +8,7 @@ are driven through a pseudo-terminal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -508,3 +509,64 @@ def test_the_cli_default_pixel_limit_is_imageio_s() -> None:
     from invsteg.io import images
 
     assert cli.DEFAULT_MAX_PIXELS == images.DEFAULT_MAX_PIXELS
+
+
+# -- found by the 2000-case fuzz run (benchmarks/fuzz.py --seed 1) --------------------------
+
+
+def test_a_damaged_tiff_is_a_damaged_image_not_an_internal_error(tmp_path: Path) -> None:
+    import io as bytes_io
+
+    from invsteg.io import images
+
+    buffer = bytes_io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buffer, format="TIFF")
+    data = bytearray(buffer.getvalue())
+    for offset in range(8, len(data)):  # every single-byte corruption of the header and IFD
+        damaged = bytes(data[:offset]) + bytes([data[offset] ^ 0xFF]) + bytes(data[offset + 1 :])
+        with contextlib.suppress(InputFileError):  # said clearly; other corruptions may decode
+            images.decode_image(damaged, "x.tif", "input")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "{cover}", "--out", "{out}"], "--data"),
+        (["train", "--data", "{missing}", "--out", "{out}"], "--data"),
+        (["train", "--threads", "-1", "--out", "{out}"], "--threads"),
+        (
+            ["train", "--config", "{config}", "--data", "{dir}", "--val", "{dir}", "--out", "{out}"],
+            "LossWeights",
+        ),
+        ([], "no command given"),
+    ],
+)
+def test_bad_training_options_and_a_bare_command_are_one_error_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save_noise(tmp_path / "cover.png")
+    (tmp_path / "config.json").write_text('{"loss": {"nope": 1}}')
+    paths = {
+        "cover": tmp_path / "cover.png",
+        "missing": tmp_path / "none",
+        "out": tmp_path / "run",
+        "config": tmp_path / "config.json",
+        "dir": tmp_path,
+    }
+    code, err = _run_main([a.format(**paths) for a in args], capsys)
+    assert code == 2
+    errors = [line for line in err if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_resumed_run_with_an_invalid_stored_config_is_a_weights_error(tmp_path: Path) -> None:
+    from invsteg.errors import WeightsError
+    from invsteg.train import TrainConfig, Trainer
+    from invsteg.train.checkpoint import save_checkpoint
+    from invsteg.train.trainer import CHECKPOINT
+
+    (tmp_path / "run").mkdir()
+    save_checkpoint({"config": {"loss": {"nope": 1}}}, tmp_path / "run" / CHECKPOINT)
+    with pytest.raises(WeightsError, match="stored config is invalid"):
+        Trainer(TrainConfig(out_dir=str(tmp_path / "run")))

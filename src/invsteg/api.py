@@ -27,13 +27,13 @@ from invsteg.errors import ModelError, UsageError
 from invsteg.io.images import DEFAULT_MAX_PIXELS, LOSSY_INPUT_FORMATS, LoadedImage, encode_image
 from invsteg.io.images import decode_image as _decode_image
 from invsteg.io.images import read_image as _read_image
+from invsteg.ops.distortions import AttackResult, attack_image, check_attacks
 from invsteg.ops.quantize import psnr
 from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
 from invsteg.zoo import DEFAULT_MODEL, ModelSpec, Task, create_model, default_model, get_spec, list_models
 
 if TYPE_CHECKING:
     from invsteg.models.contracts import ColourEmbedder, ImageHider
-    from invsteg.ops.distortions import AttackResult
     from invsteg.payload import Unpacked
     from invsteg.pipelines.embedding import Capacity, EmbedReport
 
@@ -49,7 +49,7 @@ __all__ = [
     "Stego",
     "attack",
     "capacity",
-    "check_attack",
+    "check_attacks",
     "check_lossless_stego",
     "decode_image",
     "embed_file",
@@ -315,24 +315,6 @@ def attack(
     blur: float | None = None,
     seed: int = 0,
 ) -> AttackResult:
-    """``image`` damaged as a channel would (resize, blur, noise, JPEG, in that order)."""
-    from invsteg.ops import distortions
-
-    check_attack(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
-    return distortions.attack_image(image, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
-
-
-def check_attack(
-    *,
-    jpeg: int | None = None,
-    noise: float | None = None,
-    resize: float | None = None,
-    blur: float | None = None,
-    seed: int = 0,
-) -> None:
-    """:class:`UsageError` unless the settings name at least one valid attack."""
-    from invsteg.ops import distortions
-
-    if jpeg is None and noise is None and resize is None and blur is None:
-        raise UsageError("name at least one attack: --jpeg, --noise, --resize or --blur")
-    distortions.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
+    """``image`` damaged as a channel would (resize, blur, noise, JPEG, in that order);
+    the settings are checked first (:func:`check_attacks`)."""
+    return attack_image(image, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 DEBUG_ENV = "INVSTEG_DEBUG"
 # Same value as io.images.DEFAULT_MAX_PIXELS, written out so that --help stays instant.
 DEFAULT_MAX_PIXELS = 100_000_000
-# embed-file keeps about 41 bytes per pixel (latents, bit bookkeeping, the interleaver's
-# order) beside the model: 50 MP stays under 3 GB; --max-pixels raises it knowingly.
-EMBED_MAX_PIXELS = 50_000_000
+# embed-file keeps latents, bit bookkeeping and the interleaver's order for the whole image:
+# 40 MP keeps its peak under 3 GB (benchmarks/results.md, memory); --max-pixels raises it.
+EMBED_MAX_PIXELS = 40_000_000
 
 app = typer.Typer(
     name="invsteg",

@@ -16,7 +16,7 @@ import warnings
 
 import typer
 
-from invsteg.cli._app import DEBUG_ENV, app, say, stderr
+from invsteg.cli._app import DEBUG_ENV, app, say
 from invsteg.errors import InvstegError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it; SIGTERM gives 128 + 15
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         say("error: aborted")
         sys.exit(EXIT_INTERRUPTED)
     except typer.exceptions.TyperException as exc:  # click's usage errors
-        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `invsteg`: its help, as usual
-            stderr().print(exc.format_message(), markup=False)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `invsteg`: typer printed its help
+            say("error: no command given; choose one of the commands above")
         else:
             say(f"error: {_one_line(exc.format_message())} (see invsteg {_command(args)}--help)")
         sys.exit(exc.exit_code)

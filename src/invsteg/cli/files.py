@@ -97,7 +97,7 @@ def embed_file(
     files.check_output(output, force=force, inputs=inputs(cover, file, weights, passphrase_file))
     spec = api.embedding_spec(model)
     cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
-    data = files.read_bytes(file, "file", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
+    data = files.read_bytes(file, "payload", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
     stored_name = name if name is not None else ("" if file == "-" else Path(file).name)
     passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=True).value
     notes(cover_image)

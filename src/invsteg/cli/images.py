@@ -232,7 +232,7 @@ def attack(
     from invsteg.io import files, images
     from invsteg.ops.quantize import psnr
 
-    api.check_attack(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)  # before any reading
+    api.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)  # before any reading
     check_stdio([image], output, as_json)
     image_format = images.output_format(output, allow_lossy=True)
     if image_format == "WEBP" or (image_format == "JPEG" and jpeg is None):

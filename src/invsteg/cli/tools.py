@@ -165,7 +165,7 @@ def train(
     export: Annotated[
         Path | None, typer.Option(help="Write the best EMA weights here (sha256 recorded beside it).")
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads.")] = None,
     init: Annotated[
         Path | None, typer.Option(help="Start a new run from these weights (e.g. the shipped ones).")
     ] = None,
@@ -176,6 +176,9 @@ def train(
     from invsteg.train import TrainConfig, Trainer
 
     check_model(model)
+    for folder, option in ((data, "--data"), (val, "--val")):
+        if not folder.is_dir():
+            raise UsageError(f"{option} {folder} is not a folder of images")
     if threads:
         torch.set_num_threads(threads)
     fields = _train_config(config)
@@ -185,7 +188,11 @@ def train(
         fields["steps"] = steps
     if init is not None:
         fields["init_weights"] = str(init)
-    trainer = Trainer(TrainConfig.from_dict(fields))
+    try:
+        train_config = TrainConfig.from_dict(fields)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"training config: {exc}") from None
+    trainer = Trainer(train_config)
     if trainer.step:  # a resumed run keeps its stored config; only --steps may extend it
         say(f"resuming {out} at step {trainer.step}")
         if steps is not None:
@@ -206,10 +213,10 @@ def _train_config(path: Path | None) -> dict[str, Any]:
         fields = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"training config {path} is not JSON: {exc}") from None
-    if not isinstance(fields, dict):
-        raise UsageError(f"training config {path} must be a JSON object of TrainConfig fields")
-    if unknown := sorted(set(fields) - set(TrainConfig.__dataclass_fields__)):
-        raise UsageError(f"training config {path} has unknown fields {unknown}")
+    try:
+        TrainConfig.from_dict(fields)  # checked here so that a typo is one clear line
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"training config {path}: {exc}") from None
     return fields
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
-from invsteg.errors import InputFileError, UsageError
+from invsteg.errors import InputFileError, InvstegError, UsageError
 from invsteg.io.files import STDIO, image_byte_limit, read_bytes
 from invsteg.ops.distortions import encode_jpeg
 
@@ -272,7 +272,9 @@ def decode_image(
             raise InputFileError(
                 f"{role} is larger than Pillow decodes in this format ({exc}): {source}"
             ) from None
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        except (InvstegError, MemoryError):
+            raise
+        except Exception as exc:  # Pillow's decoders fail on damaged data with many types
             raise InputFileError(f"{role} image is damaged or truncated: {source} ({exc})") from None
     for warning in caught:
         notice = f"{role}: {warning.message}"

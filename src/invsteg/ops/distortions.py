@@ -153,6 +153,8 @@ def check_attacks(
     seed: int | None = None,
 ) -> None:
     """Validate real-attack settings before any work (UsageError naming the bad one)."""
+    if jpeg is None and noise is None and resize is None and blur is None:
+        raise UsageError("name at least one attack: --jpeg, --noise, --resize or --blur")
     if jpeg is not None:
         check_jpeg_quality(jpeg)
     if noise is not None:

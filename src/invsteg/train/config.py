@@ -69,11 +69,20 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        """A config from JSON data; unknown fields (a typo, say) are a ValueError, not ignored."""
+        _check_fields(cls, data)
+        values = dict(data)
         if isinstance(values.get("loss"), dict):
+            _check_fields(LossWeights, values["loss"])
             values["loss"] = LossWeights(**values["loss"])
         for name in ("scales", "freeze"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
+
+
+def _check_fields(cls: type, data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} must be a JSON object, not {type(data).__name__}")
+    if unknown := sorted(set(data) - {f.name for f in fields(cls)}):
+        raise ValueError(f"unknown {cls.__name__} fields {unknown}")

@@ -117,6 +117,13 @@ def read_run_state(out_dir: Path) -> dict[str, Any] | None:
     return state
 
 
+def _stored_config(state: dict[str, Any], out_dir: Path) -> TrainConfig:
+    try:
+        return TrainConfig.from_dict(state["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"cannot resume from {out_dir}: its stored config is invalid ({exc})") from None
+
+
 class Trainer:
     """Train ``config.model`` from scratch or resume from ``out_dir/last.safetensors``."""
 
@@ -130,7 +137,7 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         self.out_dir = Path(config.out_dir)
         state = read_run_state(self.out_dir)
-        self.config = TrainConfig.from_dict(state["config"]) if state else config
+        self.config = _stored_config(state, self.out_dir) if state else config
         self.spec = get_spec(self.config.model)
         torch.manual_seed(self.config.seed)
         self.model = random_model(self.spec, **self.config.model_config).to(self.device)
