@@ -9,7 +9,7 @@ invsteg reveal "$out/stego.png" -o "$out/revealed.png"
 python - "$here" "$out" <<'PY'
 import sys
 from invsteg.eval.quality import compare
-from invsteg.imageio import read_image
+from invsteg.api import read_image
 
 here, out = sys.argv[1:]
 stego = compare(read_image(f"{out}/stego.png", "stego").pixels, read_image(f"{here}/cover.png", "cover").pixels)

@@ -43,3 +43,15 @@ def test_capacity_lists_the_default_first() -> None:
     rows = api.capacity(np.zeros((32, 48, 3), np.uint8))
     assert rows[0][0] == "stegcinn-detail" and {name for name, _ in rows} >= {"stegcinn-fast"}
     assert all(info.net_bytes >= 0 and info.width == 48 for _, info in rows)
+
+
+def test_readme_demo_script_runs() -> None:
+    """README's first set-up command ends in examples/demo.sh: it must keep working."""
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(["bash", str(ROOT / "examples/demo.sh")], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "revealed vs secret: PSNR" in run.stdout

@@ -27,7 +27,8 @@ from invsteg.errors import ModelError, UsageError
 from invsteg.io.images import DEFAULT_MAX_PIXELS, LOSSY_INPUT_FORMATS, LoadedImage, encode_image
 from invsteg.io.images import decode_image as _decode_image
 from invsteg.io.images import read_image as _read_image
-from invsteg.ops.distortions import AttackResult, attack_image, check_attacks
+from invsteg.ops.distortions import attack_image as attack  # resize, blur, noise, JPEG; checked first
+from invsteg.ops.distortions import check_attacks
 from invsteg.ops.quantize import psnr
 from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
 from invsteg.zoo import DEFAULT_MODEL, ModelSpec, Task, create_model, default_model, get_spec, list_models
@@ -304,17 +305,3 @@ def models() -> list[ModelInfo]:
         )
         for spec in list_models()
     ]
-
-
-def attack(
-    image: np.ndarray,
-    *,
-    jpeg: int | None = None,
-    noise: float | None = None,
-    resize: float | None = None,
-    blur: float | None = None,
-    seed: int = 0,
-) -> AttackResult:
-    """``image`` damaged as a channel would (resize, blur, noise, JPEG, in that order);
-    the settings are checked first (:func:`check_attacks`)."""
-    return attack_image(image, jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)
