@@ -219,6 +219,20 @@ def test_a_plain_legacy_checkpoint_still_resumes(image_folder, tmp_path) -> None
         assert torch.equal(a, b)
 
 
+def test_a_checkpoint_nested_deeper_than_the_stack_is_a_weights_error(image_folder, tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from invsteg.train.checkpoint import STATE_KEY
+
+    out = tmp_path / "run"
+    out.mkdir()
+    save_file(
+        {"x": torch.zeros(1)}, str(out / CHECKPOINT), metadata={STATE_KEY: "[" * 100_000 + "]" * 100_000}
+    )
+    with pytest.raises(WeightsError, match="cannot resume"):
+        Trainer(tiny_config(image_folder, out))
+
+
 @pytest.mark.parametrize("content", [b"", b"garbage", (1 << 40).to_bytes(8, "little")])
 def test_a_damaged_checkpoint_is_a_weights_error(image_folder, tmp_path, content) -> None:
     out = tmp_path / "run"

@@ -183,6 +183,7 @@ def test_legacy_metadata_of_shipped_files_still_loads(tiny_file) -> None:
         ('{"blocks": 1, "growth": 4, "image_channels": 1000000}', "not one of"),
         ("[1, 2]", "JSON object"),
         ("{not json", "not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),
     ],
 )
 def test_config_values_are_type_and_range_checked(tiny_file, config, message) -> None:

@@ -77,8 +77,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         if document is None:
             raise WeightsError(f"{path} is not an invsteg training checkpoint")
         state = _decode(json.loads(document), load_file(str(path)))
-    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise WeightsError(f"cannot resume from {path}: {exc}") from None
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than Python's stack, a crafted file's trick
+        raise WeightsError(f"cannot resume from {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not isinstance(state, dict):
         raise WeightsError(f"cannot resume from {path}: its state is not a mapping")
     return state

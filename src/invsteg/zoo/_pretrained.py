@@ -146,8 +146,8 @@ def architecture_from_metadata(metadata: dict[str, str], path: Path) -> tuple[Ar
         raise WeightsError(f"{path} has no invsteg architecture metadata")
     try:
         config = json.loads(metadata.get(CONFIG_KEY, "{}"))
-    except json.JSONDecodeError as exc:
-        raise WeightsError(f"{path}: config metadata is not JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise WeightsError(f"{path}: config metadata is not JSON ({type(exc).__name__})") from None
     architecture = get_architecture(name)
     try:
         return architecture, architecture.validate(config)
