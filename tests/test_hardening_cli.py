@@ -318,7 +318,7 @@ def test_endless_inputs_end_promptly(images: Path) -> None:
     assert_error(run, 2, "cover /dev/zero is larger than 400,000,000 bytes; raise --max-pixels")
     run = invsteg(images, "embed-file", "cover.png", "-", "-o", "s.png", "--no-passphrase",
                   stdin=bytes(256 * 2**20 + 1))  # fmt: skip
-    assert_error(run, 2, "file from stdin is larger than 268,435,456 bytes")
+    assert_error(run, 2, "payload from stdin is larger than 268,435,456 bytes")
     assert time.monotonic() - start < 120
     assert listing(images) == ["cover.png", "secret.png"]
 
