@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
             detail = f"{type(exc).__name__}: {_one_line(str(exc))[:500]}"
             say(f"error: internal error: {detail} (run with --debug for the traceback)")
         sys.exit(EXIT_OUT_OF_MEMORY if _out_of_memory(exc) else EXIT_SOFTWARE)
+    finally:
+        # The work is over: a signal during interpreter shutdown must not raise Interrupted
+        # in a finaliser (a traceback after success); it just ends the process.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _debug_requested(args: list[str]) -> bool:
