@@ -168,6 +168,16 @@ def _stored_name(file_name: str) -> bytes:
     return raw
 
 
+def compress(data: bytes) -> tuple[bytes, bool]:
+    """``(zlib level 9 of data, True)`` when that is strictly smaller (random data never is),
+    else ``(data, False)``."""
+    if data:
+        squeezed = zlib.compress(data, 9)
+        if len(squeezed) < len(data):
+            return squeezed, True
+    return data, False
+
+
 def overhead_bytes(file_name: str, *, encrypted: bool) -> int:
     """Container bytes beyond the data itself, for this file name, without compression."""
     body = _ENC_OVERHEAD if encrypted else _PLAIN_OVERHEAD
@@ -201,13 +211,8 @@ def pack(
         raise PayloadTooLargeError(
             f"the file is {len(data)} bytes; the payload format holds at most {MAX_DATA_LEN}"
         )
-    data = bytes(data)
-    flags = 0
-    content = data
-    if data:
-        squeezed = zlib.compress(data, 9)
-        if len(squeezed) < len(data):  # only when it actually helps (random data never does)
-            content, flags = squeezed, flags | FLAG_COMPRESSED
+    content, compressed = compress(bytes(data))
+    flags = FLAG_COMPRESSED if compressed else 0
     name = _stored_name(file_name)
     inner = bytes([len(name)]) + name + struct.pack(">I", len(data)) + content
 

@@ -1,20 +1,18 @@
 """embed-file as a library: any bytes hidden in an image's colours, recovered bit-exact.
 
-Images are ``(H, W, 3)`` uint8 numpy arrays, any size >= 2x2. The pipeline (Steg-cINN,
-Ren et al. 2022; see docs/design.md)::
+Images are ``(H, W, 3)`` uint8 numpy arrays, any size from about 40x40. The pipeline
+(Steg-cINN, Ren et al. 2022, made secure; see docs/design.md, "Stealth")::
 
-    file --frame.frame_payload--> bits (one per carrier latent)
-         --mapper.bits_to_latents--> z (1, latent_channels, H/2, W/2), sign = bit
-         --latents.render: model.decode(z, L of the cover [, its colour]), Lab -> sRGB,
-           clip, round--> stego (uint8)
+    cover --latents.read_latents--> z (its own latents) --signs, |z| as costs-->
+    file --sealed.seal--> head + body message bits --matrix coding--> signs to flip
+         --steering.steer: 8-bit pixel edits until the stego's latents read them--> stego
 
-    stego --latents.read_latents: sRGB -> Lab, model.encode(ab, L of the stego)--> z'
-          --signs--> bits --frame.extract_payload--> file
+    stego --latents.read_latents--> z' --signs--> sealed.open_signs --> file
 
-Which latents carry bits and the tile grid are part of the format; both live in
-:mod:`invsteg.pipelines.latents`. Embedding ends with a verify-after-embed loop on the
-rounded stego exactly as extraction will see it, so what it promises is measured, not
-assumed; see :func:`embed_file` and :class:`EmbedSettings`. torch is imported inside
+Only the signs the message needs change, and they change by edits of single 8-bit levels,
+so a small file leaves most of the cover bit-identical. Embedding ends with a verify on the
+rounded stego exactly as extraction will read it: what it promises is measured, not
+assumed. Stegos of format 1 (before this design) still extract. torch is imported inside
 functions, so importing this module is cheap.
 """
 
@@ -23,40 +21,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from invsteg.errors import InputFileError, ModelError
 from invsteg.models.contracts import ColourEmbedder
 from invsteg.ops.quantize import psnr
-from invsteg.payload import (
-    DEFAULT_NSYM,
-    PayloadTooLargeError,
-    Unpacked,
-    capacity_bytes,
-    extract_payload,
-    message_capacity,
-    overhead_bytes,
-)
+from invsteg.payload import PayloadTooLargeError, Unpacked, extract_payload
+from invsteg.payload import sealed as format2
 from invsteg.payload.container import RandomBytes
-from invsteg.payload.errors import EmbeddingFailedError
-from invsteg.payload.frame import frame_payload
+from invsteg.payload.errors import EmbeddingFailedError, NoPayloadError
 from invsteg.pipelines.embed_types import Capacity, EmbedReport, EmbedSettings
-from invsteg.pipelines.latents import (
-    carrier_mask,
-    check_channels,
-    lightness,
-    pad_even,
-    parameter,
-    read_bits,
-    read_latents,
-    render,
-)
+from invsteg.pipelines.latents import carrier_mask, check_channels, read_latents
+from invsteg.pipelines.steering import Steering, steer
 from invsteg.zoo import DEFAULT_EMBED_MODEL, Task, create_model, get_spec, list_models
-
-if TYPE_CHECKING:
-    from torch import Tensor
 
 __all__ = [
     "Capacity",
@@ -121,17 +100,17 @@ def capacity(
     passphrase: str | None = None,
     file_name: str = "",
     channels: Sequence[int] | None = None,
-    nsym: int = DEFAULT_NSYM,
     encrypted: bool | None = None,
 ) -> Capacity:
     """How many bytes of file content ``cover`` ``(H, W, 3)`` uint8 holds.
 
     Only the size of the cover and the model's latent layout matter (not its weights), so
     ``model=None`` uses the registered embedding model's architecture without loading
-    weights. The figure is exact: a file of ``net_bytes`` bytes named ``file_name`` embeds
-    (with encryption iff ``passphrase`` is given, or as ``encrypted`` says when given) and
-    extracts; one byte more does not fit unless it compresses. ``channels``: the carrier
-    latent channels, None for all.
+    weights. The figure is exact: a file of ``net_bytes`` bytes named ``file_name`` fits
+    (with encryption iff ``passphrase`` is given, or as ``encrypted`` says when given); one
+    byte more does not unless it compresses. ``channels``: the carrier latent channels,
+    None for all. The more of it a file uses, the more signs change: see
+    benchmarks/results.md, "Steganalysis", for what a detector sees at each size.
     """
     if model is None:
         from invsteg.zoo._pretrained import random_model
@@ -142,18 +121,19 @@ def capacity(
     carriers = int(mask.sum())
     if encrypted is None:
         encrypted = passphrase is not None
-    net = capacity_bytes(carriers, nsym, file_name=file_name, encrypted=encrypted)
+    net = format2.capacity_bytes(carriers, file_name=file_name, encrypted=encrypted)
     return Capacity(
         width=width,
         height=height,
         latents=int(mask.size),
         carriers=carriers,
         channels=check_channels(model, channels),
-        nsym=nsym,
+        nsym=format2.BODY_NSYM,
         encrypted=encrypted,
         # what the stored name costs: the overhead beyond that of an empty name
-        file_name_bytes=overhead_bytes(file_name, encrypted=False) - overhead_bytes("", encrypted=False),
-        container_bytes=message_capacity(carriers, nsym),
+        file_name_bytes=format2.overhead_bytes(file_name, encrypted=False)
+        - format2.overhead_bytes("", encrypted=False),
+        container_bytes=format2.max_blob_bytes(carriers),
         net_bytes=net,
         bpp=8 * net / (width * height),
     )
@@ -162,30 +142,28 @@ def capacity(
 # -- embedding ---------------------------------------------------------------------------------
 
 
-class _Pass(NamedTuple):
-    """The pass :func:`embed_file` would return so far."""
-
-    worst: int
-    index: int
-    stego: np.ndarray
-    bits: np.ndarray
-    clipped: int
-    lifted: int
+def _carrier_values(z, mask: np.ndarray) -> np.ndarray:
+    """Latents ``(1, C, h, w)`` -> the carriers' values ``(carriers,)`` float, carrier order."""
+    return z[0].float().cpu().numpy()[mask]
 
 
-def _lift(lightness: Tensor, fails: Tensor, bad: Tensor, settings: EmbedSettings) -> Tensor:
-    """Pull L ``(1, 1, H, W)`` of the pixels of bad blocks ``(1, 1, H/2, W/2)`` that failed
-    ``lift_after`` times or more into ``[lift_dark k, 100 - lift_bright k]``, k the number of
-    failures beyond that."""
+def _latent_map(values: np.ndarray, mask: np.ndarray, like):
+    """Carrier-order values ``(carriers,)`` -> ``(1, C, h, w)`` tensor (False/0 off carriers)."""
     import torch
-    import torch.nn.functional as F
 
-    level = ((fails - settings.lift_after + 1).clamp(min=0) * bad).to(lightness.dtype)
-    level = F.interpolate(level, scale_factor=2, mode="nearest")  # blocks -> pixels
-    lifted = torch.minimum(
-        torch.maximum(lightness, settings.lift_dark * level), 100 - settings.lift_bright * level
-    )
-    return torch.where(level > 0, lifted, lightness)
+    full = np.zeros(mask.shape, dtype=values.dtype)
+    full[mask] = values
+    return torch.from_numpy(full)[None].to(like.device)
+
+
+class _Pass(NamedTuple):
+    """The best pass so far: its correction share, stego, read signs and wrong carriers."""
+
+    correction: float
+    stego: np.ndarray
+    signs: np.ndarray
+    accepted: bool
+    wrong: int
 
 
 def embed_file(
@@ -198,69 +176,59 @@ def embed_file(
     wire_id: int | None = None,
     settings: EmbedSettings = EmbedSettings(),
     channels: Sequence[int] | None = None,
-    seed: int | None = None,
     random_bytes: RandomBytes = os.urandom,
+    locator: bytes | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, EmbedReport]:
     """Hide ``data`` in the colours of ``cover``; return the stego and a report.
 
     Args:
-        cover: ``(H, W, 3)`` uint8, any size >= 2x2 (odd sizes are edge-padded inside and
-            cropped back).
-        data: the file content, any length up to ``capacity(...).net_bytes`` (more if it
-            compresses).
+        cover: ``(H, W, 3)`` uint8, about 40x40 or larger (odd sizes are fine).
+        data: the file content, up to ``capacity(...).net_bytes`` (more if it compresses).
         file_name: stored with the data (base name only); extraction suggests it.
-        passphrase: encrypt (AES-256-GCM, scrypt key) and key the bit interleaving; None
-            whitens only.
+        passphrase: encrypt (AES-256-GCM) and hide where the message lies (Argon2id);
+            None: anyone with invsteg can read it.
         model: a Steg-cINN (any weights); None loads the default one.
         wire_id: written into the header; default the default embedding model's.
-        settings: the mapper's band, the verify loop's rules and ``nsym`` (which extraction
-            must use too).
+        settings: margins, rounds and the acceptance rule.
         channels: carrier latent channels, None for all. Extraction must use the same.
-        seed: seeds the latent draws (random by default); for reproducible benchmarks.
-        random_bytes: source of padding, salt and nonce (injectable for tests).
-        progress: called with ``(round, worst codeword's wrong bytes)`` after each pass.
+        random_bytes: source of the message salt (injectable for tests).
+        locator: :func:`~invsteg.payload.sealed.locator_key` of ``passphrase`` if already
+            derived (it costs ~0.5 s).
+        progress: called with ``(steering round, carriers still wrong)``.
 
     Returns:
         ``(stego, report)``: stego ``(H, W, 3)`` uint8 (save it losslessly), and
         :class:`EmbedReport`.
 
-    The verify loop: render the stego (8-bit, cropped), read it back with
-    :func:`~invsteg.pipelines.latents.read_latents` and extract the container from the
-    bits, as extraction will. Accept it when that gives the container back and the worst
-    codeword uses at most ``settings.accept_share`` of its correction capacity. Otherwise
-    repair: for each 2x2 block with a carrier that reads back wrong or weak, if the block's
-    colour was clipped to the sRGB gamut, shrink its latents toward the margin; otherwise
-    the flip came from 8-bit rounding, so :func:`~invsteg.pipelines.mapper.strengthen` the
-    wrong latents. A block that keeps failing gets its L lifted off black or white.
-    Re-render and check again. If no pass is accepted within ``settings.max_rounds``, the
-    pass with the fewest wrong bytes in its worst codeword is returned if it still extracts.
+    The cover's own latents give each carrier's sign and cost (``|z|``: how far it is from
+    flipping); matrix coding picks the cheapest signs to flip, and
+    :func:`~invsteg.pipelines.steering.steer` edits pixels until the stego reads them. Each
+    pass ends with a real read of the 8-bit stego; carriers that would not settle are frozen
+    and the code routes around them in the next pass. Accepted when the worst codeword uses
+    at most ``settings.accept_share`` of its correction; otherwise the best pass is returned
+    if it still extracts.
 
     Raises:
         PayloadTooLargeError: the file does not fit (the message says how many bytes do).
         EmbeddingFailedError: the cover could not be made to carry the payload.
     """
-    import torch
-    import torch.nn.functional as F
-
-    from invsteg.pipelines.mapper import draw_latents, latents_to_bits, shrink, strengthen
-
     _check_image(cover, "cover")
     model = model if model is not None else load_embedding_model()
     wire_id = get_spec(default_embed_model()).wire_id if wire_id is None else wire_id
-    nsym = settings.nsym
     height, width = cover.shape[:2]
     mask = carrier_mask(model, height, width, channels)
     carriers = int(mask.sum())
-    room = capacity_bytes(carriers, nsym, file_name=file_name, encrypted=passphrase is not None)
+    room = format2.capacity_bytes(carriers, file_name=file_name, encrypted=passphrase is not None)
+    locator = locator or format2.locator_key(passphrase)
     try:
-        framed = frame_payload(
+        message = format2.seal(
             data,
             file_name=file_name,
             wire_id=wire_id,
             passphrase=passphrase,
-            num_latents=carriers,
-            nsym=nsym,
+            carriers=carriers,
+            locator=locator,
             random_bytes=random_bytes,
         )
     except PayloadTooLargeError:
@@ -270,108 +238,107 @@ def embed_file(
             f"bytes ({kind}, after header and error correction); use a larger cover or a smaller file"
         ) from None
 
-    param = parameter(model)
-    generator = torch.Generator().manual_seed(
-        seed if seed is not None else int.from_bytes(random_bytes(8), "big") >> 1
-    )
-    carrier_t = torch.from_numpy(mask)[None].to(param.device)
-    z = draw_latents(
-        framed.bits,
-        mask,
-        generator,
-        param,
-        alpha=settings.alpha,
-        ceiling=settings.ceiling,
-        chunk=settings.latent_chunk,
-    )
-    positive = z > 0  # the sign each carrier must read back with
-    limit = int(settings.accept_share * (nsym // 2))
-    margin = settings.read_margin
-
-    bit_errors: list[int] = []
-    weak_bits: list[int] = []
-    codeword_errors: list[int] = []
-    best: _Pass | None = None
-    with torch.inference_mode():
-        padded = pad_even(cover)
-        cover_lightness = lightness(padded, param)
-        light = cover_lightness
-        cover_colour = padded if model.uses_cover_colour else None
-        fails = torch.zeros((1, 1, *mask.shape[1:]), dtype=torch.int32, device=param.device)
-        for index in range(settings.max_rounds):
-            rendered, clipped_pixels = render(model, z, light, cover_colour)
-            stego = rendered[:height, :width]
-            read = read_latents(stego, model=model)
-            # wrong: score <= 0, weak: score < margin, score = +-read by the wanted sign
-            # (spelled out: no float copies of the latents)
-            wrong = carrier_t & torch.where(positive, read <= 0, read >= 0)
-            bit_errors.append(int(wrong.sum()))
-            del wrong
-            weak = carrier_t & torch.where(positive, read < margin, read > -margin)
-            weak_bits.append(int(weak.sum()))
-            # weak bits count as wrong here: the margin must hold on any machine
-            pessimistic = framed.bits ^ weak[0].cpu().numpy()[mask].astype(np.uint8)
-            worst = int(framed.codeword_errors(pessimistic).max(initial=0))
-            codeword_errors.append(worst)
-            if progress is not None:
-                progress(index, worst)
-            bits = latents_to_bits(read[0].cpu())[mask]
-            del read, pessimistic  # not held while the next pass renders (~8 bytes per pixel)
-            accepted = worst <= limit and framed.decodes(bits)
-            if best is None or worst <= best.worst or accepted:
-                best = _Pass(
-                    worst,
-                    index,
-                    stego,
-                    bits,
-                    clipped=int(clipped_pixels[..., :height, :width].sum()),
-                    lifted=int((light != cover_lightness)[..., :height, :width].sum()),
-                )
-            if accepted or index == settings.max_rounds - 1:
-                break
-            # Repair the blocks with a weak carrier, (1, 1, h, w): only those (repairing or
-            # lifting their neighbours too made trained models worse, as the changed colours
-            # spread through the network's context; benchmarks/results.md).
-            failing = weak.any(dim=1, keepdim=True)
-            clipped = F.max_pool2d(clipped_pixels.to(param.dtype), 2) > 0
-            fails += failing.to(torch.int32)
-            z = shrink(z, failing & clipped, carrier_t, settings.alpha, settings.shrink_factor)
-            z = strengthen(
-                z, weak & ~clipped, settings.strengthen_factor, max_abs=settings.strengthen_max_abs
-            )
-            light = _lift(light, fails, failing, settings)
-
-    assert best is not None  # max_rounds >= 1
-    if not accepted and not framed.decodes(best.bits):
-        raise EmbeddingFailedError(
-            "this cover cannot carry the file reliably (bits still read back wrong after the "
-            "verify rounds, beyond what error correction repairs); try more --max-rounds, "
-            "a larger or less dark/bright cover, or a smaller file"
+    param = next(model.parameters())
+    values = _carrier_values(read_latents(cover, model=model), mask)
+    signs = (values > 0).astype(np.uint8)
+    costs = np.abs(values).astype(np.float64)  # levels of change a flip needs, roughly
+    used = np.zeros(carriers, dtype=bool)
+    used[message.used] = True
+    used_map = _latent_map(used, mask, param)
+    steering = Steering(margin=settings.margin, aim=settings.aim, max_rounds=settings.steer_rounds)
+    wet = np.zeros(carriers, dtype=bool)
+    stego, best, flips = cover, None, 0
+    wrong_carriers: list[int] = []
+    correction: list[float] = []
+    steered = 0
+    for _ in range(settings.max_rounds):
+        flipped = message.flips(signs, np.where(wet, np.inf, costs))
+        flips = flips or int(flipped.sum())  # the message's own changes, from the cover
+        target = signs ^ flipped
+        stego, history = steer(
+            stego,
+            _latent_map(target.astype(bool), mask, param),
+            used_map,
+            model=model,
+            settings=steering,
+            progress=progress,
         )
-    chosen = best.index
-    return best.stego, EmbedReport(
+        steered += len(history)
+        read = _carrier_values(read_latents(stego, model=model), mask)
+        signs = (read > 0).astype(np.uint8)
+        weak = np.abs(read) < settings.margin
+        bad = used & ((signs != target) | weak)
+        wrong_carriers.append(int(bad.sum()))
+        worst = message.correction_used(signs ^ weak)  # weak ones may read either way elsewhere
+        correction.append(worst)
+        accepted = worst <= settings.accept_share
+        if best is None or worst <= best.correction:
+            best = _Pass(worst, stego, signs, accepted, int(bad.sum()))
+        if accepted and not bad.any():
+            break
+        wet |= bad  # would not settle: the next pass routes around them
+        costs = np.abs(read).astype(np.float64)
+    assert best is not None  # max_rounds >= 1
+    stego, accepted = best.stego, best.accepted
+    if not _extracts(best.signs, passphrase, locator):
+        raise EmbeddingFailedError(
+            "this cover cannot carry the file reliably (carriers still read back wrong after the "
+            "verify rounds, beyond what error correction repairs); try more --max-rounds, a larger "
+            "or less dark/bright cover, or a smaller file"
+        )
+    return stego, EmbedReport(
         width=width,
         height=height,
         carriers=carriers,
         capacity_bytes=room,
         payload_bytes=len(data),
-        rounds=len(bit_errors),
-        bit_errors=tuple(bit_errors),
-        weak_bits=tuple(weak_bits),
-        codeword_errors=tuple(codeword_errors),
-        worst_codeword=codeword_errors[chosen],
-        correctable=nsym // 2,
+        used_carriers=int(used.sum()),
+        flips=flips,
+        changed_samples=int((stego != cover).sum()),
+        rounds=len(wrong_carriers),
+        steer_rounds=steered,
+        wrong_carriers=tuple(wrong_carriers),
+        correction_used=tuple(correction),
         accepted=accepted,
-        bit_accuracy_first=1 - bit_errors[0] / carriers,
-        bit_accuracy=1 - bit_errors[chosen] / carriers,
-        exact=bit_errors[chosen] == 0,
-        clipped_pixels=best.clipped,
-        lifted_pixels=best.lifted,
-        psnr_db=psnr(best.stego, cover),
+        exact=best.wrong == 0,
+        psnr_db=psnr(stego, cover),
     )
 
 
+def _extracts(signs: np.ndarray, passphrase: str | None, locator: bytes) -> bool:
+    """Whether extraction from these read signs gives a file back (the right one: the
+    head's salt and the authentication make any other outcome an error)."""
+    from invsteg.errors import PayloadError
+
+    try:
+        format2.open_signs(signs, passphrase=passphrase, locator=locator)
+    except PayloadError:
+        return False
+    return True
+
+
 # -- extraction --------------------------------------------------------------------------------
+
+
+def _open(
+    stego: np.ndarray,
+    model: ColourEmbedder,
+    channels: Sequence[int] | None,
+    passphrase: str | None,
+    locator: bytes | None,
+) -> Unpacked:
+    """Format 2, then format 1 (stegos made before it) from one read of the latents."""
+    from invsteg.payload.frame import DEFAULT_NSYM
+
+    mask = carrier_mask(model, stego.shape[0], stego.shape[1], channels)
+    signs = (_carrier_values(read_latents(stego, model=model), mask) > 0).astype(np.uint8)
+    try:
+        return format2.open_signs(signs, passphrase=passphrase, locator=locator)
+    except NoPayloadError as exc:
+        try:
+            return extract_payload(signs, passphrase=passphrase, nsym=DEFAULT_NSYM)
+        except NoPayloadError:
+            raise exc from None
 
 
 def extract_file(
@@ -380,9 +347,10 @@ def extract_file(
     passphrase: str | None = None,
     model: ColourEmbedder | None = None,
     channels: Sequence[int] | None = None,
-    nsym: int = DEFAULT_NSYM,
+    locator: bytes | None = None,
 ) -> Unpacked:
-    """The file hidden in ``stego`` ``(H, W, 3)`` uint8 by :func:`embed_file`.
+    """The file hidden in ``stego`` ``(H, W, 3)`` uint8 by :func:`embed_file` (or by a
+    release before format 2).
 
     Returns:
         :class:`~invsteg.payload.Unpacked`: ``data``, ``file_name`` (untrusted: pass it
@@ -396,7 +364,7 @@ def extract_file(
     """
     _check_image(stego, "stego")
     model = model if model is not None else load_embedding_model()
-    return extract_payload(read_bits(stego, model=model, channels=channels), passphrase=passphrase, nsym=nsym)
+    return _open(stego, model, channels, passphrase, locator)
 
 
 def extract_file_any_model(stego: np.ndarray, *, passphrase: str | None = None) -> tuple[Unpacked, str]:
@@ -407,17 +375,18 @@ def extract_file_any_model(stego: np.ndarray, *, passphrase: str | None = None) 
     the default has changed before (stegcinn-fast, then stegcinn-detail): a stego from an
     older default must still extract without ``--model``. Only "no payload found" moves on
     to the next model; any other failure (wrong passphrase, damage) is final. Each model
-    tried costs one read of the stego.
+    tried costs one read of the stego; the passphrase's key is derived once.
 
     Raises:
         NoPayloadError: no model finds a payload (or the passphrase is wrong).
         WeightsError: the default model's weights are missing.
     """
     from invsteg.errors import WeightsError
-    from invsteg.payload.errors import NoPayloadError
 
+    _check_image(stego, "stego")
     default = default_embed_model()
     names = sorted((spec.name for spec in list_models("embed")), key=lambda name: name != default)
+    locator = format2.locator_key(passphrase)
     tried: list[str] = []
     first_error: NoPayloadError | None = None
     for name in names:
@@ -429,7 +398,7 @@ def extract_file_any_model(stego: np.ndarray, *, passphrase: str | None = None) 
             continue  # not installed: nothing it could have written here
         tried.append(name)
         try:
-            return extract_file(stego, passphrase=passphrase, model=model), name
+            return _open(stego, model, None, passphrase, locator), name
         except NoPayloadError as exc:
             first_error = first_error or exc
     assert first_error is not None  # the default was tried

@@ -1,0 +1,399 @@
+"""Payload format version 2: a file -> message bits for a cover's latent signs, and back.
+
+Version 1 (:mod:`invsteg.payload.frame`) wrote a bit into *every* carrier, keyed its
+interleaver with a fixed salt and masked its header with a public keystream: stegos were
+detectable without training, and two stegos made with one passphrase shared carriers. Version
+2 writes only what the file needs, and nothing in it repeats between messages:
+
+1. ``locator = Argon2id(passphrase, fixed salt)`` (a public constant without a passphrase),
+   the one costly derivation per extraction. It orders all carriers (:func:`~invsteg.payload.
+   ecc.permutation`); the first ``head_carriers(n)`` of that order hold the **head**.
+2. The head: a random 16-byte **salt** and the container's length XOR a mask from the message
+   keys, Reed-Solomon coded (``HEAD_NSYM`` parity bytes). Both parts are uniformly random
+   bytes to anyone without the locator, whose order hides where they are.
+3. ``keys = HKDF-SHA256(locator, salt)``: the AES-GCM key and nonce, the whitening keystream,
+   the length mask and the order of the **body** carriers (the rest), all new per message.
+4. The body: the container (:func:`pack_v2`, whitened as a whole) Reed-Solomon coded with
+   ``BODY_NSYM`` parity bytes per codeword.
+
+Head and body are written by cost-aware matrix embedding (:mod:`invsteg.payload.matrix`):
+each segment's order p is the largest its carriers allow, so a small file changes few signs.
+The extractor recomputes p from the sizes (head: fixed; body: from the decoded length).
+
+Why one costly KDF and not two: the locator must be derived before the salt can be read, so
+it cannot use the per-message salt. The message keys then come from the locator and the salt
+through HKDF, which is cheap and unique per message; a second memory-hard derivation would
+double the cost of every guess for the user and the attacker alike. Argon2id's parameters are
+fixed by the format version (``ARGON2_*``), so an old stego always decodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from invsteg.errors import PayloadError
+from invsteg.payload import matrix
+from invsteg.payload.container import (
+    _INNER_FIXED,
+    DIGEST_LEN,
+    FLAG_COMPRESSED,
+    FLAG_ENCRYPTED,
+    HEADER,
+    HEADER_LEN,
+    MAGIC,
+    MAX_DATA_LEN,
+    TAG_LEN,
+    RandomBytes,
+    Unpacked,
+    _parse_inner,
+    _passphrase_bytes,
+    _stored_name,
+    compress,
+)
+from invsteg.payload.ecc import (
+    bits_to_bytes,
+    bytes_to_bits,
+    ecc_decode,
+    ecc_encode,
+    ecc_encoded_len,
+    permutation,
+)
+from invsteg.payload.errors import (
+    NoPayloadError,
+    PassphraseNotExpectedError,
+    PayloadCorruptedError,
+    PayloadTamperedError,
+    PayloadTooLargeError,
+    UnsupportedVersionError,
+)
+
+FORMAT_VERSION_2 = 2
+SALT_LEN = 16
+_LENGTH = struct.Struct(">I")
+HEAD_NSYM = 16  # corrects 8 wrong bytes of the 36-byte head
+HEAD_BITS = 8 * ecc_encoded_len(SALT_LEN + _LENGTH.size, HEAD_NSYM)  # 288
+BODY_NSYM = 32  # corrects 16 wrong bytes per 255: the verify loop leaves none on this machine
+MIN_CARRIERS = 8 * HEAD_BITS  # the head takes an eighth of the carriers at most
+
+ARGON2_MEMORY_KIB = 128 * 1024
+ARGON2_ITERATIONS = 5
+ARGON2_LANES = 4
+_LOCATOR_SALT = b"invsteg/v2/locat"  # 16 bytes; fixed: see the module docstring
+PUBLIC_LOCATOR = hashlib.sha256(b"invsteg/v2/public-locator").digest()
+
+_ENC_OVERHEAD = TAG_LEN  # the nonce comes from the message keys
+_PLAIN_OVERHEAD = DIGEST_LEN
+
+
+def locator_key(passphrase: str | None) -> bytes:
+    """32 bytes that order the carriers: Argon2id of the NFC/UTF-8 passphrase (128 MiB, about
+    0.5 s), or :data:`PUBLIC_LOCATOR` without one."""
+    if passphrase is None:
+        return PUBLIC_LOCATOR
+    kdf = Argon2id(
+        salt=_LOCATOR_SALT,
+        length=32,
+        iterations=ARGON2_ITERATIONS,
+        lanes=ARGON2_LANES,
+        memory_cost=ARGON2_MEMORY_KIB,
+    )
+    return kdf.derive(_passphrase_bytes(passphrase))
+
+
+@dataclass(frozen=True)
+class MessageKeys:
+    """Everything one message's salt keys (see the module docstring)."""
+
+    order: bytes
+    whitening: bytes
+    cipher: bytes
+    nonce: bytes
+    length_mask: bytes
+
+    @classmethod
+    def derive(cls, locator: bytes, salt: bytes) -> MessageKeys:
+        sizes = (32, 32, 32, 12, _LENGTH.size)
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=sum(sizes), salt=salt, info=b"invsteg/v2/message")
+        out = hkdf.derive(locator)
+        parts, start = [], 0
+        for size in sizes:
+            parts.append(out[start : start + size])
+            start += size
+        return cls(*parts)
+
+    def whiten(self, data: bytes) -> bytes:
+        """XOR with this message's AES-CTR keystream (its own inverse)."""
+        stream = Cipher(algorithms.AES(self.whitening), modes.CTR(bytes(16))).encryptor()
+        mask = stream.update(bytes(len(data)))
+        return (np.frombuffer(data, np.uint8) ^ np.frombuffer(mask, np.uint8)).tobytes()
+
+
+# -- the container -----------------------------------------------------------------------------
+
+
+def overhead_bytes(file_name: str, *, encrypted: bool) -> int:
+    """Container bytes beyond the data itself, without compression."""
+    body = _ENC_OVERHEAD if encrypted else _PLAIN_OVERHEAD
+    return HEADER_LEN + _INNER_FIXED + len(_stored_name(file_name)) + body
+
+
+def pack_v2(data: bytes, *, file_name: str, wire_id: int, keys: MessageKeys, encrypted: bool) -> bytes:
+    """The whitened version-2 container: header (magic, version 2, wire id, flags, body
+    length) and body (AES-256-GCM of the inner record with the header as associated data,
+    or the inner record and an 8-byte SHA-256 prefix), as in version 1 but keyed per message."""
+    if not 0 <= wire_id <= 255:
+        raise ValueError(f"wire_id must be 0..255, got {wire_id}")
+    if len(data) > MAX_DATA_LEN:
+        raise PayloadTooLargeError(f"the file is {len(data)} bytes; the format holds at most {MAX_DATA_LEN}")
+    content, compressed = compress(bytes(data))
+    flags = (FLAG_COMPRESSED if compressed else 0) | (FLAG_ENCRYPTED if encrypted else 0)
+    name = _stored_name(file_name)
+    inner = bytes([len(name)]) + name + _LENGTH.pack(len(data)) + content
+    fixed = _ENC_OVERHEAD if encrypted else _PLAIN_OVERHEAD
+    header = HEADER.pack(MAGIC, FORMAT_VERSION_2, wire_id, flags, len(inner) + fixed)
+    if encrypted:
+        body = AESGCM(keys.cipher).encrypt(keys.nonce, inner, header)
+    else:
+        body = inner + hashlib.sha256(header + inner).digest()[:DIGEST_LEN]
+    return keys.whiten(header + body)
+
+
+def unpack_v2(blob: bytes, *, keys: MessageKeys, encrypted: bool) -> Unpacked:
+    """Inverse of :func:`pack_v2`. Raises PayloadCorruptedError, PayloadTamperedError or
+    UnsupportedVersionError; never returns wrong data."""
+    plain = keys.whiten(blob)
+    if len(plain) < HEADER_LEN:
+        raise PayloadCorruptedError("payload is corrupted: too short for a header")
+    magic, version, wire_id, flags, body_len = HEADER.unpack(plain[:HEADER_LEN])
+    if magic != MAGIC:
+        raise PayloadCorruptedError("payload is corrupted: bad header")
+    if version != FORMAT_VERSION_2:
+        raise UnsupportedVersionError(f"payload format version {version} is not supported; upgrade invsteg")
+    if flags & ~(FLAG_ENCRYPTED | FLAG_COMPRESSED) or bool(flags & FLAG_ENCRYPTED) != encrypted:
+        raise PayloadCorruptedError(f"payload is corrupted: header flags 0x{flags:02x}")
+    header, body = plain[:HEADER_LEN], plain[HEADER_LEN:]
+    fixed = _ENC_OVERHEAD if encrypted else _PLAIN_OVERHEAD
+    if body_len != len(body) or body_len < fixed + _INNER_FIXED:
+        raise PayloadCorruptedError(f"payload is corrupted: body length {body_len}")
+    if encrypted:
+        try:
+            inner = AESGCM(keys.cipher).decrypt(keys.nonce, body, header)
+        except InvalidTag:
+            raise PayloadTamperedError(
+                "payload is corrupted or was tampered with: the authentication tag does not verify"
+            ) from None
+    else:
+        inner, digest = body[:-DIGEST_LEN], body[-DIGEST_LEN:]
+        if not hmac.compare_digest(hashlib.sha256(header + inner).digest()[:DIGEST_LEN], digest):
+            raise PayloadCorruptedError("payload is corrupted: integrity check (SHA-256) failed")
+    return _parse_inner(inner, wire_id=wire_id, flags=flags)
+
+
+# -- layout ------------------------------------------------------------------------------------
+
+
+def head_carriers(carriers: int) -> int:
+    """Carriers that hold the head: an eighth, at most 64 per head bit (p stays small)."""
+    return min(carriers // 8, 64 * HEAD_BITS)
+
+
+def body_order(carriers: int, bits: int) -> int:
+    """The body's matrix-code order: the largest that fits in a share of the carriers
+    (``1 / BODY_SPREAD``; all of them when it does not): a code that touches every carrier
+    changes the fewest signs on paper, but each edit also jostles near-zero latents nearby,
+    and every used one of those must then be put back."""
+    return matrix.code_order(carriers // BODY_SPREAD, bits) or matrix.code_order(carriers, bits)
+
+
+BODY_SPREAD = 4
+
+
+def body_bits(blob_len: int) -> int:
+    return 8 * ecc_encoded_len(blob_len, BODY_NSYM)
+
+
+def max_blob_bytes(carriers: int) -> int:
+    """The longest container that fits ``carriers`` (0 if the head does not)."""
+    if carriers < MIN_CARRIERS:
+        return 0
+    room = (carriers - head_carriers(carriers)) // 8  # p = 1: a bit per carrier
+    low, high = 0, room
+    while low < high:  # the largest blob whose coded length fits
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if ecc_encoded_len(mid, BODY_NSYM) <= room else (low, mid - 1)
+    return low
+
+
+def capacity_bytes(carriers: int, *, file_name: str = "", encrypted: bool = True) -> int:
+    """Net file bytes that fit ``carriers`` signs in format 2, whatever the content."""
+    return max(0, max_blob_bytes(carriers) - overhead_bytes(file_name, encrypted=encrypted))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Message ``bits`` for the carriers at ``positions`` (indices into the carrier vector),
+    matrix-coded at ``order``; only the first ``used`` positions matter."""
+
+    positions: np.ndarray
+    bits: np.ndarray
+    order: int
+
+    @property
+    def used(self) -> np.ndarray:
+        return self.positions[: matrix.carriers_used(self.bits.size, self.order)]
+
+    def flips(self, signs: np.ndarray, costs: np.ndarray) -> np.ndarray:
+        """``(len(signs),)`` bool: which carrier signs to flip so this segment reads back."""
+        out = np.zeros(signs.size, dtype=bool)
+        local = matrix.embed(signs[self.positions], costs[self.positions], self.bits, self.order)
+        out[self.positions[local]] = True
+        return out
+
+    def read(self, signs: np.ndarray) -> np.ndarray:
+        return matrix.extract(signs[self.positions], self.bits.size, self.order)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A message laid out for ``carriers`` signs: its head and body segments and the blob."""
+
+    head: Segment
+    body: Segment
+    blob: bytes
+
+    @property
+    def used(self) -> np.ndarray:
+        """Carriers whose signs the extractor reads."""
+        return np.concatenate([self.head.used, self.body.used])
+
+    def flips(self, signs: np.ndarray, costs: np.ndarray) -> np.ndarray:
+        return self.head.flips(signs, costs) | self.body.flips(signs, costs)
+
+    def correction_used(self, signs: np.ndarray) -> float:
+        """The largest share of its correction capacity that any Reed-Solomon codeword
+        (head or body) would spend if ``signs`` were read: 1 or more fails."""
+        head = _wrong_bytes(self.head.read(signs), self.head.bits) / (HEAD_NSYM // 2)
+        return max(head, _wrong_bytes(self.body.read(signs), self.body.bits) / (BODY_NSYM // 2))
+
+
+def _wrong_bytes(read: np.ndarray, wanted: np.ndarray) -> int:
+    """Wrong bytes in the worst 255-byte codeword."""
+    got = np.frombuffer(bits_to_bytes(read), np.uint8) != np.frombuffer(bits_to_bytes(wanted), np.uint8)
+    starts = np.arange(0, got.size, 255)
+    return int(np.add.reduceat(got.astype(np.int64), starts).max(initial=0)) if starts.size else 0
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+
+
+def _orders(carriers: int, locator: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(head positions, the rest) in the locator's order."""
+    order = permutation(carriers, locator)
+    split = head_carriers(carriers)
+    return order[:split], order[split:]
+
+
+def seal(
+    data: bytes,
+    *,
+    file_name: str,
+    wire_id: int,
+    passphrase: str | None,
+    carriers: int,
+    locator: bytes | None = None,
+    random_bytes: RandomBytes = os.urandom,
+) -> Sealed:
+    """Lay out ``data`` for ``carriers`` latent signs (see the module docstring).
+
+    ``locator``: :func:`locator_key` of ``passphrase`` if already derived.
+
+    Raises:
+        PayloadTooLargeError: it does not fit.
+    """
+    encrypted = passphrase is not None
+    if encrypted:
+        _passphrase_bytes(passphrase)  # reject "" before spending a KDF
+    locator = locator or locator_key(passphrase)
+    salt = random_bytes(SALT_LEN)
+    if len(salt) != SALT_LEN:
+        raise ValueError("random_bytes returned the wrong number of bytes")
+    keys = MessageKeys.derive(locator, salt)
+    blob = pack_v2(data, file_name=file_name, wire_id=wire_id, keys=keys, encrypted=encrypted)
+    if len(blob) > max_blob_bytes(carriers):
+        room = max_blob_bytes(carriers)
+        raise PayloadTooLargeError(
+            f"the payload needs {len(blob)} bytes after packing; the image holds {room}"
+        )
+    head_positions, rest = _orders(carriers, locator)
+    masked = _xor(_LENGTH.pack(len(blob)), keys.length_mask)
+    head_bits = bytes_to_bits(ecc_encode(salt + masked, HEAD_NSYM))
+    body = bytes_to_bits(ecc_encode(blob, BODY_NSYM))
+    body_positions = rest[permutation(rest.size, keys.order)]
+    return Sealed(
+        head=Segment(head_positions, head_bits, matrix.code_order(head_positions.size, HEAD_BITS)),
+        body=Segment(body_positions, body, body_order(body_positions.size, body.size)),
+        blob=blob,
+    )
+
+
+def _read_head(signs: np.ndarray, locator: bytes) -> tuple[MessageKeys, int, np.ndarray] | None:
+    """(keys, blob length, body-candidate positions) if a head is found under ``locator``."""
+    head_positions, rest = _orders(signs.size, locator)
+    order = matrix.code_order(head_positions.size, HEAD_BITS)
+    bits = matrix.extract(signs[head_positions], HEAD_BITS, order)
+    try:
+        head = ecc_decode(bits_to_bytes(bits), HEAD_NSYM)
+    except PayloadError:
+        return None
+    keys = MessageKeys.derive(locator, head[:SALT_LEN])
+    masked = head[SALT_LEN:]
+    (blob_len,) = _LENGTH.unpack(_xor(masked, keys.length_mask))
+    return keys, blob_len, rest
+
+
+def open_signs(signs: np.ndarray, *, passphrase: str | None, locator: bytes | None = None) -> Unpacked:
+    """The file that ``signs`` ``(carriers,)`` 0/1 carry in format 2.
+
+    Raises:
+        NoPayloadError: no head under this passphrase (or none without one).
+        PassphraseNotExpectedError: a passphrase was given for an unencrypted payload.
+        PayloadCorruptedError, PayloadTamperedError, UnsupportedVersionError.
+    """
+    signs = np.asarray(signs, dtype=np.uint8).reshape(-1)
+    if signs.size < MIN_CARRIERS:
+        raise NoPayloadError("no payload found: the image is too small to hold one")
+    encrypted = passphrase is not None
+    found = _read_head(signs, locator or locator_key(passphrase))
+    if found is None and encrypted and _read_head(signs, PUBLIC_LOCATOR) is not None:
+        raise PassphraseNotExpectedError(
+            "the payload is not encrypted, but a passphrase was given; extract without one"
+        )
+    if found is None:
+        raise NoPayloadError(
+            "no payload found, or wrong passphrase"
+            if encrypted
+            else "no payload found (if it was embedded with a passphrase, give the passphrase; "
+            "otherwise the image holds none or was made with another model)"
+        )
+    keys, blob_len, rest = found
+    if blob_len > max_blob_bytes(signs.size):
+        raise PayloadCorruptedError(f"payload is corrupted: the head announces {blob_len} bytes")
+    bits = body_bits(blob_len)
+    positions = rest[permutation(rest.size, keys.order)]
+    order = body_order(positions.size, bits)
+    coded = bits_to_bytes(matrix.extract(signs[positions], bits, order))
+    blob = bytes(ecc_decode(coded, BODY_NSYM))[:blob_len]
+    return unpack_v2(blob, keys=keys, encrypted=encrypted)

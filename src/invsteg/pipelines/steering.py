@@ -1,0 +1,153 @@
+"""Steer a cover's pixels, one 8-bit level at a time, until its latents read the wanted signs.
+
+Format 2 of embed-file keeps the cover and changes only the latent signs the message needs
+(:mod:`invsteg.payload.sealed`). Changing a latent and decoding it does not work: one 8-bit
+level of colour moves a Steg-cINN latent by ~0.1-0.5, so a small latent change rounds away
+and a large one repaints a patch. Instead the pixels are edited directly, the way extraction
+will read them: each round encodes the current 8-bit image (the same tiles and arithmetic as
+:func:`~invsteg.pipelines.latents.read_latents`), takes the gradient of a soft hinge
+``sum softness * softplus((aim - s z) / softness)`` over the used carriers (``s`` = +-1, the
+wanted sign; soft, so carriers that read right but near zero pull against edits that would
+knock them over), and in every 2x2 block that holds a wrong carrier moves the one colour
+sample with the largest gradient by one level against it. Untouched blocks stay bit-identical to the cover,
+so the change grows with the payload, and a latent's magnitude is left as the photo made it
+except just past zero where a sign had to cross.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from invsteg.models.contracts import ColourEmbedder
+from invsteg.pipelines.latents import TILE, _half, pad_even, parameter
+from invsteg.pipelines.tiling import balanced_grid
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Steering:
+    """How far past zero a sign must read (``margin``: another machine's float arithmetic
+    moves a latent by ~1e-5), where the soft hinge stops pushing (``aim``) and how soft it
+    is, and the rounds allowed."""
+
+    margin: float = 5e-4
+    aim: float = 0.05
+    max_rounds: int = 40
+    # Give up after this many rounds without fewer wrong carriers (the caller routes around
+    # the ones left).
+    patience: int = 4
+    softness: float = 0.02
+
+
+def _blocks(x: Tensor) -> Tensor:
+    """``(1, 3, H, W)`` -> ``(H/2, W/2, 12)``: each 2x2 block's 12 colour samples."""
+    _, channels, height, width = x.shape
+    return (
+        x.reshape(channels, height // 2, 2, width // 2, 2)
+        .permute(1, 3, 0, 2, 4)
+        .reshape(height // 2, width // 2, 4 * channels)
+    )
+
+
+def _unblocks(b: Tensor, height: int, width: int) -> Tensor:
+    return b.reshape(height // 2, width // 2, 3, 2, 2).permute(2, 0, 3, 1, 4).reshape(1, 3, height, width)
+
+
+def _encode(model: ColourEmbedder, levels: Tensor) -> Tensor:
+    """Latents of 8-bit colour ``levels`` ``(1, 3, h, w)`` (float, 0..255), as read_latents."""
+    from invsteg.ops.color import rgb_to_lab
+
+    lab = rgb_to_lab(levels / 255)
+    return model.encode(lab[:, 1:], lab[:, :1])
+
+
+def _step(levels: Tensor, grad: Tensor, active: Tensor, editable: Tensor) -> Tensor:
+    """One level on the sample with the largest gradient of each active block (``(h, w)``
+    bool), against the gradient, staying in 0..255; ``editable`` ``(h, w)`` bool."""
+    import torch
+
+    height, width = levels.shape[-2:]
+    x, g = _blocks(levels), _blocks(grad)
+    step = -torch.sign(g)
+    allowed = (x + step >= 0) & (x + step <= 255) & (g != 0)
+    best = torch.where(allowed, g.abs(), torch.zeros_like(g)).argmax(dim=-1, keepdim=True)
+    delta = torch.zeros_like(x).scatter_(-1, best, step.gather(-1, best))
+    delta *= (active & editable)[..., None].to(delta.dtype)
+    return _unblocks(x + delta, height, width)
+
+
+def steer(
+    cover: np.ndarray,
+    positive: Tensor,
+    used: Tensor,
+    *,
+    model: ColourEmbedder,
+    settings: Steering = Steering(),
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, list[int]]:
+    """Edit ``cover`` until every used carrier reads its wanted sign with ``margin``.
+
+    Args:
+        cover: ``(H, W, 3)`` uint8 (the start; not modified).
+        positive: ``(1, C, ceil(H/2), ceil(W/2))`` bool, the wanted signs.
+        used: same shape, bool: the carriers whose signs matter.
+        model: the embedding model (its dtype and device are used).
+        settings: margins and rounds.
+        progress: called with ``(round, carriers still wrong or weak)``.
+
+    Returns:
+        ``(stego, wrong per round)``: ``(H, W, 3)`` uint8; carriers still wrong or weak after
+        ``max_rounds`` are the caller's to handle (they count in the last entry).
+        Only whole 2x2 blocks inside the image change, so the edge padding of an odd size is
+        the cover's.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    param = parameter(model)
+    height, width = cover.shape[:2]
+    padded = pad_even(cover)
+    levels = torch.from_numpy(np.array(padded, dtype=np.uint8)).to(param).permute(2, 0, 1)[None]
+    editable = torch.zeros(padded.shape[0] // 2, padded.shape[1] // 2, dtype=torch.bool, device=param.device)
+    editable[: height // 2, : width // 2] = True
+    sign = positive.to(param.dtype) * 2 - 1
+    tiles = balanced_grid(*padded.shape[:2], TILE)
+    pending = [True] * len(tiles)  # tiles that may still hold a wrong carrier
+    history: list[int] = []
+    for index in range(settings.max_rounds + 1):
+        wrong_total = 0
+        for t, (rows, cols) in enumerate(tiles):
+            if not pending[t]:  # unchanged since it read right
+                continue
+            lat = (..., _half(rows), _half(cols))
+            tile = levels[..., rows, cols].clone().requires_grad_(True)
+            score = sign[lat] * _encode(model, tile)
+            tile_used = used[lat]
+            wrong = tile_used & (score < settings.margin)
+            count = int(wrong.sum())
+            wrong_total += count
+            pending[t] = count > 0
+            if not count or index == settings.max_rounds:
+                continue
+            soft = settings.softness
+            loss = (soft * F.softplus((settings.aim - score) / soft) * tile_used).sum()
+            (grad,) = torch.autograd.grad(loss, tile)
+            active = wrong.any(dim=1)[0]
+            with torch.no_grad():
+                tile_editable = editable[_half(rows), _half(cols)]
+                levels[..., rows, cols] = _step(tile.detach(), grad, active, tile_editable)
+        history.append(wrong_total)
+        if progress is not None:
+            progress(index, wrong_total)
+        if not wrong_total or (
+            len(history) > settings.patience and wrong_total >= min(history[: -settings.patience])
+        ):
+            break
+    out = levels[0].permute(1, 2, 0).round().to(torch.uint8).cpu().numpy()[:height, :width]
+    return np.ascontiguousarray(out), history
