@@ -72,7 +72,7 @@ def embed_file(
     no_passphrase: NoPassphraseOption = False,
     model: EmbedModelOption = None,
     weights: WeightsOption = None,
-    max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
+    max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 4,
     max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -125,16 +125,17 @@ def embed_file(
             | report.summary()
         )
     elif output != "-":
-        worst = f"{report.worst_codeword} of {report.correctable} correctable bytes"
         exact = (
             "every bit reads back"
             if report.exact
-            else f"error correction repairs the rest (worst codeword: {worst})"
+            else f"error correction repairs the rest ({report.correction_used[-1]:.0%} of it used)"
         )
+        changed = report.changed_samples / (3 * report.width * report.height)
         say(
             f"wrote {output}: {len(data):,} of {report.capacity_bytes:,} bytes, "
             f"{'encrypted' if passphrase is not None else 'not encrypted'}; "
-            f"{report.rounds} verify round(s), {exact}; stego PSNR {report.psnr_db or math.inf:.2f} dB"
+            f"{changed:.2%} of colour samples changed, {report.rounds} verify pass(es), {exact}; "
+            f"stego PSNR {report.psnr_db or math.inf:.2f} dB"
         )
 
 

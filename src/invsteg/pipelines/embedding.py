@@ -156,6 +156,9 @@ def _latent_map(values: np.ndarray, mask: np.ndarray, like):
     return torch.from_numpy(full)[None].to(like.device)
 
 
+FROZEN_COST = 1e6
+
+
 class _Pass(NamedTuple):
     """The best pass so far: its correction share, stego, read signs and wrong carriers."""
 
@@ -252,7 +255,9 @@ def embed_file(
     correction: list[float] = []
     steered = 0
     for _ in range(settings.max_rounds):
-        flipped = message.flips(signs, np.where(wet, np.inf, costs))
+        # frozen carriers cost more than any other choice, not infinitely: a block whose
+        # every choice is frozen must still carry its bits
+        flipped = message.flips(signs, np.where(wet, costs + FROZEN_COST, costs))
         flips = flips or int(flipped.sum())  # the message's own changes, from the cover
         target = signs ^ flipped
         stego, history = steer(

@@ -100,7 +100,7 @@ def parameter(model: ColourEmbedder) -> Tensor:
     return next(model.parameters())  # the zoo's ColourEmbedders are nn.Modules
 
 
-def _half(tile: slice) -> slice:
+def latent_slice(tile: slice) -> slice:
     """Pixel rows (or columns) of a tile -> its latent rows (columns)."""
     return slice(tile.start // 2, tile.stop // 2)
 
@@ -124,7 +124,7 @@ def read_latents(stego: np.ndarray, *, model: ColourEmbedder) -> Tensor:
     with torch.inference_mode():
         for rows, cols in balanced_grid(height, width, TILE):
             lab = to_lab(padded[rows, cols], param)
-            z[..., _half(rows), _half(cols)] = model.encode(lab[:, 1:], lab[:, :1])
+            z[..., latent_slice(rows), latent_slice(cols)] = model.encode(lab[:, 1:], lab[:, :1])
     return z
 
 
@@ -167,7 +167,7 @@ def render(
     for rows, cols in balanced_grid(height, width, TILE):
         tile_lightness = lightness[..., rows, cols]
         tile_ab = None if cover is None else to_lab(cover[rows, cols], lightness)[:, 1:]
-        ab = model.decode(z[..., _half(rows), _half(cols)], tile_lightness, tile_ab)
+        ab = model.decode(z[..., latent_slice(rows), latent_slice(cols)], tile_lightness, tile_ab)
         rgb = lab_to_rgb(torch.cat((tile_lightness, ab), dim=1))
         clipped[..., rows, cols] = ~in_gamut(rgb)
         out[rows, cols] = to_uint8(rgb)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from invsteg.models.contracts import ColourEmbedder
-from invsteg.pipelines.latents import TILE, _half, pad_even, parameter
+from invsteg.pipelines import latents
+from invsteg.pipelines.latents import latent_slice, pad_even, parameter
 from invsteg.pipelines.tiling import balanced_grid
 
 if TYPE_CHECKING:
@@ -39,10 +40,12 @@ class Steering:
     margin: float = 5e-4
     aim: float = 0.05
     max_rounds: int = 40
-    # Give up after this many rounds without fewer wrong carriers (the caller routes around
-    # the ones left).
+    # Give up after this many rounds without the wrong carriers getting closer to right (the
+    # caller routes around the ones left).
     patience: int = 4
     softness: float = 0.02
+    # Levels one sample may move in one round (the hinge is linearised to size the step).
+    max_step: int = 4
 
 
 def _blocks(x: Tensor) -> Tensor:
@@ -67,18 +70,25 @@ def _encode(model: ColourEmbedder, levels: Tensor) -> Tensor:
     return model.encode(lab[:, 1:], lab[:, :1])
 
 
-def _step(levels: Tensor, grad: Tensor, active: Tensor, editable: Tensor) -> Tensor:
-    """One level on the sample with the largest gradient of each active block (``(h, w)``
-    bool), against the gradient, staying in 0..255; ``editable`` ``(h, w)`` bool."""
+def _step(levels: Tensor, grad: Tensor, deficit: Tensor, editable: Tensor, max_step: int) -> Tensor:
+    """Edit each block with a ``deficit`` ``(h, w)`` (> 0: how far its worst wrong carrier is
+    from the aim): its sample with the largest gradient moves against the gradient by the
+    levels the linearised hinge says it needs (1 to ``max_step``), staying in 0..255.
+    ``editable`` ``(h, w)`` bool."""
     import torch
 
     height, width = levels.shape[-2:]
     x, g = _blocks(levels), _blocks(grad)
-    step = -torch.sign(g)
-    allowed = (x + step >= 0) & (x + step <= 255) & (g != 0)
-    best = torch.where(allowed, g.abs(), torch.zeros_like(g)).argmax(dim=-1, keepdim=True)
-    delta = torch.zeros_like(x).scatter_(-1, best, step.gather(-1, best))
-    delta *= (active & editable)[..., None].to(delta.dtype)
+    direction = -torch.sign(g)
+    allowed = (x + direction >= 0) & (x + direction <= 255) & (g != 0)
+    strength = torch.where(allowed, g.abs(), torch.zeros_like(g))
+    best = strength.argmax(dim=-1, keepdim=True)
+    slope = strength.gather(-1, best)[..., 0]
+    levels_needed = torch.ceil(deficit / slope.clamp(min=1e-12)).clamp(1, max_step)
+    size = levels_needed * ((deficit > 0) & editable & (slope > 0)).to(x.dtype)
+    moved = direction.gather(-1, best) * size[..., None]
+    current = x.gather(-1, best)
+    delta = torch.zeros_like(x).scatter_(-1, best, (current + moved).clamp(0, 255) - current)
     return _unblocks(x + delta, height, width)
 
 
@@ -117,36 +127,42 @@ def steer(
     editable = torch.zeros(padded.shape[0] // 2, padded.shape[1] // 2, dtype=torch.bool, device=param.device)
     editable[: height // 2, : width // 2] = True
     sign = positive.to(param.dtype) * 2 - 1
-    tiles = balanced_grid(*padded.shape[:2], TILE)
+    tiles = balanced_grid(*padded.shape[:2], latents.TILE)
     pending = [True] * len(tiles)  # tiles that may still hold a wrong carrier
     history: list[int] = []
+    shortfalls: list[float] = []  # summed distance of wrong carriers from the margin
     for index in range(settings.max_rounds + 1):
-        wrong_total = 0
+        wrong_total, shortfall = 0, 0.0
         for t, (rows, cols) in enumerate(tiles):
             if not pending[t]:  # unchanged since it read right
                 continue
-            lat = (..., _half(rows), _half(cols))
+            lat = (..., latent_slice(rows), latent_slice(cols))
             tile = levels[..., rows, cols].clone().requires_grad_(True)
             score = sign[lat] * _encode(model, tile)
             tile_used = used[lat]
             wrong = tile_used & (score < settings.margin)
             count = int(wrong.sum())
             wrong_total += count
+            shortfall += float(((settings.margin - score.detach()) * wrong).sum())
             pending[t] = count > 0
             if not count or index == settings.max_rounds:
                 continue
             soft = settings.softness
             loss = (soft * F.softplus((settings.aim - score) / soft) * tile_used).sum()
             (grad,) = torch.autograd.grad(loss, tile)
-            active = wrong.any(dim=1)[0]
+            deficit = ((settings.aim - score) * wrong).amax(dim=1)[0].detach()
             with torch.no_grad():
-                tile_editable = editable[_half(rows), _half(cols)]
-                levels[..., rows, cols] = _step(tile.detach(), grad, active, tile_editable)
+                tile_editable = editable[latent_slice(rows), latent_slice(cols)]
+                levels[..., rows, cols] = _step(
+                    tile.detach(), grad, deficit, tile_editable, settings.max_step
+                )
         history.append(wrong_total)
+        shortfalls.append(shortfall)
         if progress is not None:
             progress(index, wrong_total)
         if not wrong_total or (
-            len(history) > settings.patience and wrong_total >= min(history[: -settings.patience])
+            len(history) > settings.patience
+            and shortfall >= 0.99 * min(shortfalls[: -settings.patience])
         ):
             break
     out = levels[0].permute(1, 2, 0).round().to(torch.uint8).cpu().numpy()[:height, :width]
