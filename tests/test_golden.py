@@ -1,8 +1,10 @@
-"""Golden outputs of the release before the layout redesign (tests/golden/manifest.json).
+"""Golden outputs (tests/golden/manifest.json): of the release before the layout redesign,
+and of embed-file's payload format 2.
 
 Every shipped model must keep producing these stegos and revealed secrets bit for bit,
-and the embedded files must keep extracting: a refactor changes no behaviour, and a
-stego made by an earlier release decodes forever.
+and the embedded files must keep extracting: a refactor changes no behaviour, and a stego
+made by an earlier release (format 1: ``{model}.stego.png``; format 2:
+``{model}.v2.stego.png``) decodes forever.
 """
 
 from __future__ import annotations
@@ -44,21 +46,24 @@ def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thr
         _assert_same(image, f"{name}.revealed{suffix}.png")
 
 
-@pytest.mark.parametrize("name", sorted(MANIFEST["embed"]))
-def test_golden_stegos_extract_forever(name, single_thread) -> None:
-    entry = MANIFEST["embed"][name]
+@pytest.mark.parametrize(
+    ("name", "kind", "suffix"),
+    [(name, "embed", "") for name in sorted(MANIFEST["embed"])]
+    + [(name, "embed_v2", ".v2") for name in sorted(MANIFEST["embed_v2"])],
+)
+def test_golden_stegos_extract_forever(name, kind, suffix, single_thread) -> None:
+    entry = MANIFEST[kind][name]
     unpacked = embedding.extract_file(
-        _image(f"{name}.stego.png"), passphrase=entry["passphrase"], model=load_pretrained(name)
+        _image(f"{name}{suffix}.stego.png"), passphrase=entry["passphrase"], model=load_pretrained(name)
     )
     assert unpacked.data == entry["data"].encode()
     assert unpacked.file_name == entry["file_name"]
     assert unpacked.wire_id == get_spec(name).wire_id
 
 
-@pytest.mark.parametrize("name", sorted(MANIFEST["embed"]))
+@pytest.mark.parametrize("name", sorted(MANIFEST["embed_v2"]))
 def test_embedding_reproduces_its_golden_stego(name, single_thread) -> None:
-    entry = MANIFEST["embed"][name]
-    rng = np.random.default_rng(7)
+    entry = MANIFEST["embed_v2"][name]
     stego, _ = embedding.embed_file(
         _image("cover.png"),
         entry["data"].encode(),
@@ -66,7 +71,6 @@ def test_embedding_reproduces_its_golden_stego(name, single_thread) -> None:
         passphrase=entry["passphrase"],
         model=load_pretrained(name),
         wire_id=get_spec(name).wire_id,
-        seed=entry["seed"],
-        random_bytes=rng.bytes,
+        random_bytes=np.random.default_rng(7).bytes,
     )
-    _assert_same(stego, f"{name}.stego.png")
+    _assert_same(stego, f"{name}.v2.stego.png")

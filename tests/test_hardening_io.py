@@ -245,16 +245,3 @@ def test_noise_attack_has_no_whole_image_float_temporaries() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 3 * img.nbytes + 4 * 8 * distortions.NOISE_BAND_VALUES, peak
-
-
-def test_embed_lightness_in_bands_equals_one_conversion() -> None:
-    import torch
-
-    from invsteg.pipelines import latents
-
-    pixels = _noise(300, 7, seed=5)  # more than one 256-row band, odd width
-    like = torch.zeros(1)
-    whole = latents.to_lab(pixels, like)
-    assert torch.equal(latents.lightness(pixels, like), whole[:, :1])
-    # the render converts the cover's colour per tile: elementwise, so the same values
-    assert torch.equal(latents.to_lab(pixels[10:290, 2:6], like), whole[..., 10:290, 2:6])

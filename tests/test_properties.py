@@ -305,39 +305,93 @@ def test_random_bits_with_a_passphrase_raise_only_payload_errors(
         extract_payload(bits, passphrase=passphrase)
 
 
-# -- the sign mapper -------------------------------------------------------------------------------
-
-torch = pytest.importorskip("torch")
-
-
-@st.composite
-def margins(draw: st.DrawFn) -> tuple[float, float | None]:
-    alpha = draw(st.floats(0.0, 30.0, allow_nan=False))
-    if draw(st.booleans()):
-        return alpha, None
-    return alpha, alpha + draw(st.floats(0.01, 10.0))  # a band float32 can represent
+# -- matrix coding and format 2 ---------------------------------------------------------------
 
 
 @FAST
 @given(
-    bits=st.lists(st.integers(0, 1), max_size=2000),
-    margin=margins(),
-    dtype=st.sampled_from(["float32", "float64"]),
-    seed=st.integers(0, 2**63 - 1),
+    order=st.integers(1, 8),
+    bits=st.integers(1, 600),
+    seed=st.integers(0, 2**32 - 1),
+    wet_share=st.sampled_from([0.0, 0.3]),
 )
-def test_sign_mapper_round_trips_with_the_promised_margins(
-    bits: list[int], margin: tuple[float, float | None], dtype: str, seed: int
+def test_matrix_code_carries_any_message_with_at_most_two_flips_per_block(
+    order: int, bits: int, seed: int, wet_share: float
 ) -> None:
-    from invsteg.pipelines.mapper import bits_to_latents, latents_to_bits
+    from invsteg.payload import matrix
 
-    alpha, ceiling = margin
-    arr = np.array(bits, dtype=np.uint8)
-    generator = torch.Generator().manual_seed(seed)
-    z = bits_to_latents(arr, alpha, generator, dtype=getattr(torch, dtype), ceiling=ceiling)
-    assert z.shape == arr.shape and z.dtype == getattr(torch, dtype)
-    assert np.array_equal(latents_to_bits(z), arr)
-    assert np.array_equal(latents_to_bits(z.numpy()), arr)
-    values = z.double().numpy()
-    assert (values[arr == 1] > alpha).all() and (values[arr == 0] < -alpha).all()
-    if ceiling is not None:
-        assert (np.abs(values) <= ceiling).all()
+    rng = np.random.default_rng(seed)
+    n = matrix.carriers_used(bits, order) + int(rng.integers(0, 50))
+    signs = rng.integers(0, 2, n, dtype=np.uint8)
+    costs = rng.random(n)
+    costs[rng.random(n) < wet_share] = np.inf
+    message = rng.integers(0, 2, bits, dtype=np.uint8)
+    flips = matrix.embed(signs, costs, message, order)
+    assert not flips[matrix.carriers_used(bits, order) :].any()  # only the blocks it needs
+    assert not flips[np.isinf(costs)].any()  # wet carriers never change
+    per_block = flips[: matrix.carriers_used(bits, order)].reshape(-1, matrix.block_size(order)).sum(1)
+    assert per_block.max(initial=0) <= 2
+    read = matrix.extract(signs ^ flips, bits, order)
+    satisfiable = wet_share == 0.0
+    if satisfiable:
+        assert np.array_equal(read, message)
+
+
+@FAST
+@given(order=st.integers(2, 5), seed=st.integers(0, 2**32 - 1))
+def test_matrix_code_picks_the_cheapest_single_or_pair(order: int, seed: int) -> None:
+    """Against brute force over every set of at most two flips in one block."""
+    from itertools import combinations
+
+    from invsteg.payload import matrix
+
+    rng = np.random.default_rng(seed)
+    size = matrix.block_size(order)
+    signs = rng.integers(0, 2, size, dtype=np.uint8)
+    costs = rng.random(size)
+    message = rng.integers(0, 2, order, dtype=np.uint8)
+    flips = matrix.embed(signs, costs, message, order)
+    best = min(
+        (costs[list(chosen)].sum() for k in (0, 1, 2) for chosen in combinations(range(size), k)
+         if np.array_equal(matrix.extract(signs ^ np.isin(np.arange(size), chosen), order, order), message)),
+    )  # fmt: skip
+    assert costs[flips].sum() == pytest.approx(best)
+
+
+@FAST
+@given(
+    data=st.binary(max_size=300),
+    name=names,
+    encrypted=st.booleans(),
+    carriers=st.integers(2304, 20000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_format_2_round_trips_on_any_cover_signs(
+    data: bytes, name: str, encrypted: bool, carriers: int, seed: int
+) -> None:
+    from invsteg.payload import sealed
+
+    rng = np.random.default_rng(seed)
+    passphrase = "pw" if encrypted else None
+    locator = sealed.locator_key(passphrase) if not encrypted else bytes(rng.bytes(32))
+    if len(data) > sealed.capacity_bytes(carriers, file_name=name, encrypted=encrypted):
+        return
+    message = sealed.seal(
+        data, file_name=name, wire_id=5, passphrase=passphrase, carriers=carriers, locator=locator,
+        random_bytes=rng.bytes,
+    )  # fmt: skip
+    signs = rng.integers(0, 2, carriers, dtype=np.uint8)
+    stego = signs ^ message.flips(signs, rng.random(carriers))
+    assert message.correction_used(stego) == 0
+    got = sealed.open_signs(stego, passphrase=passphrase, locator=locator)
+    assert (got.data, got.wire_id, got.encrypted) == (data, 5, encrypted)
+
+
+@FAST
+@given(size=st.integers(0, 6000), seed=st.integers(0, 2**32 - 1))
+def test_format_2_finds_nothing_in_random_signs(size: int, seed: int) -> None:
+    from invsteg.payload import sealed
+
+    bits = np.random.default_rng(seed).integers(0, 2, size, dtype=np.uint8)
+    with pytest.raises(PayloadError):
+        sealed.open_signs(bits, passphrase=None)

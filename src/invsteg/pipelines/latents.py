@@ -1,9 +1,8 @@
-"""Images <-> Steg-cINN latents for embed-file: what is read, what is drawn, and where.
+"""Images <-> Steg-cINN latents for embed-file: what is read, and where.
 
-Images are ``(H, W, 3)`` uint8 numpy arrays, any size >= 2x2. An image is edge-padded to
-even height and width, converted to Lab, and its colour ``ab`` is encoded given its own
-lightness ``L`` into latents ``(1, latent_channels, ceil(H/2), ceil(W/2))``; rendering runs
-the model the other way and rounds to 8 bits the way an image file holds it.
+Images are ``(H, W, 3)`` uint8 numpy arrays. An image is edge-padded to even height and
+width, converted to Lab, and its colour ``ab`` is encoded given its own lightness ``L`` into
+latents ``(1, latent_channels, ceil(H/2), ceil(W/2))``.
 
 Two things here are part of the embed-file format, because extraction must find them
 without side information: which latents carry bits (:func:`carrier_mask`, a function of the
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from invsteg.models.contracts import ColourEmbedder
-from invsteg.ops.quantize import to_tensor, to_uint8
+from invsteg.ops.quantize import to_tensor
 from invsteg.pipelines.tiling import balanced_grid, pad_to_multiple
 
 if TYPE_CHECKING:
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
 # docstring), not a setting. 1024 keeps a pass at ~0.5 GB of working memory whatever the
 # image size and leaves covers up to 1 MP in one piece; smaller tiles were not faster.
 TILE = 1024
-
-_BAND = 256  # rows per band when converting a whole image's lightness
 
 
 def check_channels(model: ColourEmbedder, channels: Sequence[int] | None) -> tuple[int, ...]:
@@ -80,21 +77,6 @@ def to_lab(pixels: np.ndarray, like: Tensor) -> Tensor:
     return rgb_to_lab(to_tensor(pixels, like))
 
 
-def lightness(pixels: np.ndarray, like: Tensor) -> Tensor:
-    """L of the Lab of ``(H, W, 3)`` uint8 as ``(1, 1, H, W)``, in ``like``'s dtype and device.
-
-    Converted in row bands into one preallocated tensor: the whole image's Lab and its
-    temporaries would be ~50 bytes per pixel. Elementwise, so the values are those of one
-    :func:`to_lab` of the whole image.
-    """
-    import torch
-
-    out = torch.empty((1, 1, *pixels.shape[:2]), dtype=like.dtype, device=like.device)
-    for top in range(0, pixels.shape[0], _BAND):
-        out[..., top : top + _BAND, :] = to_lab(pixels[top : top + _BAND], like)[:, :1]
-    return out
-
-
 def parameter(model: ColourEmbedder) -> Tensor:
     """A tensor with the model's dtype and device (the computation follows the model)."""
     return next(model.parameters())  # the zoo's ColourEmbedders are nn.Modules
@@ -126,49 +108,3 @@ def read_latents(stego: np.ndarray, *, model: ColourEmbedder) -> Tensor:
             lab = to_lab(padded[rows, cols], param)
             z[..., latent_slice(rows), latent_slice(cols)] = model.encode(lab[:, 1:], lab[:, :1])
     return z
-
-
-def read_bits(
-    stego: np.ndarray, *, model: ColourEmbedder, channels: Sequence[int] | None = None
-) -> np.ndarray:
-    """The raw bits (before error correction) that ``stego`` ``(H, W, 3)`` uint8 carries:
-    ``(carriers,)`` uint8, in carrier order (channel, row, column)."""
-    from invsteg.pipelines.mapper import latents_to_bits
-
-    mask = carrier_mask(model, stego.shape[0], stego.shape[1], channels)
-    return latents_to_bits(read_latents(stego, model=model)[0].cpu())[mask]
-
-
-def render(
-    model: ColourEmbedder, z: Tensor, lightness: Tensor, cover: np.ndarray | None
-) -> tuple[np.ndarray, Tensor]:
-    """Latents -> 8-bit image, tile by tile.
-
-    Args:
-        model: the embedding model.
-        z: ``(1, latent_channels, H/2, W/2)``.
-        lightness: L ``(1, 1, H, W)``, H and W even.
-        cover: ``(H, W, 3)`` uint8 edge-padded to even, for models that keep the cover's
-            colour coarsely (else None): its ab is converted per tile here rather than kept
-            for the whole image (8 bytes per pixel; elementwise, so the values are the same).
-
-    Returns:
-        ``(image, clipped)``: ``(H, W, 3)`` uint8, rounded the way an image file holds it,
-        and ``(1, 1, H, W)`` bool marking the pixels whose colour lay outside the sRGB gamut
-        before clipping.
-    """
-    import torch
-
-    from invsteg.ops.color import in_gamut, lab_to_rgb
-
-    height, width = lightness.shape[-2:]
-    out = np.empty((height, width, 3), dtype=np.uint8)
-    clipped = torch.empty((1, 1, height, width), dtype=torch.bool, device=lightness.device)
-    for rows, cols in balanced_grid(height, width, TILE):
-        tile_lightness = lightness[..., rows, cols]
-        tile_ab = None if cover is None else to_lab(cover[rows, cols], lightness)[:, 1:]
-        ab = model.decode(z[..., latent_slice(rows), latent_slice(cols)], tile_lightness, tile_ab)
-        rgb = lab_to_rgb(torch.cat((tile_lightness, ab), dim=1))
-        clipped[..., rows, cols] = ~in_gamut(rgb)
-        out[rows, cols] = to_uint8(rgb)
-    return out, clipped

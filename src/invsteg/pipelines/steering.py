@@ -161,8 +161,7 @@ def steer(
         if progress is not None:
             progress(index, wrong_total)
         if not wrong_total or (
-            len(history) > settings.patience
-            and shortfall >= 0.99 * min(shortfalls[: -settings.patience])
+            len(history) > settings.patience and shortfall >= 0.99 * min(shortfalls[: -settings.patience])
         ):
             break
     out = levels[0].permute(1, 2, 0).round().to(torch.uint8).cpu().numpy()[:height, :width]
