@@ -128,7 +128,7 @@ def embed_file(
         exact = (
             "every bit reads back"
             if report.exact
-            else f"error correction repairs the rest ({report.correction_used[-1]:.0%} of it used)"
+            else f"error correction repairs the rest ({min(report.correction_used):.0%} of it used)"
         )
         changed = report.changed_samples / (3 * report.width * report.height)
         say(
@@ -136,6 +136,11 @@ def embed_file(
             f"{'encrypted' if passphrase is not None else 'not encrypted'}; "
             f"{changed:.2%} of colour samples changed, {report.rounds} verify pass(es), {exact}; "
             f"stego PSNR {report.psnr_db or math.inf:.2f} dB"
+        )
+    if len(data) > report.safe_bytes:
+        say(
+            f"note: {len(data):,} bytes is more than this cover's safe size ({report.safe_bytes:,}); "
+            "steganalysis tells such stegos from clean photos more often (README, How hidden is it?)"
         )
 
 
@@ -250,7 +255,7 @@ def capacity(
         str, typer.Option("--name", help="The file name that will be stored (it costs its UTF-8 length).")
     ] = "",
     no_passphrase: Annotated[
-        bool, typer.Option("--no-passphrase", help="Capacity without encryption (44 bytes more).")
+        bool, typer.Option("--no-passphrase", help="Capacity without encryption (8 bytes more).")
     ] = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     as_json: JsonOption = False,
@@ -276,5 +281,7 @@ def capacity(
         label = f"{used} (default)" if used == default else used
         say(
             f"{label}: {info.net_bytes:,} bytes ({info.bpp:.3f} bits per pixel), {kind}, "
-            f"after header and error correction, with a stored name of {info.file_name_bytes} bytes"
+            f"after header and error correction, with a stored name of {info.file_name_bytes} bytes; "
+            f"safe size {info.safe_bytes:,} bytes (beyond it steganalysis tells stegos from "
+            "photos more often: README, How hidden is it?)"
         )

@@ -210,14 +210,21 @@ def head_carriers(carriers: int) -> int:
 
 
 def body_order(carriers: int, bits: int) -> int:
-    """The body's matrix-code order: the largest that fits in a share of the carriers
-    (``1 / BODY_SPREAD``; all of them when it does not): a code that touches every carrier
-    changes the fewest signs on paper, but each edit also jostles near-zero latents nearby,
-    and every used one of those must then be put back."""
-    return matrix.code_order(carriers // BODY_SPREAD, bits) or matrix.code_order(carriers, bits)
+    """The body's matrix-code order: the largest that fits in a quarter of the carriers
+    (``1 / BODY_SPREAD``), else in all of them; 0 if none of at least ``MIN_BODY_ORDER``
+    fits. A code that touches every carrier changes the fewest signs on paper, but each
+    edit also jostles near-zero latents nearby, and every used one of those must then be
+    put back; and order 1 (a bit per carrier, half of them flipped) changed a third of the
+    colour samples and left more carriers unsettled than error correction likes."""
+    for share in (carriers // BODY_SPREAD, carriers):
+        order = matrix.code_order(share, bits)
+        if order >= MIN_BODY_ORDER:
+            return order
+    return 0
 
 
 BODY_SPREAD = 4
+MIN_BODY_ORDER = 2
 
 
 def body_bits(blob_len: int) -> int:
@@ -228,7 +235,8 @@ def max_blob_bytes(carriers: int) -> int:
     """The longest container that fits ``carriers`` (0 if the head does not)."""
     if carriers < MIN_CARRIERS:
         return 0
-    room = (carriers - head_carriers(carriers)) // 8  # p = 1: a bit per carrier
+    body = carriers - head_carriers(carriers)
+    room = body // matrix.block_size(MIN_BODY_ORDER) * MIN_BODY_ORDER // 8
     low, high = 0, room
     while low < high:  # the largest blob whose coded length fits
         mid = (low + high + 1) // 2

@@ -62,6 +62,7 @@ class EmbedReport:
     height: int
     carriers: int
     capacity_bytes: int
+    safe_bytes: int
     payload_bytes: int
     used_carriers: int
     flips: int
@@ -79,6 +80,7 @@ class EmbedReport:
         per-pass counts as lists, ``psnr_db`` None when infinite."""
         return {
             "capacity_bytes": self.capacity_bytes,
+            "safe_bytes": self.safe_bytes,
             "carriers": self.carriers,
             "used_carriers": self.used_carriers,
             "flips": self.flips,
@@ -100,7 +102,9 @@ class Capacity:
     ``latents``: all latents of the image; ``carriers``: those that carry a bit, in
     ``channels``; ``container_bytes``: what remains after Reed-Solomon parity; ``net_bytes``:
     what remains after the header, integrity or encryption fields and the stored name
-    (costing ``file_name_bytes``); ``bpp``: ``8 * net_bytes / (W H)``.
+    (costing ``file_name_bytes``); ``bpp``: ``8 * net_bytes / (W H)``; ``safe_bytes``: the
+    largest file whose stegos the steganalysis benchmark could not tell from clean photos
+    (P_E >= 0.4; see ``SAFE_BPP`` in :mod:`invsteg.pipelines.embedding`).
     """
 
     width: int
@@ -114,3 +118,4 @@ class Capacity:
     container_bytes: int
     net_bytes: int
     bpp: float
+    safe_bytes: int

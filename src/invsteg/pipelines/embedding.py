@@ -92,6 +92,17 @@ def _check_image(pixels: np.ndarray, role: str) -> None:
 
 # -- capacity ----------------------------------------------------------------------------------
 
+# The largest payload, in net bits per pixel, at which the steganalysis benchmark's detectors
+# stayed at P_E >= 0.4 against the default model's stegos (benchmarks/results.md,
+# "Steganalysis"; `python -m benchmarks.steganalysis`).
+SAFE_BPP = 0.05
+
+
+def safe_bytes(width: int, height: int, net_bytes: int) -> int:
+    """The safe size of a ``width x height`` cover: ``SAFE_BPP`` of it, at most the capacity."""
+    return min(net_bytes, int(SAFE_BPP * width * height / 8))
+
+
 
 def capacity(
     cover: np.ndarray,
@@ -136,6 +147,7 @@ def capacity(
         container_bytes=format2.max_blob_bytes(carriers),
         net_bytes=net,
         bpp=8 * net / (width * height),
+        safe_bytes=safe_bytes(width, height, net),
     )
 
 
@@ -296,6 +308,7 @@ def embed_file(
         height=height,
         carriers=carriers,
         capacity_bytes=room,
+        safe_bytes=safe_bytes(width, height, room),
         payload_bytes=len(data),
         used_carriers=int(used.sum()),
         flips=flips,
