@@ -448,7 +448,7 @@ def test_settings_are_checked_and_the_report_summarises_for_json(model) -> None:
     _, report = embedding.embed_file(cover, b"abc", model=model)
     summary = report.summary()
     assert list(summary) == [
-        "capacity_bytes", "carriers", "used_carriers", "flips", "changed_samples", "rounds",
+        "capacity_bytes", "safe_bytes", "carriers", "used_carriers", "flips", "changed_samples", "rounds",
         "steer_rounds", "wrong_carriers", "correction_used", "accepted", "exact", "psnr_db",
     ]  # fmt: skip
     assert json.loads(json.dumps(summary)) == summary  # plain JSON: lists, no infinity

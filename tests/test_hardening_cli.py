@@ -570,3 +570,17 @@ def test_a_resumed_run_with_an_invalid_stored_config_is_a_weights_error(tmp_path
     save_checkpoint({"config": {"loss": {"nope": 1}}}, tmp_path / "run" / CHECKPOINT)
     with pytest.raises(WeightsError, match="stored config is invalid"):
         Trainer(TrainConfig(out_dir=str(tmp_path / "run")))
+
+
+def test_a_signal_that_python_wrapped_is_still_an_interrupt() -> None:
+    """SIGINT during class creation (a lazy import) surfaces as a RuntimeError caused by it."""
+    from invsteg.cli._main import Interrupted, _interrupted_inside
+
+    try:
+        try:
+            raise Interrupted(signal.SIGINT)
+        except Interrupted as inner:
+            raise RuntimeError("Error calling __set_name__") from inner
+    except RuntimeError as outer:
+        assert _interrupted_inside(outer) is outer.__cause__
+    assert _interrupted_inside(RuntimeError("a bug")) is None

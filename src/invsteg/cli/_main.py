@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # not raised on purpose: out of memory, or a bug
+        signalled = _interrupted_inside(exc)
+        if signalled is not None:  # the signal landed where Python wraps exceptions
+            say(f"error: {signalled}")
+            sys.exit(signalled.exit_code)
         if _debug_requested(args):
             traceback.print_exc()
         elif _out_of_memory(exc):
@@ -85,6 +89,18 @@ def main(argv: list[str] | None = None) -> None:
         # in a finaliser (a traceback after success); it just ends the process.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupted_inside(exc: BaseException) -> Interrupted | None:
+    """The :class:`Interrupted` that ``exc`` wraps, if any: a signal during class creation
+    (e.g. a lazy import) surfaces as a RuntimeError caused by it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, Interrupted):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _debug_requested(args: list[str]) -> bool:

@@ -103,7 +103,6 @@ def safe_bytes(width: int, height: int, net_bytes: int) -> int:
     return min(net_bytes, int(SAFE_BPP * width * height / 8))
 
 
-
 def capacity(
     cover: np.ndarray,
     *,
