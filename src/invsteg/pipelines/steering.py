@@ -46,6 +46,10 @@ class Steering:
     softness: float = 0.02
     # Levels one sample may move in one round (the hinge is linearised to size the step).
     max_step: int = 4
+    # Once few carriers are wrong, only cells of this many latents a side that hold one (or
+    # an edit nearby) are re-encoded, in windows widened by ``halo`` latents.
+    cell: int = 16
+    halo: int = 12
 
 
 def _blocks(x: Tensor) -> Tensor:
@@ -92,6 +96,126 @@ def _step(levels: Tensor, grad: Tensor, deficit: Tensor, editable: Tensor, max_s
     return _unblocks(x + delta, height, width)
 
 
+class _TileState:
+    """Per extraction tile: its cells (``cell`` latents a side) and, per cell, the wrong
+    carriers and their shortfall at the last evaluation, and whether it was edited since."""
+
+    def __init__(self, rows: slice, cols: slice, cell: int) -> None:
+        self.rows, self.cols, self.cell = rows, cols, cell
+        grid = (-(-(rows.stop - rows.start) // 2 // cell), -(-(cols.stop - cols.start) // 2 // cell))
+        self.counts = np.zeros(grid, dtype=np.int64)
+        self.shortfalls = np.zeros(grid)
+        self.edited = np.zeros(grid, dtype=bool)
+
+    def regions(self, *, first: bool, halo: int) -> list[tuple[slice, slice, slice, slice]]:
+        """Pixel windows to evaluate, each ``(rows, cols, inner latent rows, inner latent
+        cols)`` (inner: relative to the window): the whole tile first, and while much of it
+        is busy; later, each cell with wrong carriers or edits near it, widened by ``halo``
+        latents (a one-level edit moves latents ~10 away by under 1e-5) but trusted only
+        inside the cell."""
+        busy = self.counts > 0
+        near = self.edited.copy()
+        near[1:] |= self.edited[:-1]
+        near[:-1] |= self.edited[1:]
+        near[:, 1:] |= near[:, :-1].copy()
+        near[:, :-1] |= near[:, 1:].copy()
+        active = np.argwhere(busy | near)
+        h, w = (self.rows.stop - self.rows.start) // 2, (self.cols.stop - self.cols.start) // 2
+        window = (self.cell + 2 * halo) ** 2
+        if first or active.shape[0] * window >= h * w:
+            self.counts[:] = 0
+            self.shortfalls[:] = 0
+            self.edited[:] = False
+            return [(self.rows, self.cols, slice(0, h), slice(0, w))]
+        out = []
+        for i, j in active:
+            top, left = i * self.cell, j * self.cell
+            low, high = max(0, top - halo), min(h, top + self.cell + halo)
+            west, east = max(0, left - halo), min(w, left + self.cell + halo)
+            rows = slice(self.rows.start + 2 * low, self.rows.start + 2 * high)
+            cols = slice(self.cols.start + 2 * west, self.cols.start + 2 * east)
+            inner = (
+                slice(top - low, min(h, top + self.cell) - low),
+                slice(left - west, min(w, left + self.cell) - west),
+            )
+            self.counts[i, j] = 0
+            self.shortfalls[i, j] = 0
+            self.edited[i, j] = False
+            out.append((rows, cols, *inner))
+        return out
+
+    def record(
+        self,
+        region: tuple[slice, slice, slice, slice],
+        wrong: np.ndarray,
+        short: np.ndarray,
+        edited: np.ndarray,
+    ) -> None:
+        """Add a window's inner ``(h, w)`` maps to its cells: wrong carriers per block, their
+        shortfall, and the blocks edited."""
+        rows, cols, inner_rows, inner_cols = region
+        top = (rows.start - self.rows.start) // 2 + inner_rows.start
+        left = (cols.start - self.cols.start) // 2 + inner_cols.start
+        ys, xs = np.nonzero(wrong)
+        cells = ((ys + top) // self.cell, (xs + left) // self.cell)
+        np.add.at(self.counts, cells, wrong[ys, xs])
+        np.add.at(self.shortfalls, cells, short[ys, xs])
+        ys, xs = np.nonzero(edited)
+        self.edited[(ys + top) // self.cell, (xs + left) // self.cell] = True
+
+
+def _steer_region(
+    levels: Tensor,
+    region: tuple[slice, slice, slice, slice],
+    tile: _TileState,
+    sign: Tensor,
+    used: Tensor,
+    editable: Tensor,
+    model: ColourEmbedder,
+    settings: Steering,
+    edit: bool,
+) -> None:
+    """Evaluate one window of the 8-bit image and (if ``edit``) step its inner blocks."""
+    import torch
+    import torch.nn.functional as F
+
+    rows, cols, inner_rows, inner_cols = region
+    lat = (..., latent_slice(rows), latent_slice(cols))
+    inner = torch.zeros(used[lat].shape[-2:], dtype=torch.bool, device=used.device)
+    inner[inner_rows, inner_cols] = True
+    window = levels[..., rows, cols].clone().requires_grad_(True)
+    score = sign[lat] * _encode(model, window)
+    window_used = used[lat] & inner
+    wrong = window_used & (score < settings.margin)
+    short = ((settings.margin - score.detach()) * wrong).sum(dim=1)[0]
+    wrong_blocks = wrong.sum(dim=1)[0]
+    if not edit or not bool(wrong.any()):
+        tile.record(
+            region,
+            wrong_blocks[inner_rows, inner_cols].cpu().numpy(),
+            short[inner_rows, inner_cols].cpu().numpy(),
+            np.zeros((0, 0), bool),
+        )
+        return
+    soft = settings.softness
+    loss = (soft * F.softplus((settings.aim - score) / soft) * window_used).sum()
+    (grad,) = torch.autograd.grad(loss, window)
+    deficit = ((settings.aim - score) * wrong).amax(dim=1)[0].detach()
+    with torch.no_grad():
+        before = levels[..., rows, cols].clone()
+        levels[..., rows, cols] = _step(
+            window.detach(), grad, deficit, editable[lat[1:]] & inner, settings.max_step
+        )
+        changed = (levels[..., rows, cols] != before).any(dim=1)[0]
+        changed_blocks = F.max_pool2d(changed[None].float(), 2)[0] > 0
+    tile.record(
+        region,
+        wrong_blocks[inner_rows, inner_cols].cpu().numpy(),
+        short[inner_rows, inner_cols].cpu().numpy(),
+        changed_blocks[inner_rows, inner_cols].cpu().numpy(),
+    )
+
+
 def steer(
     cover: np.ndarray,
     positive: Tensor,
@@ -118,7 +242,6 @@ def steer(
         the cover's.
     """
     import torch
-    import torch.nn.functional as F
 
     param = parameter(model)
     height, width = cover.shape[:2]
@@ -127,35 +250,18 @@ def steer(
     editable = torch.zeros(padded.shape[0] // 2, padded.shape[1] // 2, dtype=torch.bool, device=param.device)
     editable[: height // 2, : width // 2] = True
     sign = positive.to(param.dtype) * 2 - 1
-    tiles = balanced_grid(*padded.shape[:2], latents.TILE)
-    pending = [True] * len(tiles)  # tiles that may still hold a wrong carrier
+    tiles = [
+        _TileState(rows, cols, settings.cell) for rows, cols in balanced_grid(*padded.shape[:2], latents.TILE)
+    ]
     history: list[int] = []
     shortfalls: list[float] = []  # summed distance of wrong carriers from the margin
     for index in range(settings.max_rounds + 1):
-        wrong_total, shortfall = 0, 0.0
-        for t, (rows, cols) in enumerate(tiles):
-            if not pending[t]:  # unchanged since it read right
-                continue
-            lat = (..., latent_slice(rows), latent_slice(cols))
-            tile = levels[..., rows, cols].clone().requires_grad_(True)
-            score = sign[lat] * _encode(model, tile)
-            tile_used = used[lat]
-            wrong = tile_used & (score < settings.margin)
-            count = int(wrong.sum())
-            wrong_total += count
-            shortfall += float(((settings.margin - score.detach()) * wrong).sum())
-            pending[t] = count > 0
-            if not count or index == settings.max_rounds:
-                continue
-            soft = settings.softness
-            loss = (soft * F.softplus((settings.aim - score) / soft) * tile_used).sum()
-            (grad,) = torch.autograd.grad(loss, tile)
-            deficit = ((settings.aim - score) * wrong).amax(dim=1)[0].detach()
-            with torch.no_grad():
-                tile_editable = editable[latent_slice(rows), latent_slice(cols)]
-                levels[..., rows, cols] = _step(
-                    tile.detach(), grad, deficit, tile_editable, settings.max_step
-                )
+        edit = index < settings.max_rounds
+        for tile in tiles:
+            for region in tile.regions(first=index == 0, halo=settings.halo):
+                _steer_region(levels, region, tile, sign, used, editable, model, settings, edit)
+        wrong_total = sum(int(tile.counts.sum()) for tile in tiles)
+        shortfall = sum(float(tile.shortfalls.sum()) for tile in tiles)
         history.append(wrong_total)
         shortfalls.append(shortfall)
         if progress is not None:
