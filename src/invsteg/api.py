@@ -197,7 +197,7 @@ def embed_file(
     passphrase: str | None = None,
     model: str | None = None,
     weights: Path | str | None = None,
-    max_rounds: int = 4,
+    max_rounds: int = 8,
     image_format: str = "PNG",
 ) -> tuple[bytes, EmbedReport]:
     """Hide ``data`` in ``cover``'s colours; the stego file's bytes (lossless ``image_format``)

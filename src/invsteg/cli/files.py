@@ -72,7 +72,7 @@ def embed_file(
     no_passphrase: NoPassphraseOption = False,
     model: EmbedModelOption = None,
     weights: WeightsOption = None,
-    max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 4,
+    max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
     max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,

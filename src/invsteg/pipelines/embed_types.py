@@ -30,7 +30,7 @@ class EmbedSettings:
     steer_rounds: int = 40
     # Passes at most: after each, carriers that would not settle are frozen ("wet") and the
     # matrix code picks other signs to change around them.
-    max_rounds: int = 4
+    max_rounds: int = 8
     # Accept when the worst Reed-Solomon codeword, weak carriers counted wrong, uses at most
     # this share of its correction capacity (the rest is margin for other machines).
     accept_share: float = 0.5
