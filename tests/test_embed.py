@@ -391,13 +391,13 @@ def test_the_change_grows_with_the_payload() -> None:
     by one level or two; untouched blocks are the cover's own pixels; a larger file changes
     more."""
     model = embedding.load_embedding_model()
-    cover = crop_example(128, 128, left=0, top=0)
+    cover = crop_example(256, 256, left=0, top=0)  # the whole example photo
     changed = []
-    for size in (1, 200, 1200):
+    for size in (1, 400, 1600):
         stego, report = embedding.embed_file(cover, os.urandom(size), model=model)
         assert report.changed_samples == int((stego != cover).sum())
         moved = np.abs(stego.astype(int) - cover)[stego != cover]
-        assert moved.mean() < 1.5 and moved.max() <= 8  # single-level edits, mostly
+        assert moved.mean() < 1.5 and (moved == 1).mean() > 0.9  # single-level edits, mostly
         data = embedding.extract_file(through_png(stego), model=model).data
         assert len(data) == size
         changed.append(report.changed_samples / cover.size)
