@@ -308,18 +308,30 @@ def unpack(blob: bytes, *, passphrase: str | None) -> Unpacked:
         if not hmac.compare_digest(derived[KEY_LEN:], check):
             raise WrongPassphraseError("wrong passphrase")
         aad = header + body[: SALT_LEN + CHECK_LEN + NONCE_LEN]
-        try:
-            inner = AESGCM(derived[:KEY_LEN]).decrypt(nonce, sealed, aad)
-        except InvalidTag:
-            raise PayloadTamperedError(
-                "payload is corrupted or was tampered with: the authentication tag does not verify"
-            ) from None
+        inner = decrypt(derived[:KEY_LEN], nonce, sealed, aad)
     else:
-        inner, digest = body[:-DIGEST_LEN], body[-DIGEST_LEN:]
-        if not hmac.compare_digest(hashlib.sha256(header + inner).digest()[:DIGEST_LEN], digest):
-            raise PayloadCorruptedError("payload is corrupted: integrity check (SHA-256) failed")
+        inner = verified_inner(header, body)
 
     return _parse_inner(inner, wire_id=wire_id, flags=flags)
+
+
+def decrypt(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM open; a tag that does not verify is :class:`PayloadTamperedError`."""
+    try:
+        return AESGCM(key).decrypt(nonce, sealed, aad)
+    except InvalidTag:
+        raise PayloadTamperedError(
+            "payload is corrupted or was tampered with: the authentication tag does not verify"
+        ) from None
+
+
+def verified_inner(header: bytes, body: bytes) -> bytes:
+    """The inner record of an unencrypted body (``inner || SHA-256(header || inner)[:8]``),
+    checked; a mismatch is :class:`PayloadCorruptedError`."""
+    inner, digest = body[:-DIGEST_LEN], body[-DIGEST_LEN:]
+    if not hmac.compare_digest(hashlib.sha256(header + inner).digest()[:DIGEST_LEN], digest):
+        raise PayloadCorruptedError("payload is corrupted: integrity check (SHA-256) failed")
+    return inner
 
 
 def _parse_inner(inner: bytes, *, wire_id: int, flags: int) -> Unpacked:

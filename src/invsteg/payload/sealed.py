@@ -30,13 +30,11 @@ fixed by the format version (``ARGON2_*``), so an old stego always decodes.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import struct
 from dataclasses import dataclass
 
 import numpy as np
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -61,6 +59,8 @@ from invsteg.payload.container import (
     _passphrase_bytes,
     _stored_name,
     compress,
+    decrypt,
+    verified_inner,
 )
 from invsteg.payload.ecc import (
     bits_to_bytes,
@@ -74,7 +74,6 @@ from invsteg.payload.errors import (
     NoPayloadError,
     PassphraseNotExpectedError,
     PayloadCorruptedError,
-    PayloadTamperedError,
     PayloadTooLargeError,
     UnsupportedVersionError,
 )
@@ -187,17 +186,7 @@ def unpack_v2(blob: bytes, *, keys: MessageKeys, encrypted: bool) -> Unpacked:
     fixed = _ENC_OVERHEAD if encrypted else _PLAIN_OVERHEAD
     if body_len != len(body) or body_len < fixed + _INNER_FIXED:
         raise PayloadCorruptedError(f"payload is corrupted: body length {body_len}")
-    if encrypted:
-        try:
-            inner = AESGCM(keys.cipher).decrypt(keys.nonce, body, header)
-        except InvalidTag:
-            raise PayloadTamperedError(
-                "payload is corrupted or was tampered with: the authentication tag does not verify"
-            ) from None
-    else:
-        inner, digest = body[:-DIGEST_LEN], body[-DIGEST_LEN:]
-        if not hmac.compare_digest(hashlib.sha256(header + inner).digest()[:DIGEST_LEN], digest):
-            raise PayloadCorruptedError("payload is corrupted: integrity check (SHA-256) failed")
+    inner = decrypt(keys.cipher, keys.nonce, body, header) if encrypted else verified_inner(header, body)
     return _parse_inner(inner, wire_id=wire_id, flags=flags)
 
 
