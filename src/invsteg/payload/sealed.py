@@ -217,6 +217,7 @@ MIN_BODY_ORDER = 2
 
 
 def body_bits(blob_len: int) -> int:
+    """Bits of a ``blob_len``-byte container after Reed-Solomon."""
     return 8 * ecc_encoded_len(blob_len, BODY_NSYM)
 
 
@@ -296,11 +297,17 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
-def _orders(carriers: int, locator: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(head positions, the rest) in the locator's order."""
+def _head_layout(carriers: int, locator: bytes) -> tuple[np.ndarray, int, np.ndarray]:
+    """(head positions, head order, the other carriers), in the locator's order: one
+    function for the embedder and the extractor, so they cannot drift apart."""
     order = permutation(carriers, locator)
     split = head_carriers(carriers)
-    return order[:split], order[split:]
+    return order[:split], matrix.code_order(split, HEAD_BITS), order[split:]
+
+
+def _body_layout(rest: np.ndarray, keys: MessageKeys, blob_len: int) -> tuple[np.ndarray, int]:
+    """(body positions in the message's order, body order) for a ``blob_len``-byte container."""
+    return rest[permutation(rest.size, keys.order)], body_order(rest.size, body_bits(blob_len))
 
 
 def seal(
@@ -334,22 +341,20 @@ def seal(
         raise PayloadTooLargeError(
             f"the payload needs {len(blob)} bytes after packing; the image holds {room}"
         )
-    head_positions, rest = _orders(carriers, locator)
+    head_positions, head_order, rest = _head_layout(carriers, locator)
     masked = _xor(_LENGTH.pack(len(blob)), keys.length_mask)
     head_bits = bytes_to_bits(ecc_encode(salt + masked, HEAD_NSYM))
-    body = bytes_to_bits(ecc_encode(blob, BODY_NSYM))
-    body_positions = rest[permutation(rest.size, keys.order)]
+    body_positions, order = _body_layout(rest, keys, len(blob))
     return Sealed(
-        head=Segment(head_positions, head_bits, matrix.code_order(head_positions.size, HEAD_BITS)),
-        body=Segment(body_positions, body, body_order(body_positions.size, body.size)),
+        head=Segment(head_positions, head_bits, head_order),
+        body=Segment(body_positions, bytes_to_bits(ecc_encode(blob, BODY_NSYM)), order),
         blob=blob,
     )
 
 
 def _read_head(signs: np.ndarray, locator: bytes) -> tuple[MessageKeys, int, np.ndarray] | None:
     """(keys, blob length, body-candidate positions) if a head is found under ``locator``."""
-    head_positions, rest = _orders(signs.size, locator)
-    order = matrix.code_order(head_positions.size, HEAD_BITS)
+    head_positions, order, rest = _head_layout(signs.size, locator)
     bits = matrix.extract(signs[head_positions], HEAD_BITS, order)
     try:
         head = ecc_decode(bits_to_bytes(bits), HEAD_NSYM)
@@ -388,9 +393,7 @@ def open_signs(signs: np.ndarray, *, passphrase: str | None, locator: bytes | No
     keys, blob_len, rest = found
     if blob_len > max_blob_bytes(signs.size):
         raise PayloadCorruptedError(f"payload is corrupted: the head announces {blob_len} bytes")
-    bits = body_bits(blob_len)
-    positions = rest[permutation(rest.size, keys.order)]
-    order = body_order(positions.size, bits)
-    coded = bits_to_bytes(matrix.extract(signs[positions], bits, order))
+    positions, order = _body_layout(rest, keys, blob_len)
+    coded = bits_to_bytes(matrix.extract(signs[positions], body_bits(blob_len), order))
     blob = bytes(ecc_decode(coded, BODY_NSYM))[:blob_len]
     return unpack_v2(blob, keys=keys, encrypted=encrypted)

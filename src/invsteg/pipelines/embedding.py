@@ -1,7 +1,7 @@
 """embed-file as a library: any bytes hidden in an image's colours, recovered bit-exact.
 
 Images are ``(H, W, 3)`` uint8 numpy arrays, any size from about 40x40. The pipeline
-(Steg-cINN, Ren et al. 2022, made secure; see docs/design.md, "Stealth")::
+(Steg-cINN, Ren et al. 2022; see docs/design.md, "embed-file: payload format 2 and stealth")::
 
     cover --latents.read_latents--> z (its own latents) --signs, |z| as costs-->
     file --sealed.seal--> head + body message bits --matrix coding--> signs to flip
@@ -267,11 +267,12 @@ def embed_file(
     wrong_carriers: list[int] = []
     correction: list[float] = []
     steered = 0
-    for _ in range(settings.max_rounds):
+    for index in range(settings.max_rounds):
         # frozen carriers cost more than any other choice, not infinitely: a block whose
         # every choice is frozen must still carry its bits
         flipped = message.flips(signs, np.where(wet, costs + FROZEN_COST, costs))
-        flips = flips or int(flipped.sum())  # the message's own changes, from the cover
+        if index == 0:
+            flips = int(flipped.sum())  # the message's own changes, from the cover
         target = signs ^ flipped
         stego, history = steer(
             stego,
@@ -347,15 +348,13 @@ def _open(
     locator: bytes | None,
 ) -> Unpacked:
     """Format 2, then format 1 (stegos made before it) from one read of the latents."""
-    from invsteg.payload.frame import DEFAULT_NSYM
-
     mask = carrier_mask(model, stego.shape[0], stego.shape[1], channels)
     signs = (_carrier_values(read_latents(stego, model=model), mask) > 0).astype(np.uint8)
     try:
         return format2.open_signs(signs, passphrase=passphrase, locator=locator)
     except NoPayloadError as exc:
         try:
-            return extract_payload(signs, passphrase=passphrase, nsym=DEFAULT_NSYM)
+            return extract_payload(signs, passphrase=passphrase)
         except NoPayloadError:
             raise exc from None
 

@@ -70,11 +70,14 @@ def pad_even(pixels: np.ndarray) -> np.ndarray:
     return pad_to_multiple(pixels, 2)
 
 
-def to_lab(pixels: np.ndarray, like: Tensor) -> Tensor:
-    """``(H, W, 3)`` uint8 -> Lab ``(1, 3, H, W)`` in ``like``'s dtype and device."""
+def encode_rgb(model: ColourEmbedder, rgb: Tensor) -> Tensor:
+    """sRGB ``(1, 3, h, w)`` in ``[0, 1]`` (8-bit levels / 255) -> its latents, the colour
+    encoded given its own L: the arithmetic extraction runs, shared by the steering so that
+    what it optimises is what extraction reads."""
     from invsteg.ops.color import rgb_to_lab
 
-    return rgb_to_lab(to_tensor(pixels, like))
+    lab = rgb_to_lab(rgb)
+    return model.encode(lab[:, 1:], lab[:, :1])
 
 
 def parameter(model: ColourEmbedder) -> Tensor:
@@ -105,6 +108,6 @@ def read_latents(stego: np.ndarray, *, model: ColourEmbedder) -> Tensor:
     )
     with torch.inference_mode():
         for rows, cols in balanced_grid(height, width, TILE):
-            lab = to_lab(padded[rows, cols], param)
-            z[..., latent_slice(rows), latent_slice(cols)] = model.encode(lab[:, 1:], lab[:, :1])
+            rgb = to_tensor(padded[rows, cols], param)
+            z[..., latent_slice(rows), latent_slice(cols)] = encode_rgb(model, rgb)
     return z

@@ -9,9 +9,10 @@ will read them: each round encodes the current 8-bit image (the same tiles and a
 ``sum softness * softplus((aim - s z) / softness)`` over the used carriers (``s`` = +-1, the
 wanted sign; soft, so carriers that read right but near zero pull against edits that would
 knock them over), and in every 2x2 block that holds a wrong carrier moves the one colour
-sample with the largest gradient by one level against it. Untouched blocks stay bit-identical to the cover,
-so the change grows with the payload, and a latent's magnitude is left as the photo made it
-except just past zero where a sign had to cross.
+sample with the largest gradient against it, by the 1 to 4 levels the linearised hinge asks
+for. Untouched blocks stay bit-identical to the cover, so the change grows with the payload,
+and a latent's magnitude is left as the photo made it except just past zero where a sign
+had to cross.
 """
 
 from __future__ import annotations
@@ -64,14 +65,6 @@ def _blocks(x: Tensor) -> Tensor:
 
 def _unblocks(b: Tensor, height: int, width: int) -> Tensor:
     return b.reshape(height // 2, width // 2, 3, 2, 2).permute(2, 0, 3, 1, 4).reshape(1, 3, height, width)
-
-
-def _encode(model: ColourEmbedder, levels: Tensor) -> Tensor:
-    """Latents of 8-bit colour ``levels`` ``(1, 3, h, w)`` (float, 0..255), as read_latents."""
-    from invsteg.ops.color import rgb_to_lab
-
-    lab = rgb_to_lab(levels / 255)
-    return model.encode(lab[:, 1:], lab[:, :1])
 
 
 def _step(levels: Tensor, grad: Tensor, deficit: Tensor, editable: Tensor, max_step: int) -> Tensor:
@@ -184,7 +177,7 @@ def _steer_region(
     inner = torch.zeros(used[lat].shape[-2:], dtype=torch.bool, device=used.device)
     inner[inner_rows, inner_cols] = True
     window = levels[..., rows, cols].clone().requires_grad_(True)
-    score = sign[lat] * _encode(model, window)
+    score = sign[lat] * latents.encode_rgb(model, window / 255)
     window_used = used[lat] & inner
     wrong = window_used & (score < settings.margin)
     short = ((settings.margin - score.detach()) * wrong).sum(dim=1)[0]
