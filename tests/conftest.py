@@ -68,3 +68,16 @@ def tiny_stegcinn_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "tiny-stegcinn.safetensors",
         lambda: StegCINN(StegCINNConfig(blocks=2, hidden=8, cond_channels=4)),
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_irn_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """``IRN(blocks=2, growth=8)`` at x2 and x4, perturbed, by scale."""
+    from invsteg.models.irn import IRN, IRNConfig
+
+    def build(levels: int) -> Path:
+        name = f"tiny-irn-x{2**levels}.safetensors"
+        return perturbed_weights_file(folder, name, lambda: IRN(IRNConfig(levels, blocks=2, growth=8)))
+
+    folder = tmp_path_factory.mktemp("weights")
+    return {2**levels: build(levels) for levels in (1, 2)}

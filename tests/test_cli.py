@@ -19,47 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import ENV, Run, assert_one_error, invsteg, pixels, save_noise
 from invsteg import __version__
 
 HIDE_JSON_KEYS = {"stego", "model", "size", "secrets", "secret_size", "secret_fitted", "stego_psnr_db"}
 REVEAL_JSON_KEYS = {"secret", "secrets", "size"}
-ENV = {k: v for k, v in os.environ.items() if k != "INVSTEG_WEIGHTS_DIR"}
-
-
-@dataclass
-class Run:
-    rc: int
-    out: bytes
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return self.err.splitlines()
-
-
-def invsteg(cwd: Path, *args: object, stdin: bytes = b"") -> Run:
-    """``python -m invsteg ARGS`` in ``cwd``; stdin gets ``stdin``."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "invsteg", *map(str, args)],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        env=ENV,
-        timeout=180,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr.decode())
-
-
-def save_noise(path: Path, width: int, height: int, seed: int) -> Path:
-    """A random RGB image, saved by extension (PNG unless told otherwise)."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
-
-
-def pixels(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def image_info(path: Path) -> tuple[str | None, tuple[int, int]]:
@@ -73,15 +37,6 @@ def snapshot(directory: Path) -> dict[str, bytes | None]:
         str(p.relative_to(directory)): None if p.is_dir() else p.read_bytes()
         for p in sorted(directory.rglob("*"))
     }
-
-
-def assert_one_error(run: Run, match: str | None = None) -> None:
-    assert run.rc == 2, run.err
-    assert len(run.err_lines) == 1, run.err
-    assert run.err_lines[0].startswith("error:"), run.err
-    assert "Traceback" not in run.err
-    if match is not None:
-        assert match in run.err_lines[0], run.err
 
 
 # -- hide -> reveal through files, stdin/stdout and the api ------------------------------------

@@ -19,65 +19,23 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import ENV, Run, assert_error, invsteg, save_noise
 from invsteg import cli
 from invsteg.errors import InputFileError, OutputFileError, UsageError
 from invsteg.io import files
 
-ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if k not in ("INVSTEG_WEIGHTS_DIR", "INVSTEG_PASSPHRASE", "INVSTEG_DEBUG")
-}
 LONG_NAME = "n" * 251 + ".txt"  # 255 bytes: the most a file name may have, too long for the old temp name
-
-
-@dataclass
-class Run:
-    rc: int
-    out: bytes
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return self.err.splitlines()
-
-
-def invsteg(cwd: Path, *args: object, stdin: bytes = b"", env: dict | None = None) -> Run:
-    """``python -m invsteg ARGS`` in ``cwd``; ``env`` (str or bytes values) adds to ENV."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "invsteg", *map(str, args)],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        env={**ENV, **(env or {})},
-        timeout=180,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
-
-
-def assert_error(run: Run, rc: int, match: str) -> None:
-    """Exit code ``rc``, exactly one ``error:`` line on stderr holding ``match``, no traceback."""
-    assert run.rc == rc, run.err
-    assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error:"), run.err
-    assert match in run.err_lines[0], run.err
 
 
 def listing(directory: Path) -> list[str]:
     """Every entry under ``directory``, hidden temp files included."""
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
-
-
-def save_noise(path: Path, width: int = 48, height: int = 40, seed: int = 0) -> Path:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 @pytest.fixture

@@ -31,10 +31,11 @@ from invsteg.ops.distortions import attack_image as attack  # resize, blur, nois
 from invsteg.ops.distortions import check_attacks
 from invsteg.ops.quantize import psnr
 from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
+from invsteg.pipelines.rescaling import DEFAULT_RESCALE_TILE, RescaleNote
 from invsteg.zoo import DEFAULT_MODEL, ModelSpec, Task, create_model, default_model, get_spec, list_models
 
 if TYPE_CHECKING:
-    from invsteg.models.contracts import ColourEmbedder, ImageHider
+    from invsteg.models.contracts import ColourEmbedder, ImageHider, Rescaler
     from invsteg.payload import Unpacked
     from invsteg.pipelines.embedding import Capacity, EmbedReport
 
@@ -43,10 +44,13 @@ LOSSLESS = ("PNG", "BMP", "TIFF")
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MODEL",
+    "DEFAULT_RESCALE_TILE",
     "DEFAULT_TILE",
     "Box",
     "Extracted",
     "ModelInfo",
+    "RescaleNote",
+    "Rescaled",
     "Stego",
     "attack",
     "capacity",
@@ -60,8 +64,11 @@ __all__ = [
     "hide",
     "letterbox",
     "load_hiding_model",
+    "load_rescaler",
     "models",
     "read_image",
+    "rescale_down",
+    "rescale_up",
     "reveal",
     "secrets_per_cover",
     "unfit_secret",
@@ -272,6 +279,82 @@ def capacity(
         info = embedding.capacity(cover, model=net, file_name=file_name, encrypted=encrypted)
         rows.append((str(weights) if weights else spec.name, info))
     return rows
+
+
+# -- invertible rescaling ------------------------------------------------------------------------
+
+
+def load_rescaler(
+    scale: int | None = None, model: str | None = None, weights: Path | str | None = None
+) -> Rescaler:
+    """The rescaling model: ``model`` or the one in ``weights``, else ``irn-x{scale}``
+    (default x2); its scale must be ``scale`` when both are given."""
+    if model is None and weights is None:
+        model = f"irn-x{scale or 2}"
+    net = create_model(model, weights=weights, task=Task.RESCALE)
+    if scale is not None and net.scale != scale:
+        raise UsageError(f"{weights or model} rescales by {net.scale}, not by {scale}")
+    return net
+
+
+@dataclass(frozen=True)
+class Rescaled:
+    """A rescaled image and the note that ties a small image to its upscale."""
+
+    pixels: np.ndarray
+    note: RescaleNote | None  # down: to store in the small PNG; up: the note it followed, if any
+    padded: bool = False  # down: the input was padded to a multiple of the scale
+
+
+def rescale_down(
+    image: np.ndarray,
+    *,
+    scale: int | None = None,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    net: Rescaler | None = None,
+    tile: int = DEFAULT_RESCALE_TILE,
+) -> Rescaled:
+    """``image`` made ``scale`` times smaller so that :func:`rescale_up` restores it.
+    Sides that are not multiples of the scale are padded (the note keeps the true size)."""
+    from invsteg.pipelines import rescaling
+
+    net = net or load_rescaler(scale, model, weights)
+    small = rescaling.downscale(image, net, tile=tile)
+    name = Path(weights).name if weights is not None else model or f"irn-x{net.scale}"
+    height, width = image.shape[:2]
+    note = RescaleNote(name, net.scale, width, height, tile)
+    return Rescaled(small, note, padded=bool(height % net.scale or width % net.scale))
+
+
+def rescale_up(
+    small: np.ndarray,
+    *,
+    note: RescaleNote | None = None,
+    scale: int | None = None,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    net: Rescaler | None = None,
+    tile: int | None = None,
+    size: tuple[int, int] | None = None,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> Rescaled:
+    """The large image restored from ``small``. A ``note`` (from :func:`rescale_down`'s
+    PNG) supplies the model, scale, tile grid and original size unless they are given."""
+    from invsteg.pipelines import rescaling
+
+    if note is not None and model is None and weights is None and net is None and scale in (None, note.scale):
+        if note.model not in {spec.name for spec in list_models(Task.RESCALE)}:
+            raise UsageError(f"this image was made with weights {note.model!r}: pass them with --weights")
+        model = note.model
+    net = net or load_rescaler(scale, model, weights)
+    if note is not None and note.scale != net.scale:
+        raise UsageError(f"this image was made {note.scale}x smaller; it cannot be upscaled {net.scale}x")
+    size = size or ((note.width, note.height) if note else None)
+    tile = tile or (note.tile if note else DEFAULT_RESCALE_TILE)
+    large = rescaling.upscale(small, net, tile=tile, size=size, temperature=temperature, seed=seed)
+    return Rescaled(large, note)
 
 
 # -- models and channels ------------------------------------------------------------------------

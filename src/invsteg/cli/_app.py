@@ -108,6 +108,9 @@ def _root(
     # --debug is read by main() from the command line itself: it acts outside this call.
 
 
+MAX_SIDE = 65535  # PNG and most decoders cap a side here; --size beyond it cannot be written
+
+
 def default_output(source: str, suffix: str) -> str:
     stem = "image" if source == "-" else Path(source).stem
     return f"{stem}.{suffix}.png"
@@ -123,6 +126,27 @@ def check_stdio(inputs: list[str], output: str, as_json: bool) -> None:
         raise UsageError("only one input can come from stdin ('-')")
     if output == "-" and as_json:
         raise UsageError("--json prints to stdout, so the image cannot go there too; give -o a file")
+
+
+def parse_size(size: str | None, max_pixels: int) -> tuple[int, int] | None:
+    """``--size WxH`` as ``(w, h)``, checked against the sides PNG can hold and ``max_pixels``."""
+    if size is None:
+        return None
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size must look like 640x480, got {size!r}") from None
+    if width < 1 or height < 1:
+        raise UsageError(f"--size must be positive, got {size!r}")
+    # The secret is resized to this before it is written: a typo must not allocate terabytes.
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise UsageError(f"--size {size}: each side must be at most {MAX_SIDE} pixels")
+    if width * height > max_pixels:
+        raise UsageError(
+            f"--size {size} is {width * height:,} pixels, more than --max-pixels {max_pixels:,}; "
+            "raise --max-pixels if it is right"
+        )
+    return width, height
 
 
 def check_model(model: str | None) -> None:

@@ -23,11 +23,10 @@ from invsteg.cli._app import (
     finite,
     inputs,
     notes,
+    parse_size,
     say,
 )
 from invsteg.errors import UsageError
-
-MAX_SIDE = 65535  # PNG and most decoders cap a side here; --size beyond it cannot be written
 
 RobustOption = Annotated[
     bool,
@@ -119,26 +118,6 @@ def hide(
         say(f"wrote {output} (stego PSNR {stego.psnr_db:.2f} dB vs cover)")
 
 
-def _parse_size(size: str | None, max_pixels: int) -> tuple[int, int] | None:
-    if size is None:
-        return None
-    try:
-        width, height = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--size must look like 640x480, got {size!r}") from None
-    if width < 1 or height < 1:
-        raise UsageError(f"--size must be positive, got {size!r}")
-    # The secret is resized to this before it is written: a typo must not allocate terabytes.
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise UsageError(f"--size {size}: each side must be at most {MAX_SIDE} pixels")
-    if width * height > max_pixels:
-        raise UsageError(
-            f"--size {size} is {width * height:,} pixels, more than --max-pixels {max_pixels:,}; "
-            "raise --max-pixels if it is right"
-        )
-    return width, height
-
-
 def _secret_outputs(output: str | None, stego: str, count: int) -> list[str]:
     """One output per secret: ``{i}`` in OUTPUT is replaced by 1..count."""
     if output is None:
@@ -185,7 +164,7 @@ def reveal(
     from invsteg.io import files, images
 
     check_model(model)
-    secret_size = _parse_size(size, max_pixels)
+    secret_size = parse_size(size, max_pixels)
     # the number of outputs depends on the model, so a robust one is loaded first
     net = api.load_hiding_model(model, weights, robust=True) if robust else None
     outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)

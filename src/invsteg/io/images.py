@@ -32,6 +32,10 @@ READ_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
 """The Pillow decoders invsteg uses (JPEG includes MPO, the multi-picture JPEG of cameras)."""
 _READ_NAMES = "PNG, JPEG, WebP, BMP, TIFF, GIF"
 
+TEXT_PREFIX = "invsteg:"
+"""PNG text chunks with keys starting so are read back (:attr:`LoadedImage.text`); others are
+ignored, and nothing else in an input file's metadata is kept."""
+
 DEFAULT_MAX_PIXELS = 100_000_000
 """Images with more pixels are refused unless the caller raises the limit (``--max-pixels``):
 a 100 MP photo already needs a few GB on its way through the network."""
@@ -81,6 +85,7 @@ class LoadedImage:
     source: str
     format: str | None
     notices: list[str] = field(default_factory=list)
+    text: dict[str, str] = field(default_factory=dict)  # PNG text chunks invsteg wrote (TEXT_PREFIX)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -248,9 +253,17 @@ def _decode(data: bytes, source: str, role: str, max_pixels: int | None) -> Load
         sixteen_bit = _is_16_bit(image.mode, _raw_mode(image))
         image.load()
         image_format = image.format
+        text = _invsteg_text(image)
         rgb = _to_rgb(_oriented(image, role, notices), role, notices, sixteen_bit=sixteen_bit)
         pixels = np.array(rgb, dtype=np.uint8)
-    return LoadedImage(pixels, source, image_format, notices)
+    return LoadedImage(pixels, source, image_format, notices, text)
+
+
+def _invsteg_text(image: ImageFile.ImageFile) -> dict[str, str]:
+    # Pillow caps each text chunk (ImageFile.MAX_TEXT_CHUNK) and their total, so a crafted
+    # file cannot make this large.
+    chunks = getattr(image, "text", None) if image.format == "PNG" else None
+    return {k: str(v) for k, v in (chunks or {}).items() if isinstance(k, str) and k.startswith(TEXT_PREFIX)}
 
 
 def decode_image(
@@ -317,11 +330,21 @@ def output_format(destination: str, *, allow_lossy: bool) -> str:
     raise UsageError(f"{destination}: unknown image extension; use one of {supported}")
 
 
-def encode_image(pixels: np.ndarray, image_format: str, quality: int = 95) -> bytes:
-    """``(H, W, 3)`` uint8 -> file bytes. No metadata is copied (no EXIF leaks)."""
+def encode_image(
+    pixels: np.ndarray, image_format: str, quality: int = 95, text: dict[str, str] | None = None
+) -> bytes:
+    """``(H, W, 3)`` uint8 -> file bytes. No metadata is copied (no EXIF leaks); ``text``
+    (PNG only, keys starting with :data:`TEXT_PREFIX`) is written as text chunks."""
     if image_format == "JPEG":
         return encode_jpeg(pixels, quality)
     buffer = io.BytesIO()
-    options = {"quality": quality} if image_format == "WEBP" else {}
+    options: dict[str, object] = {"quality": quality} if image_format == "WEBP" else {}
+    if text and image_format == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+        options["pnginfo"] = info
     Image.fromarray(pixels, "RGB").save(buffer, format=image_format, **options)
     return buffer.getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    import torch
     from torch import Tensor
 
 
@@ -62,3 +63,27 @@ class ColourEmbedder(Protocol):
     def encode(self, ab: Tensor, lightness: Tensor) -> Tensor: ...
 
     def decode(self, z: Tensor, lightness: Tensor, cover_ab: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Rescaler(Protocol):
+    """Image -> an image ``scale`` times smaller, and back (task ``rescale``).
+
+    ``downscale`` returns ``(small image (B, 3, H/s, W/s), lost part z)``; ``upscale``
+    restores ``(B, 3, H, W)`` from the small image, with ``z`` drawn at ``temperature``
+    (0: its mean).
+    """
+
+    scale: int
+    size_multiple: int
+
+    def downscale(self, image: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def upscale(
+        self,
+        small: Tensor,
+        z: Tensor | None = None,
+        *,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor: ...

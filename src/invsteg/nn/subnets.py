@@ -12,16 +12,19 @@ from torch import Tensor, nn
 class DenseBlock(nn.Module):
     """HiNet's residual dense block: 5 3x3 convs, each seeing all earlier features.
 
-    ``(B, in_channels, H, W) -> (B, out_channels, H, W)``. The last conv starts at zero,
+    ``(B, in_channels, H, W) -> (B, out_channels, H, W)``; ``slope`` is the LeakyReLU's
+    (HiNet 0.01, IRN 0.2). The last conv starts at zero,
     so every coupling starts as the identity and training begins stable.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, growth: int = 32, depth: int = 5) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, growth: int = 32, depth: int = 5, slope: float = 0.01
+    ) -> None:
         super().__init__()
         widths = [in_channels + i * growth for i in range(depth)]
         self.convs = nn.ModuleList(nn.Conv2d(w, growth, 3, padding=1) for w in widths[:-1])
         self.convs.append(nn.Conv2d(widths[-1], out_channels, 3, padding=1))
-        self.act = nn.LeakyReLU()
+        self.act = nn.LeakyReLU(slope)
         nn.init.zeros_(self.convs[-1].weight)
         nn.init.zeros_(self.convs[-1].bias)
 

@@ -16,6 +16,8 @@ class LossWeights:
     distortion) and ``lost`` (predicted vs true lost part).
     Embedding: ``nll`` (nats per ab value); ``latent_error``, ``sign_margin`` and ``gamut``
     switch on the rounding-aware stage 2.
+    Rescaling (IRN's terms): ``fit`` small image vs bicubic thumbnail, ``latent`` z to 0,
+    ``reconstruction`` restored vs original.
     """
 
     guide: float = 3.0
@@ -28,6 +30,8 @@ class LossWeights:
     latent_error: float = 0.0
     sign_margin: float = 0.0
     gamut: float = 0.0
+    fit: float = 4.0
+    latent: float = 1.0
 
 
 @dataclass

@@ -29,11 +29,17 @@ __all__ = [
     "parameter_count",
 ]
 
-_DEFAULTS = {Task.HIDE: DEFAULT_MODEL, Task.ROBUST: "robust", Task.EMBED: DEFAULT_EMBED_MODEL}
+_DEFAULTS = {
+    Task.HIDE: DEFAULT_MODEL,
+    Task.ROBUST: "robust",
+    Task.EMBED: DEFAULT_EMBED_MODEL,
+    Task.RESCALE: "irn-x2",
+}
 _WRONG_TASK = {
     Task.HIDE: "does not hide images",
     Task.ROBUST: "is not a robust model",
     Task.EMBED: "does not embed files",
+    Task.RESCALE: "does not rescale images",
 }
 
 
@@ -93,13 +99,14 @@ def _wrong_task(spec: ModelSpec, task: Task) -> str:
         kind, default = spec.task.value, default_model(task)
         return f"model {spec.name!r} does not embed files: it is a {kind!r} model; try {default!r}"
     robust = {Task.HIDE: " (add --robust)", Task.ROBUST: " (drop --robust)"}
-    hint = robust.get(spec.task, "") if spec.task != Task.EMBED else ""
+    hint = robust[spec.task] if {spec.task, task} == {Task.HIDE, Task.ROBUST} else ""
     kinds = f"a {spec.task.value!r} model, not a {task.value!r} one"
     return f"model {spec.name!r} is {kinds}{hint}; see `invsteg models`"
 
 
 def _kind(task: Task) -> str:
-    return {Task.HIDE: "hiding model", Task.ROBUST: "robust model", Task.EMBED: "Steg-cINN"}[task]
+    kinds = {Task.HIDE: "hiding model", Task.ROBUST: "robust model", Task.EMBED: "Steg-cINN"}
+    return kinds.get(task, f"{task.value} model")
 
 
 def parameter_count(name: str) -> int:

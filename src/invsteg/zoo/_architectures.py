@@ -88,6 +88,12 @@ def _robust() -> tuple[type, type]:
     return RobustHiNet, RobustConfig
 
 
+def _irn() -> tuple[type, type]:
+    from invsteg.models.irn import IRN, IRNConfig
+
+    return IRN, IRNConfig
+
+
 # Ranges are far above every model we train (hinet-official: 16 blocks, growth 32) and far
 # below what exhausts memory (tests/test_weights.py bounds the largest one's parameters).
 _BLOCKS = Field(int, 1, 32)
@@ -140,6 +146,20 @@ ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType(
                     "depth": Field(int, 1, 16),
                     "predictor_growth": _WIDTH,
                     "scale": Field(int, choices=(1, 2, 4)),
+                }
+            ),
+        ),
+        "irn": Architecture(
+            "irn",
+            Task.RESCALE,
+            _irn,
+            MappingProxyType(
+                {
+                    "levels": Field(int, choices=(1, 2)),
+                    "blocks": _BLOCKS,
+                    "growth": _WIDTH,
+                    "clamp": _CLAMP,
+                    "slope": Field(float, 0.0, 1.0),
                 }
             ),
         ),

@@ -20,6 +20,7 @@ class Task(str, Enum):
     HIDE = "hide"  # image in image (ImageHider)
     ROBUST = "robust"  # K images, revealed after lossy channels (RobustHider)
     EMBED = "embed"  # bytes in colour (ColourEmbedder)
+    RESCALE = "rescale"  # invertible down- and up-scaling (Rescaler)
 
     def __str__(self) -> str:
         return self.value
@@ -126,6 +127,41 @@ SPECS: tuple[ModelSpec, ...] = (
         quality="val 256 px, 2 secrets: stego 33.9 dB; secrets 32.3 clean, 21.4 JPEG Q75, "
         "30.1 noise 5/255, 24.6 resize 0.5x",
         description="robust's architecture in 2x2 block means: sharper secrets, less robust to JPEG",
+    ),
+    ModelSpec(
+        name="irn-x2",
+        task=Task.RESCALE,
+        architecture="irn",
+        config=_frozen(levels=1, blocks=4, growth=16, clamp=1.0, slope=0.2),
+        weights="irn-x2.safetensors",
+        wire_id=8,
+        description="IRN invertible 2x down- and up-scaling: 4 couplings of growth 16",
+    ),
+    ModelSpec(
+        name="irn-x4",
+        task=Task.RESCALE,
+        architecture="irn",
+        config=_frozen(levels=2, blocks=4, growth=16, clamp=1.0, slope=0.2),
+        weights="irn-x4.safetensors",
+        wire_id=9,
+        description="IRN invertible 4x down- and up-scaling: two levels of 4 couplings, growth 16",
+    ),
+    ModelSpec(
+        name="irn-official-x2",
+        task=Task.RESCALE,
+        architecture="irn",
+        config=_frozen(levels=1, blocks=8, growth=32, clamp=1.0, slope=0.2),
+        wire_id=10,
+        description="IRN's exact x2 architecture (1,667,952 parameters); bring weights "
+        "with `invsteg convert-weights` and --weights",
+    ),
+    ModelSpec(
+        name="irn-official-x4",
+        task=Task.RESCALE,
+        architecture="irn",
+        config=_frozen(levels=2, blocks=8, growth=32, clamp=1.0, slope=0.2),
+        wire_id=11,
+        description="IRN's exact x4 architecture; bring weights with `invsteg convert-weights` and --weights",
     ),
 )
 

@@ -1,0 +1,120 @@
+"""Down- and up-scale images with an invertible rescaler (:class:`~invsteg.models.contracts.Rescaler`).
+
+Images are ``(H, W, 3)`` uint8 numpy arrays. Any size works: the image is edge-padded to
+the model's multiple, and the small image records the original size (:class:`RescaleNote`,
+a PNG text chunk) so that upscaling crops the padding off again. Large images are cut into
+tiles; upscaling cuts the same grid (scaled down), so each tile comes back from exactly
+the small tile its own downscale made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from invsteg.ops.quantize import to_tensor, to_uint8
+from invsteg.pipelines.tiling import fixed_grid, pad_to_multiple
+
+if TYPE_CHECKING:
+    from invsteg.models.contracts import Rescaler
+
+DEFAULT_RESCALE_TILE = 1024  # pixels of the large image; a multiple of every scale
+NOTE_KEY = "invsteg:rescale"
+NOTE_VERSION = 1
+_MAX_SIDE = 1 << 20
+
+
+@dataclass(frozen=True)
+class RescaleNote:
+    """What ``rescale up`` needs from ``rescale down``: the model, the scale, the original
+    size and the tile grid. Stored as JSON in the small PNG (:data:`NOTE_KEY`)."""
+
+    model: str
+    scale: int
+    width: int
+    height: int
+    tile: int
+
+    def to_text(self) -> dict[str, str]:
+        return {NOTE_KEY: json.dumps({"version": NOTE_VERSION, **asdict(self)}, separators=(",", ":"))}
+
+    @classmethod
+    def from_text(cls, text: dict[str, str]) -> RescaleNote | None:
+        """The note in an image's text chunks; None when absent or not a valid note (it is
+        data from a file: every field is type- and range-checked)."""
+        raw = text.get(NOTE_KEY)
+        if raw is None or len(raw) > 1000:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.pop("version", None) != NOTE_VERSION:
+            return None
+        if set(data) != {"model", "scale", "width", "height", "tile"} or not isinstance(data["model"], str):
+            return None
+        numbers = [data[k] for k in ("scale", "width", "height", "tile")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= _MAX_SIDE for v in numbers):
+            return None
+        if data["scale"] not in (2, 4) or data["tile"] % data["scale"] or len(data["model"]) > 200:
+            return None
+        return cls(**data)
+
+
+def downscale(pixels: np.ndarray, net: Rescaler, *, tile: int = DEFAULT_RESCALE_TILE) -> np.ndarray:
+    """``(H, W, 3)`` -> ``(ceil(H / s), ceil(W / s), 3)`` uint8: the small image IRN
+    restores from. ``tile`` must be a multiple of the scale ``s``."""
+    import torch
+
+    scale = net.scale
+    _check_tile(tile, scale)
+    padded = pad_to_multiple(pixels, scale)
+    height, width = padded.shape[:2]
+    small = np.empty((height // scale, width // scale, 3), dtype=np.uint8)
+    like = next(net.parameters())
+    with torch.inference_mode():
+        for rows, cols in fixed_grid(height, width, tile):
+            lr, _ = net.downscale(to_tensor(padded[rows, cols], like))
+            small[_scaled(rows, scale), _scaled(cols, scale)] = to_uint8(lr)
+    return small
+
+
+def upscale(
+    small: np.ndarray,
+    net: Rescaler,
+    *,
+    tile: int = DEFAULT_RESCALE_TILE,
+    size: tuple[int, int] | None = None,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """``(h, w, 3)`` -> ``(h s, w s, 3)`` uint8, cropped to ``size`` (w, h) when given
+    (the original size from the :class:`RescaleNote`). ``temperature`` > 0 draws the lost
+    detail from the model's prior (seeded) instead of taking its mean."""
+    import torch
+
+    scale = net.scale
+    _check_tile(tile, scale)
+    height, width = small.shape[0] * scale, small.shape[1] * scale
+    large = np.empty((height, width, 3), dtype=np.uint8)
+    like = next(net.parameters())
+    generator = torch.Generator().manual_seed(seed)
+    with torch.inference_mode():
+        for rows, cols in fixed_grid(height, width, tile):
+            lr = to_tensor(small[_scaled(rows, scale), _scaled(cols, scale)], like)
+            large[rows, cols] = to_uint8(net.upscale(lr, temperature=temperature, generator=generator))
+    if size is not None:
+        large = large[: min(size[1], height), : min(size[0], width)]
+    return large
+
+
+def _scaled(part: slice, scale: int) -> slice:
+    return slice(part.start // scale, part.stop // scale)
+
+
+def _check_tile(tile: int, scale: int) -> None:
+    if tile < scale or tile % scale:
+        raise ValueError(f"the tile ({tile} px) must be a positive multiple of the scale ({scale})")
