@@ -1,4 +1,4 @@
-"""What the command-line tests share: run ``python -m invsteg`` and check what it did."""
+"""What tests share: run ``python -m invsteg`` and check what it did; reference maths."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 # The tests never read the user's weights folder, passphrase or debug setting.
@@ -67,3 +69,15 @@ def save_noise(path: Path, width: int = 48, height: int = 40, seed: int = 0) -> 
 def pixels(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
+
+
+def official_irn_haar(x: torch.Tensor) -> torch.Tensor:
+    """The official IRN code's HaarDownsampling.forward, restated from its description:
+    four 2x2 filters of +1/-1, stride 2, divided by 4, bands outermost."""
+    w = torch.ones(4, 1, 2, 2, dtype=x.dtype)
+    w[1, 0, 0, 1] = w[1, 0, 1, 1] = -1
+    w[2, 0, 1, 0] = w[2, 0, 1, 1] = -1
+    w[3, 0, 1, 0] = w[3, 0, 0, 1] = -1
+    b, c, h, width = x.shape
+    out = F.conv2d(x, torch.cat([w] * c), stride=2, groups=c) / 4.0
+    return out.reshape(b, c, 4, h // 2, width // 2).transpose(1, 2).reshape(b, 4 * c, h // 2, width // 2)

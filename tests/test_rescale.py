@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from helpers import assert_one_error, invsteg, pixels, save_noise
+from helpers import assert_one_error, invsteg, official_irn_haar, pixels, save_noise
 from invsteg import api
 from invsteg.io.images import decode_image, encode_image
 from invsteg.nn import HaarSqueeze
@@ -22,23 +22,11 @@ from invsteg.zoo import create_model
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
-def official_haar(x: torch.Tensor) -> torch.Tensor:
-    """The official IRN code's HaarDownsampling.forward, rewritten from its description:
-    four 2x2 filters (+1/-1), stride 2, divided by 4, bands outermost."""
-    w = torch.ones(4, 1, 2, 2, dtype=x.dtype)
-    w[1, 0, 0, 1] = w[1, 0, 1, 1] = -1
-    w[2, 0, 1, 0] = w[2, 0, 1, 1] = -1
-    w[3, 0, 1, 0] = w[3, 0, 0, 1] = -1
-    b, c, h, width = x.shape
-    out = F.conv2d(x, torch.cat([w] * c), stride=2, groups=c) / 4.0
-    return out.reshape(b, c, 4, h // 2, width // 2).transpose(1, 2).reshape(b, 4 * c, h // 2, width // 2)
-
-
 def test_haar_squeeze_is_irns_and_exactly_invertible() -> None:
     x = torch.rand(2, 3, 6, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     squeeze = HaarSqueeze()
     y = squeeze(x)
-    assert torch.allclose(y, official_haar(x), atol=1e-12)
+    assert torch.allclose(y, official_irn_haar(x), atol=1e-12)
     assert torch.allclose(y[:, :3], F.avg_pool2d(x, 2), atol=1e-12)  # the small image is the 2x2 mean
     assert (squeeze(y, reverse=True) - x).abs().max() < 1e-12
 

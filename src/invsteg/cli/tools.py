@@ -222,17 +222,20 @@ def _train_config(path: Path | None) -> dict[str, Any]:
 
 @app.command("convert-weights")
 def convert_weights(
-    checkpoint: Annotated[Path, typer.Argument(help="Official HiNet checkpoint (.pt/.pth).")],
+    checkpoint: Annotated[
+        Path, typer.Argument(help="Official HiNet or IRN checkpoint (.pt/.pth, e.g. IRN_x4.pth).")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the .safetensors file.")],
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Convert an official HiNet checkpoint into an invsteg weights file (use with --weights)."""
+    """Convert an official HiNet or IRN checkpoint into an invsteg weights file (use with
+    --weights; the format is recognised from the checkpoint's keys)."""
     from invsteg.io import files
-    from invsteg.zoo.convert import convert_official_hinet
+    from invsteg.zoo.convert import convert_official
 
     files.check_output(str(output), force=force, inputs=(str(checkpoint),))
-    summary = convert_official_hinet(checkpoint, output)
+    summary = convert_official(checkpoint, output)
     if as_json:
         emit_json(summary | {"output": str(output)})
     else:
