@@ -22,8 +22,17 @@ from PIL import Image
 from helpers import ENV, Run, assert_one_error, invsteg, pixels, save_noise
 from invsteg import __version__
 
-HIDE_JSON_KEYS = {"stego", "model", "size", "secrets", "secret_size", "secret_fitted", "stego_psnr_db"}
-REVEAL_JSON_KEYS = {"secret", "secrets", "size"}
+HIDE_JSON_KEYS = {
+    "schema",
+    "stego",
+    "model",
+    "size",
+    "secrets",
+    "secret_size",
+    "secret_fitted",
+    "stego_psnr_db",
+}
+REVEAL_JSON_KEYS = {"schema", "secret", "secrets", "size"}
 
 
 def image_info(path: Path) -> tuple[str | None, tuple[int, int]]:
@@ -81,6 +90,7 @@ def test_hide_then_reveal_through_png_files(roundtrip: RoundTrip) -> None:
     data = json.loads(reveal.out)
     assert set(data) == REVEAL_JSON_KEYS
     assert data == {
+        "schema": 1,
         "secret": "cover.stego.secret.png",
         "secrets": ["cover.stego.secret.png"],
         "size": [48, 40],
@@ -332,7 +342,10 @@ def test_bad_input_exits_2_and_writes_nothing(
         if (tmp_path / "locked").exists():
             (tmp_path / "locked").chmod(0o755)
     assert_one_error(run, match)
-    assert run.out == b""
+    if "--json" in args:  # the error, as JSON, is all stdout gets
+        assert json.loads(run.out)["error"] == "usage"
+    else:
+        assert run.out == b""
     assert after == before  # no output, no .*.tmp, inputs unchanged
 
 
@@ -413,3 +426,45 @@ def test_eval_reports_metrics_and_draws_a_figure(tmp_path, tiny_weights) -> None
         assert set(summary[key]) == {"psnr", "psnr_y", "ssim"}
     assert image_info(tmp_path / "fig.png") == ("PNG", (6 * 40, 32))
     assert invsteg(tmp_path, "eval", covers, "--view", "nope", "--weights", tiny_weights).rc == 2
+
+
+# -- conventions: --json errors, -q/-v, completion ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "rc", "kind"),
+    [
+        (["hide", "missing.png", "cover.png", "--json"], 2, "input_file"),
+        (["hide", "cover.png", "cover.png", "--json", "--bogus"], 2, "usage"),
+        (["extract-file", "cover.png", "--no-passphrase", "--json", "-o", "x.bin"], 1, "payload"),
+        (["hide", "cover.png", "cover.png", "--json", "-m", "nope"], 2, "model"),
+    ],
+)
+def test_errors_under_json_are_a_json_object_with_the_same_exit_code(
+    tmp_path: Path, args: list[str], rc: int, kind: str
+) -> None:
+    save_noise(tmp_path / "cover.png", 32, 32)
+    run = invsteg(tmp_path, *args)
+    assert run.rc == rc, run.err
+    data = json.loads(run.out)
+    assert data["schema"] == 1 and data["error"] == kind
+    assert run.err_lines == [f"error: {data['message']}"]
+
+
+def test_quiet_prints_nothing_and_verbose_says_how_long(tmp_path: Path, tiny_weights: Path) -> None:
+    save_noise(tmp_path / "cover.png", 32, 32)
+    weights = ["--weights", tiny_weights]
+    quiet = invsteg(tmp_path, "-q", "hide", "cover.png", "cover.png", "-o", "a.png", *weights)
+    assert quiet.rc == 0 and quiet.err == "" and (tmp_path / "a.png").exists()
+    loud = invsteg(tmp_path, "--verbose", "hide", "cover.png", "cover.png", "-o", "b.png", *weights)
+    assert loud.rc == 0 and "wrote b.png" in loud.err
+    assert loud.err_lines[-1].startswith("done in ") and loud.err_lines[-1].endswith(" s")
+    failing = invsteg(tmp_path, "-q", "hide", "cover.png", "cover.png", "-o", "a.png", *weights)
+    assert_one_error(failing, "a.png")  # errors still speak under --quiet
+    assert_one_error(invsteg(tmp_path, "-q", "-v", "models"), "--quiet and --verbose")
+
+
+def test_shell_completion_is_offered(tmp_path: Path) -> None:
+    run = invsteg(tmp_path, "--show-completion", "bash")
+    assert run.rc == 0, run.err
+    assert "complete" in run.out.decode() and "invsteg" in run.out.decode()

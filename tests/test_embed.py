@@ -244,6 +244,7 @@ def test_empty_file_round_trips(cwd: Path, work: Path, tiny_stegcinn_weights: Pa
     back = invsteg(cwd, "extract-file", "s.png", *weights, "--json")
     assert back.rc == 0, back.err
     assert json.loads(back.out) == {
+        "schema": 1,
         "output": "empty.txt",
         "model": str(tiny_stegcinn_weights),
         "file_name": "empty.txt",

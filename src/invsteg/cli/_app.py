@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,7 +32,6 @@ app = typer.Typer(
     name="invsteg",
     help="Hide images and files in images with invertible neural networks.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -47,8 +48,31 @@ def printable(text: str) -> str:
     )
 
 
-def say(message: str) -> None:
+# -1 quiet, 0, 1 verbose: set by the root options for the command being run, as click
+# keeps its current context (main() resets it for every run).
+VERBOSITY: ContextVar[int] = ContextVar("invsteg_verbosity", default=0)
+JSON_SCHEMA = 1  # the version of every --json object; bumped when a key changes meaning
+
+
+def _verbosity() -> int:
+    return VERBOSITY.get()
+
+
+def error(message: str) -> None:
+    """An error line on stderr, whatever --quiet says."""
     stderr().print(printable(message), markup=False)
+
+
+def say(message: str) -> None:
+    """A message on stderr (a result, a note, a warning), silenced by --quiet."""
+    if _verbosity() >= 0:
+        error(message)
+
+
+def detail(message: str) -> None:
+    """A message on stderr for --verbose only."""
+    if _verbosity() > 0:
+        error(message)
 
 
 def notes(*images: LoadedImage) -> None:
@@ -58,7 +82,8 @@ def notes(*images: LoadedImage) -> None:
 
 
 def emit_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    """A command's result on stdout, tagged with the schema version."""
+    sys.stdout.write(json.dumps({"schema": JSON_SCHEMA, **data}, indent=2) + "\n")
 
 
 def finite(value: float) -> float | None:
@@ -96,6 +121,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
+    context: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = False,
@@ -103,9 +129,17 @@ def _root(
         bool,
         typer.Option("--debug", help=f"Show the traceback of an internal error (or set {DEBUG_ENV}=1)."),
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print what took how long.")] = False,
 ) -> None:
     """Hide images and files in images with invertible neural networks."""
     # --debug is read by main() from the command line itself: it acts outside this call.
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other; give one")
+    VERBOSITY.set(-1 if quiet else int(verbose))
+    if verbose:
+        start = time.perf_counter()
+        context.call_on_close(lambda: detail(f"done in {time.perf_counter() - start:.2f} s"))
 
 
 MAX_SIDE = 65535  # PNG and most decoders cap a side here; --size beyond it cannot be written

@@ -8,15 +8,17 @@ bug: ``--debug`` or ``INVSTEG_DEBUG=1`` shows its traceback), 130 interrupted (C
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import traceback
 import warnings
+from typing import NoReturn
 
 import typer
 
-from invsteg.cli._app import DEBUG_ENV, app, say
+from invsteg.cli._app import DEBUG_ENV, JSON_SCHEMA, VERBOSITY, app, error, say
 from invsteg.errors import InvstegError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it; SIGTERM gives 128 + 15
@@ -27,6 +29,8 @@ EXIT_OUT_OF_MEMORY = 2  # the input is too large for this machine: bad input, no
 class Interrupted(InvstegError):
     """Ctrl-C or SIGTERM. Raised from the signal handler (not KeyboardInterrupt) so click
     does not turn it into "Aborted!" and exit 1; exits 128 + the signal, as a shell reports."""
+
+    kind = "interrupted"
 
     def __init__(self, signum: int = signal.SIGINT) -> None:
         super().__init__("interrupted" if signum == signal.SIGINT else "terminated")
@@ -52,43 +56,54 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     warnings.showwarning = _note_warning  # main exits afterwards: nothing to restore
+    verbosity = VERBOSITY.set(0)
     try:
         # standalone_mode=False: click's usage errors come here, to be one line like ours.
         sys.exit(app(args=args, prog_name="invsteg", standalone_mode=False) or 0)
     except InvstegError as exc:
-        say(f"error: {exc}")
-        sys.exit(exc.exit_code)
+        _fail(args, exc.kind, str(exc), exc.exit_code)
     except typer.Abort:
-        say("error: aborted")
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(args, "interrupted", "aborted", EXIT_INTERRUPTED)
     except typer.exceptions.TyperException as exc:  # click's usage errors
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `invsteg`: typer printed its help
-            say("error: no command given; choose one of the commands above")
-        else:
-            say(f"error: {_one_line(exc.format_message())} (see invsteg {_command(args)}--help)")
-        sys.exit(exc.exit_code)
+            _fail(args, "usage", "no command given; choose one of the commands above", exc.exit_code)
+        message = f"{_one_line(exc.format_message())} (see invsteg {_command(args)}--help)"
+        _fail(args, "usage", message, exc.exit_code)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # not raised on purpose: out of memory, or a bug
         signalled = _interrupted_inside(exc)
         if signalled is not None:  # the signal landed where Python wraps exceptions
-            say(f"error: {signalled}")
-            sys.exit(signalled.exit_code)
+            _fail(args, signalled.kind, str(signalled), signalled.exit_code)
+        if _out_of_memory(exc):
+            message = "out of memory: the input is too large for this machine; try a smaller image or --tile"
+            _fail(args, "out_of_memory", message, EXIT_OUT_OF_MEMORY)
         if _debug_requested(args):
             traceback.print_exc()
-        elif _out_of_memory(exc):
-            say(
-                "error: out of memory: the input is too large for this machine; try a smaller image or --tile"
-            )
-        else:
-            detail = f"{type(exc).__name__}: {_one_line(str(exc))[:500]}"
-            say(f"error: internal error: {detail} (run with --debug for the traceback)")
-        sys.exit(EXIT_OUT_OF_MEMORY if _out_of_memory(exc) else EXIT_SOFTWARE)
+            sys.exit(EXIT_SOFTWARE)
+        detail = f"{type(exc).__name__}: {_one_line(str(exc))[:500]}"
+        _fail(
+            args, "internal", f"internal error: {detail} (run with --debug for the traceback)", EXIT_SOFTWARE
+        )
     finally:
+        VERBOSITY.reset(verbosity)
         # The work is over: a signal during interpreter shutdown must not raise Interrupted
         # in a finaliser (a traceback after success); it just ends the process.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _fail(args: list[str], kind: str, message: str, exit_code: int) -> NoReturn:
+    """One ``error:`` line on stderr (whatever --quiet says); with ``--json`` also the error
+    as a JSON object on stdout, so a script reading stdout always gets JSON."""
+    error(f"error: {message}")
+    if _json_requested(args):
+        sys.stdout.write(json.dumps({"schema": JSON_SCHEMA, "error": kind, "message": message}) + "\n")
+    sys.exit(exit_code)
+
+
+def _json_requested(args: list[str]) -> bool:
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
 def _interrupted_inside(exc: BaseException) -> Interrupted | None:
