@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["invsteg.cli", "utils", "docs", "--name", "invsteg", "--title", "invsteg command line"]
-REGENERATE = "python -m typer " + " ".join(ARGS) + " --output docs/cli.md"
+REGENERATE = shlex.join(["python", "-m", "typer", *ARGS, "--output", "docs/cli.md"])
 
 
 def test_cli_reference_is_current(tmp_path: Path) -> None:

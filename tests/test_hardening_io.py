@@ -245,3 +245,49 @@ def test_noise_attack_has_no_whole_image_float_temporaries() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 3 * img.nbytes + 4 * 8 * distortions.NOISE_BAND_VALUES, peak
+
+
+# -- embedded colour profiles ---------------------------------------------------------------------
+
+
+def srgb_profile(*, swap_red_green: bool = False) -> bytes:
+    """lcms's sRGB profile; with its red and green colorants swapped, a profile that is not."""
+    from PIL import ImageCms
+
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    if swap_red_green:
+        count = struct.unpack(">I", data[128:132])[0]
+        tags = {}
+        for i in range(count):
+            signature, offset, size = struct.unpack(">4sII", data[132 + 12 * i : 144 + 12 * i])
+            tags[signature] = (offset, size)
+        (red, red_size), (green, green_size) = tags[b"rXYZ"], tags[b"gXYZ"]
+        red_tag, green_tag = bytes(data[red : red + red_size]), bytes(data[green : green + green_size])
+        data[red : red + red_size], data[green : green + green_size] = green_tag, red_tag
+    return bytes(data)
+
+
+def tagged_png(pixels: np.ndarray, icc: bytes) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", icc_profile=icc)
+    return buffer.getvalue()
+
+
+def test_an_srgb_profile_leaves_every_pixel_alone() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    loaded = images.decode_image(tagged_png(pixels, srgb_profile()), "a.png", "cover")
+    assert np.array_equal(loaded.pixels, pixels) and loaded.notices == []
+
+
+def test_another_profile_is_converted_to_srgb_with_one_note() -> None:
+    pixels = np.array([[[255, 0, 0], [0, 0, 255]]], dtype=np.uint8)
+    loaded = images.decode_image(tagged_png(pixels, srgb_profile(swap_red_green=True)), "a.png", "cover")
+    assert loaded.pixels.tolist() == [[[0, 255, 0], [0, 0, 255]]]  # its red is sRGB's green
+    assert len(loaded.notices) == 1 and "converted from its colour profile" in loaded.notices[0]
+
+
+def test_an_unreadable_profile_is_a_note_not_an_error() -> None:
+    pixels = np.full((4, 4, 3), 7, dtype=np.uint8)
+    loaded = images.decode_image(tagged_png(pixels, b"not a profile" * 20), "a.png", "cover")
+    assert np.array_equal(loaded.pixels, pixels)
+    assert len(loaded.notices) == 1 and "colour profile is unreadable" in loaded.notices[0]

@@ -254,9 +254,46 @@ def _decode(data: bytes, source: str, role: str, max_pixels: int | None) -> Load
         image.load()
         image_format = image.format
         text = _invsteg_text(image)
+        icc_profile = image.info.get("icc_profile")
         rgb = _to_rgb(_oriented(image, role, notices), role, notices, sixteen_bit=sixteen_bit)
+        rgb = _to_srgb(rgb, icc_profile, role, notices)
         pixels = np.array(rgb, dtype=np.uint8)
     return LoadedImage(pixels, source, image_format, notices, text)
+
+
+def _to_srgb(image: Image.Image, icc_profile: object, role: str, notices: list[str]) -> Image.Image:
+    """``image`` (RGB) converted from its embedded colour profile to sRGB, when the profile
+    moves some colour by more than one level (an sRGB profile, or one as good as it, leaves
+    the pixels alone: a stego re-tagged as sRGB must still read back bit-exact)."""
+    if not icc_profile or not isinstance(icc_profile, bytes):
+        return image
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        if source.profile.xcolor_space.strip() != "RGB":
+            notices.append(f"{role}: its colour profile is not an RGB one; the colours are used as sRGB")
+            return image
+        transform = ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+        probe = _colour_probe()
+        after = np.asarray(ImageCms.applyTransform(probe, transform), dtype=np.int16)
+        moved = np.abs(after - np.asarray(probe, dtype=np.int16))
+        if moved.max() <= 1:
+            return image
+        converted = ImageCms.applyTransform(image, transform)
+        name = " ".join(ImageCms.getProfileDescription(source).split())[:80]
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+        notices.append(f"{role}: its colour profile is unreadable ({exc}); the colours are used as sRGB")
+        return image
+    notices.append(f"{role}: converted from its colour profile ({name!r}) to sRGB")
+    return converted
+
+
+def _colour_probe() -> Image.Image:
+    """Every colour of a 17-level grid per channel (4913 colours), as one image row."""
+    levels = np.linspace(0, 255, 17).round().astype(np.uint8)
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 3)
+    return Image.fromarray(grid, "RGB")
 
 
 def _invsteg_text(image: ImageFile.ImageFile) -> dict[str, str]:
