@@ -54,7 +54,7 @@ VERBOSITY: ContextVar[int] = ContextVar("invsteg_verbosity", default=0)
 JSON_SCHEMA = 1  # the version of every --json object; bumped when a key changes meaning
 
 
-def _verbosity() -> int:
+def verbosity() -> int:
     return VERBOSITY.get()
 
 
@@ -65,13 +65,13 @@ def error(message: str) -> None:
 
 def say(message: str) -> None:
     """A message on stderr (a result, a note, a warning), silenced by --quiet."""
-    if _verbosity() >= 0:
+    if verbosity() >= 0:
         error(message)
 
 
 def detail(message: str) -> None:
     """A message on stderr for --verbose only."""
-    if _verbosity() > 0:
+    if verbosity() > 0:
         error(message)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,7 @@ from invsteg.cli._app import (
     notes,
     say,
 )
+from invsteg.cli.batch import is_folder, output_folder, run_batch
 from invsteg.errors import UsageError
 from invsteg.io.passphrase import PASSPHRASE_ENV
 
@@ -86,6 +88,8 @@ def embed_file(
     from invsteg import api
     from invsteg.io import files, images
 
+    if is_folder(cover):
+        raise UsageError(f"{cover} is a folder: embed-file hides one file in one cover; give a cover image")
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, file], output, as_json)
     suffix = Path(output).suffix.lower()
@@ -175,6 +179,26 @@ def extract_file(
     from invsteg.payload import PassphraseNotExpectedError, safe_file_name
 
     read_from = inputs(stego, weights, passphrase_file)
+    if is_folder(stego):
+        out = output_folder(output, "extract-file")
+        spec = api.embedding_spec(model)
+        passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=False)
+        chosen = spec.name if model is not None or weights is not None else None
+
+        def extract_one(path: Path) -> dict:
+            stego_image = api.read_image(str(path), "stego", max_pixels=max_pixels)
+            extracted = api.extract_file(
+                stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights
+            )
+            unpacked = extracted.unpacked
+            destination = str(out / extracted_name(safe_file_name(unpacked.file_name), out))
+            files.check_output(destination, force=force, inputs=read_from)
+            files.write_output(unpacked.data, destination, force=force, mode=0o600)
+            return {"output": destination, "file_name": unpacked.file_name, "bytes": len(unpacked.data)}
+
+        paths = files.image_files(stego, "stego folder")
+        run_batch("extract-file", [(str(p), partial(extract_one, p)) for p in paths], as_json=as_json)
+        return
     if output is not None:
         check_stdio([stego], output, as_json)
         _check_terminal(output, force=force)
@@ -232,11 +256,11 @@ def _check_terminal(output: str, *, force: bool) -> None:
         )
 
 
-def extracted_name(safe_name: str) -> str:
-    """The stored name, shortened (extension kept) where this file system allows less."""
+def extracted_name(safe_name: str, folder: Path = Path(".")) -> str:
+    """The stored name, shortened (extension kept) where ``folder``'s file system allows less."""
     from invsteg.io import files
 
-    limit = files.name_max(Path("."))
+    limit = files.name_max(folder)
     fitted = files.fit_name(safe_name, limit)
     if fitted != safe_name:
         size = len(safe_name.encode("utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,7 @@ from invsteg.cli._app import (
     parse_size,
     say,
 )
+from invsteg.cli.batch import is_folder, output_folder, run_batch
 from invsteg.errors import UsageError
 
 RobustOption = Annotated[
@@ -68,12 +70,16 @@ def hide(
     A secret of another size is scaled, keeping its aspect ratio, into the largest box
     that fits the cover, centred on black; `reveal --size WxH` gives that size back.
     With --robust, the stego may be saved as JPEG (`-o stego.jpg --quality 90`) and
-    the secrets still come back.
+    the secrets still come back. Folders work too: `hide covers/ secrets/ -o out/` pairs
+    the images by sorted name and writes out/COVER.stego.png for each.
     """
     from invsteg import api
     from invsteg.io import files, images
 
     check_model(model)
+    if is_folder(cover):
+        _hide_folders(cover, secrets, output, robust, model, weights, tile, max_pixels, force, as_json)
+        return
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, *secrets], output, as_json)
     image_format = images.output_format(output, allow_lossy=allow_lossy or robust)
@@ -118,6 +124,53 @@ def hide(
         say(f"wrote {output} (stego PSNR {stego.psnr_db:.2f} dB vs cover)")
 
 
+def _hide_folders(
+    covers: str,
+    secrets: list[str],
+    output: str | None,
+    robust: bool,
+    model: str | None,
+    weights: Path | None,
+    tile: int,
+    max_pixels: int,
+    force: bool,
+    as_json: bool,
+) -> None:
+    from invsteg import api
+    from invsteg.io import files
+
+    if not all(is_folder(s) for s in secrets):
+        raise UsageError("with a folder of covers, give a folder of secrets (per secret) too")
+    cover_paths = files.image_files(covers, "cover folder")
+    secret_paths = [files.image_files(folder, "secret folder") for folder in secrets]
+    for folder, paths in zip(secrets, secret_paths, strict=True):
+        if len(paths) != len(cover_paths):
+            raise UsageError(
+                f"{len(cover_paths)} covers in {covers} but {len(paths)} secrets in {folder}; "
+                "they are paired by sorted name"
+            )
+    out = output_folder(output, "hide")
+    net = api.load_hiding_model(model, weights, robust=robust)
+
+    def hide_one(cover: Path, pair: tuple[Path, ...]) -> dict:
+        destination = str(out / f"{cover.stem}.stego.png")
+        files.check_output(destination, force=force, inputs=inputs(cover, *pair, weights))
+        cover_image = api.read_image(str(cover), "cover", max_pixels=max_pixels)
+        secret_images = [api.read_image(str(s), "secret", max_pixels=max_pixels) for s in pair]
+        notes(cover_image, *secret_images)
+        stego = api.hide(cover_image.pixels, [s.pixels for s in secret_images], net=net, tile=tile)
+        files.write_output(stego.data, destination, force=force)
+        return {
+            "stego": destination,
+            "secrets": [str(s) for s in pair],
+            "stego_psnr_db": finite(stego.psnr_db),
+        }
+
+    pairs = list(zip(*secret_paths, strict=True))
+    jobs = [(str(c), partial(hide_one, c, pair)) for c, pair in zip(cover_paths, pairs, strict=True)]
+    run_batch("hide", jobs, as_json=as_json)
+
+
 def _secret_outputs(output: str | None, stego: str, count: int) -> list[str]:
     """One output per secret: ``{i}`` in OUTPUT is replaced by 1..count."""
     if output is None:
@@ -159,12 +212,18 @@ def reveal(
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Reveal the secret image(s) hidden in STEGO (use the same --model/--weights/--robust as `hide`)."""
+    """Reveal the secret image(s) hidden in STEGO (use the same --model/--weights/--robust as
+    `hide`). A folder of stegos works too: `reveal stegos/ -o out/`."""
     from invsteg import api
     from invsteg.io import files, images
 
     check_model(model)
     secret_size = parse_size(size, max_pixels)
+    if is_folder(stego):
+        _reveal_folder(
+            stego, output, robust, model, weights, secret_size, allow_lossy, tile, max_pixels, force, as_json
+        )
+        return
     # the number of outputs depends on the model, so a robust one is loaded first
     net = api.load_hiding_model(model, weights, robust=True) if robust else None
     outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)
@@ -188,6 +247,47 @@ def reveal(
         )
     elif "-" not in outputs:
         say(f"wrote {', '.join(outputs)}")
+
+
+def _reveal_folder(
+    stegos: str,
+    output: str | None,
+    robust: bool,
+    model: str | None,
+    weights: Path | None,
+    secret_size: tuple[int, int] | None,
+    allow_lossy: bool,
+    tile: int,
+    max_pixels: int,
+    force: bool,
+    as_json: bool,
+) -> None:
+    from invsteg import api
+    from invsteg.io import files, images
+
+    stego_paths = files.image_files(stegos, "stego folder")
+    out = output_folder(output, "reveal")
+    net = api.load_hiding_model(model, weights, robust=robust)
+    count = api.secrets_per_cover(net)
+
+    def reveal_one(stego: Path) -> dict:
+        names = (
+            [f"{stego.stem}.secret.png"]
+            if count == 1
+            else [f"{stego.stem}.secret_{i}.png" for i in range(1, count + 1)]
+        )
+        destinations = [str(out / name) for name in names]
+        for destination in destinations:
+            files.check_output(destination, force=force, inputs=inputs(stego, weights))
+        stego_image = api.read_image(str(stego), "stego", max_pixels=max_pixels)
+        api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or robust)
+        notes(stego_image)
+        revealed = api.reveal(stego_image.pixels, net=net, secret_size=secret_size, tile=tile)
+        for pixels, destination in zip(revealed, destinations, strict=True):
+            files.write_output(images.encode_image(pixels, "PNG"), destination, force=force)
+        return {"secrets": destinations}
+
+    run_batch("reveal", [(str(s), partial(reveal_one, s)) for s in stego_paths], as_json=as_json)
 
 
 @app.command()

@@ -17,6 +17,25 @@ MiB = 1 << 20
 DEFAULT_NAME_MAX = 255
 
 
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+
+
+def image_files(folder: str | Path, role: str = "folder") -> list[Path]:
+    """The image files directly in ``folder`` (by extension, hidden files skipped), sorted
+    by name; :class:`InputFileError` when there are none."""
+    path = Path(folder)
+    try:
+        found = sorted(
+            p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        )
+    except OSError as exc:
+        raise InputFileError(f"cannot list {role} {folder}: {exc.strerror or exc}") from None
+    found = [p for p in found if p.is_file()]
+    if not found:
+        raise InputFileError(f"no images in {role} {folder}")
+    return found
+
+
 def image_byte_limit(max_pixels: int) -> int:
     """The most bytes an image file of at most ``max_pixels`` pixels is allowed to have.
 

@@ -9,17 +9,17 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from invsteg.errors import InputFileError
 from invsteg.eval.views import center_crop
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from invsteg.io.files import image_files
 
 
 def image_paths(folder: str | Path) -> list[Path]:
     """The image files of ``folder``, sorted by name (FileNotFoundError if there are none)."""
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise FileNotFoundError(f"no images in {folder}")
-    return paths
+    try:
+        return image_files(folder)
+    except InputFileError:
+        raise FileNotFoundError(f"no images in {folder}") from None
 
 
 def load_rgb(path: Path) -> Image.Image:

@@ -1,0 +1,73 @@
+"""Directory mode: one model load and one torch import for every image of a folder.
+
+A failure on one image is reported (one ``error:`` line naming it) and the rest go on;
+the command then exits 1 after a summary. ``--json`` prints one record per image.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from invsteg.cli._app import emit_json, error, printable, say, stderr, verbosity
+from invsteg.errors import InvstegError, UsageError
+
+Job = tuple[str, Callable[[], dict[str, Any]]]  # (input name, work returning its JSON record)
+
+
+def is_folder(source: str) -> bool:
+    return source != "-" and Path(source).is_dir()
+
+
+def output_folder(output: str | None, command: str) -> Path:
+    """``-o`` of a directory-mode command: a folder, made if missing (its parent must exist)."""
+    if output is None or output == "-":
+        raise UsageError(f"{command} of a folder needs -o OUT_FOLDER for its outputs")
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"-o {output}: a folder of inputs needs an output folder, and this is a file")
+    if not folder.parent.is_dir():
+        raise UsageError(f"-o {output}: its parent folder does not exist")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
+    """A Rich progress bar on a terminal (not with --quiet); nothing otherwise."""
+    if not sys.stderr.isatty() or verbosity() < 0 or total < 2:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr(), transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
+def run_batch(command: str, jobs: Sequence[Job], *, as_json: bool) -> None:
+    """Run every job; report failures and go on; summary; exit 1 if any failed."""
+    records: list[dict[str, Any]] = []
+    with _progress(len(jobs), command) as advance:
+        for name, job in jobs:
+            try:
+                records.append({"input": name, "ok": True, **job()})
+            except InvstegError as exc:
+                error(f"error: {printable(name)}: {exc}")
+                records.append({"input": name, "ok": False, "error": exc.kind, "message": str(exc)})
+            advance()
+    failed = sum(not record["ok"] for record in records)
+    if as_json:
+        emit_json({"results": records, "failed": failed})
+    say(
+        f"{command}: {len(records) - failed} of {len(records)} image(s) done"
+        + (f", {failed} failed" if failed else "")
+    )
+    if failed:
+        raise typer.Exit(1)

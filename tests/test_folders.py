@@ -1,0 +1,101 @@
+"""Directory mode: one model load for a folder; a bad image is reported and the rest go on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from helpers import assert_one_error, invsteg, pixels, save_noise
+
+
+def folders(root: Path, count: int = 3) -> tuple[Path, Path]:
+    covers, secrets = root / "covers", root / "secrets"
+    covers.mkdir()
+    secrets.mkdir()
+    for i in range(count):
+        save_noise(covers / f"c{i}.png", 32, 24, seed=i)
+        save_noise(secrets / f"s{i}.png", 32, 24, seed=10 + i)
+    return covers, secrets
+
+
+def test_hide_and_reveal_folders_pair_by_name(tmp_path: Path, tiny_weights: Path) -> None:
+    folders(tmp_path)
+    hide = invsteg(tmp_path, "hide", "covers", "secrets", "-o", "stegos", "--weights", tiny_weights, "--json")
+    assert hide.rc == 0, hide.err
+    report = json.loads(hide.out)
+    assert report["failed"] == 0 and [r["stego"] for r in report["results"]] == [
+        f"stegos/c{i}.stego.png" for i in range(3)
+    ]
+    assert [r["secrets"] for r in report["results"]] == [[f"secrets/s{i}.png"] for i in range(3)]
+    reveal = invsteg(tmp_path, "reveal", "stegos", "-o", "out", "--weights", tiny_weights)
+    assert reveal.rc == 0, reveal.err
+    assert reveal.err_lines[-1] == "reveal: 3 of 3 image(s) done"
+    for i in range(3):
+        # the same as revealing each stego alone
+        alone = invsteg(
+            tmp_path, "reveal", f"stegos/c{i}.stego.png", "-o", f"alone{i}.png", "--weights", tiny_weights
+        )
+        assert alone.rc == 0, alone.err
+        assert np.array_equal(
+            pixels(tmp_path / "out" / f"c{i}.stego.secret.png"), pixels(tmp_path / f"alone{i}.png")
+        )
+
+
+def test_a_bad_image_is_reported_and_the_rest_go_on(tmp_path: Path, tiny_weights: Path) -> None:
+    covers, _ = folders(tmp_path)
+    (covers / "c1.png").write_bytes(b"not an image")
+    run = invsteg(tmp_path, "hide", "covers", "secrets", "-o", "stegos", "--weights", tiny_weights, "--json")
+    assert run.rc == 1
+    report = json.loads(run.out)
+    assert report["failed"] == 1 and [r["ok"] for r in report["results"]] == [True, False, True]
+    assert report["results"][1]["error"] == "input_file"
+    assert sorted(p.name for p in (tmp_path / "stegos").iterdir()) == ["c0.stego.png", "c2.stego.png"]
+    assert [line for line in run.err_lines if line.startswith("error:")] == [
+        f"error: covers/c1.png: {report['results'][1]['message']}"
+    ]
+    assert run.err_lines[-1] == "hide: 2 of 3 image(s) done, 1 failed"
+
+
+def test_folder_mistakes_are_one_error(tmp_path: Path, tiny_weights: Path) -> None:
+    _, secrets = folders(tmp_path)
+    save_noise(secrets / "s9.png", 32, 24, seed=9)
+    weights = ["--weights", tiny_weights]
+    assert_one_error(
+        invsteg(tmp_path, "hide", "covers", "secrets", "-o", "out", *weights), "paired by sorted name"
+    )
+    (secrets / "s9.png").unlink()
+    assert_one_error(
+        invsteg(tmp_path, "hide", "covers", "secrets/s0.png", "-o", "out", *weights), "folder of secrets"
+    )
+    assert_one_error(invsteg(tmp_path, "hide", "covers", "secrets", *weights), "-o OUT_FOLDER")
+    assert_one_error(
+        invsteg(tmp_path, "embed-file", "covers", "secrets/s0.png", "--no-passphrase"),
+        "one file in one cover",
+    )
+    (tmp_path / "empty").mkdir()
+    assert_one_error(invsteg(tmp_path, "reveal", "empty", "-o", "out", *weights), "no images")
+
+
+def test_extract_file_from_a_folder_of_stegos(tmp_path: Path, tiny_stegcinn_weights: Path) -> None:
+    (tmp_path / "stegos").mkdir()
+    weights = ["--weights", tiny_stegcinn_weights]
+    for i in range(2):
+        save_noise(tmp_path / f"cover{i}.png", 64, 64, seed=20 + i)
+        (tmp_path / f"note{i}.txt").write_text(f"message {i}")
+        run = invsteg(
+            tmp_path,
+            "embed-file",
+            f"cover{i}.png",
+            f"note{i}.txt",
+            "-o",
+            f"stegos/s{i}.png",
+            "--no-passphrase",
+            *weights,
+        )
+        assert run.rc == 0, run.err
+    run = invsteg(tmp_path, "extract-file", "stegos", "-o", "files", "--no-passphrase", *weights, "--json")
+    assert run.rc == 0, run.err
+    assert [r["output"] for r in json.loads(run.out)["results"]] == ["files/note0.txt", "files/note1.txt"]
+    assert (tmp_path / "files" / "note1.txt").read_text() == "message 1"
