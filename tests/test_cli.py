@@ -468,3 +468,21 @@ def test_shell_completion_is_offered(tmp_path: Path) -> None:
     run = invsteg(tmp_path, "--show-completion", "bash")
     assert run.rc == 0, run.err
     assert "complete" in run.out.decode() and "invsteg" in run.out.decode()
+
+
+def test_device_option(tmp_path: Path, tiny_weights: Path) -> None:
+    import torch
+
+    save_noise(tmp_path / "cover.png", 32, 32)
+    weights = ["--weights", tiny_weights]
+    run = invsteg(tmp_path, "hide", "cover.png", "cover.png", "-o", "a.png", "--device", "cpu", *weights)
+    assert run.rc == 0, run.err
+    auto = invsteg(tmp_path, "hide", "cover.png", "cover.png", "-o", "b.png", "--device", "auto", *weights)
+    assert auto.rc == 0, auto.err
+    if not torch.cuda.is_available():  # auto is the CPU here, and gives the same stego
+        assert np.array_equal(pixels(tmp_path / "a.png"), pixels(tmp_path / "b.png"))
+        missing = invsteg(tmp_path, "reveal", "a.png", "-o", "c.png", "--device", "cuda", *weights)
+        assert_one_error(missing, "no CUDA device")
+    assert_one_error(
+        invsteg(tmp_path, "reveal", "a.png", "-o", "d.png", "--device", "tpu", *weights), "--device"
+    )

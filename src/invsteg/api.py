@@ -35,6 +35,8 @@ from invsteg.pipelines.rescaling import DEFAULT_RESCALE_TILE, RescaleNote
 from invsteg.zoo import DEFAULT_MODEL, ModelSpec, Task, create_model, default_model, get_spec, list_models
 
 if TYPE_CHECKING:
+    import torch
+
     from invsteg.models.contracts import ColourEmbedder, ImageHider, Rescaler
     from invsteg.payload import Unpacked
     from invsteg.pipelines.embedding import Capacity, EmbedReport
@@ -69,6 +71,7 @@ __all__ = [
     "read_image",
     "rescale_down",
     "rescale_up",
+    "resolve_device",
     "reveal",
     "secrets_per_cover",
     "unfit_secret",
@@ -93,11 +96,33 @@ def decode_image(
 # -- image in image ---------------------------------------------------------------------------
 
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``;
+    :class:`UsageError` for one this machine does not have."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    kind = device.split(":", 1)[0]
+    if kind not in DEVICES[1:] or (":" in device and not (kind == "cuda" and device[5:].isdigit())):
+        raise UsageError(f"--device {device!r}: choose one of {', '.join(DEVICES)} (or cuda:N)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("--device mps: Apple's Metal backend is not available here; use --device cpu")
+    return torch.device(device)
+
+
 def load_hiding_model(
-    model: str | None = None, weights: Path | str | None = None, *, robust: bool = False
+    model: str | None = None, weights: Path | str | None = None, *, robust: bool = False, device: str = "cpu"
 ) -> ImageHider:
-    """The hiding model: registered ``model`` (default: the task's), or a ``weights`` file."""
-    return create_model(model, weights=weights, task=Task.ROBUST if robust else Task.HIDE)
+    """The hiding model: registered ``model`` (default: the task's), or a ``weights`` file,
+    on ``device`` (see :func:`resolve_device`)."""
+    net = create_model(model, weights=weights, task=Task.ROBUST if robust else Task.HIDE)
+    return net.to(resolve_device(device))
 
 
 def secrets_per_cover(net: ImageHider) -> int:
@@ -132,6 +157,7 @@ def hide(
     tile: int = DEFAULT_TILE,
     image_format: str = "PNG",
     quality: int = 90,
+    device: str = "cpu",
 ) -> Stego:
     """Hide ``secrets`` (one, or K with a robust model) in ``cover`` and encode the stego.
 
@@ -142,7 +168,7 @@ def hide(
 
     if len(secrets) > 1 and not robust:
         raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
-    net = net or load_hiding_model(model, weights, robust=robust)
+    net = net or load_hiding_model(model, weights, robust=robust, device=device)
     if len(secrets) != (wanted := secrets_per_cover(net)):
         raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")
     result = hiding.hide(cover, *secrets, net=net, tile=tile)
@@ -174,12 +200,13 @@ def reveal(
     net: ImageHider | None = None,
     secret_size: tuple[int, int] | None = None,
     tile: int = DEFAULT_TILE,
+    device: str = "cpu",
 ) -> list[np.ndarray]:
     """Every secret in ``stego``, in the order they were hidden, at the stego's size or
     scaled back to ``secret_size`` (w, h). A robust model first restores a distorted stego."""
     from invsteg.pipelines import hiding
 
-    net = net or load_hiding_model(model, weights, robust=robust)
+    net = net or load_hiding_model(model, weights, robust=robust, device=device)
     return hiding.reveal_all(stego, net=net, secret_size=secret_size, tile=tile)
 
 
@@ -285,16 +312,20 @@ def capacity(
 
 
 def load_rescaler(
-    scale: int | None = None, model: str | None = None, weights: Path | str | None = None
+    scale: int | None = None,
+    model: str | None = None,
+    weights: Path | str | None = None,
+    *,
+    device: str = "cpu",
 ) -> Rescaler:
     """The rescaling model: ``model`` or the one in ``weights``, else ``irn-x{scale}``
-    (default x2); its scale must be ``scale`` when both are given."""
+    (default x2), on ``device``; its scale must be ``scale`` when both are given."""
     if model is None and weights is None:
         model = f"irn-x{scale or 2}"
     net = create_model(model, weights=weights, task=Task.RESCALE)
     if scale is not None and net.scale != scale:
         raise UsageError(f"{weights or model} rescales by {net.scale}, not by {scale}")
-    return net
+    return net.to(resolve_device(device))
 
 
 @dataclass(frozen=True)
@@ -314,12 +345,13 @@ def rescale_down(
     weights: Path | str | None = None,
     net: Rescaler | None = None,
     tile: int = DEFAULT_RESCALE_TILE,
+    device: str = "cpu",
 ) -> Rescaled:
     """``image`` made ``scale`` times smaller so that :func:`rescale_up` restores it.
     Sides that are not multiples of the scale are padded (the note keeps the true size)."""
     from invsteg.pipelines import rescaling
 
-    net = net or load_rescaler(scale, model, weights)
+    net = net or load_rescaler(scale, model, weights, device=device)
     small = rescaling.downscale(image, net, tile=tile)
     name = Path(weights).name if weights is not None else model or f"irn-x{net.scale}"
     height, width = image.shape[:2]
@@ -339,6 +371,7 @@ def rescale_up(
     size: tuple[int, int] | None = None,
     temperature: float = 0.0,
     seed: int = 0,
+    device: str = "cpu",
 ) -> Rescaled:
     """The large image restored from ``small``. A ``note`` (from :func:`rescale_down`'s
     PNG) supplies the model, scale, tile grid and original size unless they are given."""
@@ -348,7 +381,7 @@ def rescale_up(
         if note.model not in {spec.name for spec in list_models(Task.RESCALE)}:
             raise UsageError(f"this image was made with weights {note.model!r}: pass them with --weights")
         model = note.model
-    net = net or load_rescaler(scale, model, weights)
+    net = net or load_rescaler(scale, model, weights, device=device)
     if note is not None and note.scale != net.scale:
         raise UsageError(f"this image was made {note.scale}x smaller; it cannot be upscaled {net.scale}x")
     size = size or ((note.width, note.height) if note else None)

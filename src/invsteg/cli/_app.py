@@ -103,6 +103,10 @@ WeightsOption = Annotated[
 ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
 TileOption = Annotated[int, typer.Option("--tile", min=64, help="Tile size in pixels; bounds memory.")]
+DeviceOption = Annotated[
+    str,
+    typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps."),
+]
 MaxPixelsOption = Annotated[
     int,
     typer.Option(

@@ -10,6 +10,7 @@ import typer
 
 from invsteg.cli._app import (
     DEFAULT_MAX_PIXELS,
+    DeviceOption,
     ForceOption,
     JsonOption,
     MaxPixelsOption,
@@ -61,6 +62,7 @@ def hide(
         int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality of a lossy stego (--robust).")
     ] = 90,
     tile: TileOption = 512,
+    device: DeviceOption = "auto",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -78,7 +80,9 @@ def hide(
 
     check_model(model)
     if is_folder(cover):
-        _hide_folders(cover, secrets, output, robust, model, weights, tile, max_pixels, force, as_json)
+        _hide_folders(
+            cover, secrets, output, robust, model, weights, tile, device, max_pixels, force, as_json
+        )
         return
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, *secrets], output, as_json)
@@ -100,6 +104,7 @@ def hide(
         tile=tile,
         image_format=image_format,
         quality=quality,
+        device=device,
     )
     files.write_output(stego.data, output, force=force)
     width, height = stego.secret_size
@@ -132,6 +137,7 @@ def _hide_folders(
     model: str | None,
     weights: Path | None,
     tile: int,
+    device: str,
     max_pixels: int,
     force: bool,
     as_json: bool,
@@ -150,7 +156,7 @@ def _hide_folders(
                 "they are paired by sorted name"
             )
     out = output_folder(output, "hide")
-    net = api.load_hiding_model(model, weights, robust=robust)
+    net = api.load_hiding_model(model, weights, robust=robust, device=device)
 
     def hide_one(cover: Path, pair: tuple[Path, ...]) -> dict:
         destination = str(out / f"{cover.stem}.stego.png")
@@ -208,6 +214,7 @@ def reveal(
         bool, typer.Option("--allow-lossy", help="Read a JPEG/WebP stego anyway (expect a damaged secret).")
     ] = False,
     tile: TileOption = 512,
+    device: DeviceOption = "auto",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -225,7 +232,7 @@ def reveal(
         )
         return
     # the number of outputs depends on the model, so a robust one is loaded first
-    net = api.load_hiding_model(model, weights, robust=True) if robust else None
+    net = api.load_hiding_model(model, weights, robust=True, device=device) if robust else None
     outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)
     for path in outputs:
         check_stdio([stego], path, as_json)
@@ -237,7 +244,13 @@ def reveal(
     api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or robust)
     notes(stego_image)
     revealed = api.reveal(
-        stego_image.pixels, model=model, weights=weights, net=net, secret_size=secret_size, tile=tile
+        stego_image.pixels,
+        model=model,
+        weights=weights,
+        net=net,
+        secret_size=secret_size,
+        tile=tile,
+        device=device,
     )
     for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
         files.write_output(images.encode_image(pixels, image_format), path, force=force)
@@ -258,6 +271,7 @@ def _reveal_folder(
     secret_size: tuple[int, int] | None,
     allow_lossy: bool,
     tile: int,
+    device: str,
     max_pixels: int,
     force: bool,
     as_json: bool,
@@ -267,7 +281,7 @@ def _reveal_folder(
 
     stego_paths = files.image_files(stegos, "stego folder")
     out = output_folder(output, "reveal")
-    net = api.load_hiding_model(model, weights, robust=robust)
+    net = api.load_hiding_model(model, weights, robust=robust, device=device)
     count = api.secrets_per_cover(net)
 
     def reveal_one(stego: Path) -> dict:

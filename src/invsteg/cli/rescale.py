@@ -8,6 +8,7 @@ import typer
 
 from invsteg.cli._app import (
     DEFAULT_MAX_PIXELS,
+    DeviceOption,
     ForceOption,
     JsonOption,
     MaxPixelsOption,
@@ -63,6 +64,7 @@ def down(
     weights: WeightsOption = None,
     allow_lossy: AllowLossyOption = False,
     tile: RescaleTileOption = None,
+    device: DeviceOption = "auto",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -83,7 +85,12 @@ def down(
     source = api.read_image(image, "image", max_pixels=max_pixels)
     notes(source)
     result = api.rescale_down(
-        source.pixels, scale=scale, model=model, weights=weights, tile=tile or api.DEFAULT_RESCALE_TILE
+        source.pixels,
+        scale=scale,
+        model=model,
+        weights=weights,
+        tile=tile or api.DEFAULT_RESCALE_TILE,
+        device=device,
     )
     note = result.note
     assert note is not None  # down always makes one
@@ -137,6 +144,7 @@ def up(
     seed: Annotated[int, typer.Option(help="Seed of the draw (--temperature > 0).")] = 0,
     allow_lossy: AllowLossyOption = False,
     tile: RescaleTileOption = None,
+    device: DeviceOption = "auto",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -178,6 +186,7 @@ def up(
         size=target_size,
         temperature=temperature,
         seed=seed,
+        device=device,
     )
     files.write_output(images.encode_image(result.pixels, image_format), output, force=force)
     height, width = result.pixels.shape[:2]
