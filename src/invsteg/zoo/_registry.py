@@ -49,6 +49,8 @@ def _frozen(**kwargs: Any) -> MappingProxyType:
     return MappingProxyType(dict(kwargs))
 
 
+_IRN_SMALL = dict(blocks=4, growth=16, clamp=1.0, slope=0.2)
+_IRN_OFFICIAL = dict(blocks=8, growth=32, clamp=1.0, slope=0.2)
 _ROBUST = dict(blocks=8, growth=32, clamp=2.0, secrets=2, width=64, depth=4, predictor_growth=32)
 
 SPECS: tuple[ModelSpec, ...] = (
@@ -132,7 +134,7 @@ SPECS: tuple[ModelSpec, ...] = (
         name="irn-x2",
         task=Task.RESCALE,
         architecture="irn",
-        config=_frozen(levels=1, blocks=4, growth=16, clamp=1.0, slope=0.2),
+        config=_frozen(levels=1, **_IRN_SMALL),
         weights="irn-x2.safetensors",
         wire_id=8,
         description="IRN invertible 2x down- and up-scaling: 4 couplings of growth 16",
@@ -141,7 +143,7 @@ SPECS: tuple[ModelSpec, ...] = (
         name="irn-x4",
         task=Task.RESCALE,
         architecture="irn",
-        config=_frozen(levels=2, blocks=4, growth=16, clamp=1.0, slope=0.2),
+        config=_frozen(levels=2, **_IRN_SMALL),
         weights="irn-x4.safetensors",
         wire_id=9,
         description="IRN invertible 4x down- and up-scaling: two levels of 4 couplings, growth 16",
@@ -150,7 +152,7 @@ SPECS: tuple[ModelSpec, ...] = (
         name="irn-official-x2",
         task=Task.RESCALE,
         architecture="irn",
-        config=_frozen(levels=1, blocks=8, growth=32, clamp=1.0, slope=0.2),
+        config=_frozen(levels=1, **_IRN_OFFICIAL),
         wire_id=10,
         description="IRN's exact x2 architecture (1,667,952 parameters); bring weights "
         "with `invsteg convert-weights` and --weights",
@@ -159,7 +161,7 @@ SPECS: tuple[ModelSpec, ...] = (
         name="irn-official-x4",
         task=Task.RESCALE,
         architecture="irn",
-        config=_frozen(levels=2, blocks=8, growth=32, clamp=1.0, slope=0.2),
+        config=_frozen(levels=2, **_IRN_OFFICIAL),
         wire_id=11,
         description="IRN's exact x4 architecture; bring weights with `invsteg convert-weights` and --weights",
     ),
