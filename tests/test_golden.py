@@ -74,3 +74,18 @@ def test_embedding_reproduces_its_golden_stego(name, single_thread) -> None:
         random_bytes=np.random.default_rng(7).bytes,
     )
     _assert_same(stego, f"{name}.v2.stego.png")
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST.get("rescale", {})))
+def test_rescalers_reproduce_their_golden_small_and_restored_images(name, single_thread) -> None:
+    """The small PNG (its note included) and what `rescale up` makes of it, bit for bit."""
+    from invsteg import api
+    from invsteg.io.images import decode_image
+
+    net = load_pretrained(name)
+    down = api.rescale_down(_image("cover.png"), net=net)
+    _assert_same(down.pixels, f"{name}.down.png")
+    golden = decode_image((GOLDEN / f"{name}.down.png").read_bytes(), f"{name}.down.png", "small")
+    note = api.RescaleNote.from_text(golden.text)
+    assert note == down.note
+    _assert_same(api.rescale_up(golden.pixels, note=note, net=net).pixels, f"{name}.up.png")

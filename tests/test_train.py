@@ -143,14 +143,19 @@ def test_time_budget_ends_the_run_and_the_schedule_on_time(image_folder, tmp_pat
     assert (tmp_path / "run" / CHECKPOINT).exists()
 
 
-@pytest.mark.parametrize("model", ["stegcinn-small", "stegcinn-detail", "robust"])
+TINY = {
+    "stegcinn": {"blocks": 2, "hidden": 4, "cond_channels": 2},
+    "robust": {"blocks": 1, "growth": 4, "width": 4, "depth": 1, "predictor_growth": 4},
+    "irn": {"blocks": 1, "growth": 4},
+}
+VALIDATED = {"stegcinn": "val_bit_accuracy", "robust": "val_secret_psnr_jpeg75", "irn": "val_restored_psnr"}
+
+
+@pytest.mark.parametrize("model", ["stegcinn-small", "stegcinn-detail", "robust", "irn-x2", "irn-x4"])
 def test_every_task_trains_and_validates(image_folder, tmp_path, model) -> None:
     embedding = model.startswith("stegcinn")
-    tiny = (
-        {"blocks": 2, "hidden": 4, "cond_channels": 2}
-        if embedding
-        else {"blocks": 1, "growth": 4, "width": 4, "depth": 1, "predictor_growth": 4}
-    )
+    family = model.split("-")[0]
+    tiny = TINY[family]
     loss = {"sign_margin": 1.0, "latent_error": 1.0, "gamut": 0.01} if embedding else {}
     config = tiny_config(
         image_folder, tmp_path / "run", model=model, model_config=tiny, steps=2, val_every=2, val_crop=16
@@ -161,7 +166,7 @@ def test_every_task_trains_and_validates(image_folder, tmp_path, model) -> None:
     trainer.fit(export_to=tmp_path / "w" / "m.safetensors", progress=False)
     assert any(not torch.equal(a, b) for a, b in zip(before, parameters(trainer), strict=True))
     log = (tmp_path / "run" / "log.csv").read_text()
-    assert ("val_bit_accuracy" if embedding else "val_secret_psnr_jpeg75") in log
+    assert VALIDATED[family] in log
     assert load_weights_file(tmp_path / "w" / "m.safetensors").config == trainer.model.config
 
 
