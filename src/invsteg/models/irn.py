@@ -34,8 +34,6 @@ class IRN(nn.Module):
     """Invertible rescaling by ``2 ** levels``. Images are ``(B, 3, H, W)`` in ``[0, 1]``,
     H and W multiples of :attr:`size_multiple`."""
 
-    min_size = 2
-
     def __init__(self, config: IRNConfig = IRNConfig()) -> None:
         super().__init__()
         self.config = config
