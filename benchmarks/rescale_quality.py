@@ -22,7 +22,7 @@ import argparse
 import time
 from datetime import date
 from pathlib import Path
-from statistics import mean
+from statistics import mean, median
 
 import numpy as np
 from PIL import Image
@@ -35,7 +35,6 @@ from invsteg.ops.quantize import psnr
 from invsteg.train.data import image_paths, load_rgb
 from results_file import command_line, publish
 
-START, END = "<!-- rescale_quality:start -->", "<!-- rescale_quality:end -->"
 SHAVE = 4
 
 
@@ -86,7 +85,9 @@ def evaluate(images: list[np.ndarray], scale: int, net) -> dict[str, dict]:
         }
         for name, results in rows.items()
     }
+    gains = [i["psnr_y"] - b["psnr_y"] for i, b in zip(rows["IRN"], rows["bicubic"], strict=True)]
     out["IRN"] |= {
+        "median_gain": median(gains),
         "small": mean(small_psnrs),
         "worst_small": min(small_psnrs),
         "down_s_per_mp": seconds[0] / megapixels,
@@ -114,15 +115,18 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, nargs="*", default=[], help="weights files to add")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
+    parser.add_argument("--section", default="", help="a name of its own for this run's results section")
     args = parser.parse_args()
+    name = f"rescale_quality{'_' + args.section if args.section else ''}"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    nets = {name: api.load_rescaler(model=name) for name in filter(None, args.models.split(","))}
+    nets = {model: api.load_rescaler(model=model) for model in filter(None, args.models.split(","))}
     nets |= {str(path): api.load_rescaler(weights=path) for path in args.weights}
     lines = [
-        START,
+        start,
         f"## Rescaling: IRN against bicubic and Lanczos, val split ({date.today()})",
         "",
         f"`{command_line(__file__)}`; {len(image_paths(args.val))} val photos per view.",
@@ -131,24 +135,25 @@ def main() -> None:
         "Speed: IRN seconds per megapixel of the large image, in-process, "
         f"{torch.get_num_threads()} threads.",
         "",
-        "| model | view | IRN Y-PSNR | bicubic | Lanczos | IRN - bicubic | SSIM IRN / bicubic "
-        "| small vs bicubic | down / up s/MP |",
+        "| model | view | IRN Y-PSNR | bicubic | Lanczos | IRN - bicubic (median per photo) "
+        "| SSIM IRN / bicubic | small vs bicubic | down / up s/MP |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, net in nets.items():
+    for model, net in nets.items():
         for view in args.views.split(","):
             r = evaluate(load_view(args.val, view, net.scale), net.scale, net)
             irn, bicubic, lanczos = r["IRN"], r["bicubic"], r["Lanczos"]
             lines.append(
-                f"| {name} (x{net.scale}) | {view} | {irn['psnr_y']:.2f} [{irn['worst_y']:.2f}] "
+                f"| {model} (x{net.scale}) | {view} | {irn['psnr_y']:.2f} [{irn['worst_y']:.2f}] "
                 f"| {bicubic['psnr_y']:.2f} [{bicubic['worst_y']:.2f}] | {lanczos['psnr_y']:.2f} "
-                f"| {irn['psnr_y'] - bicubic['psnr_y']:+.2f} | {irn['ssim']:.4f} / {bicubic['ssim']:.4f} "
+                f"| {irn['psnr_y'] - bicubic['psnr_y']:+.2f} ({irn['median_gain']:+.2f}) "
+                f"| {irn['ssim']:.4f} / {bicubic['ssim']:.4f} "
                 f"| {irn['small']:.2f} [{irn['worst_small']:.2f}] "
                 f"| {irn['down_s_per_mp']:.2f} / {irn['up_s_per_mp']:.2f} |"
             )
             print(lines[-1], flush=True)
-    lines.append(END)
-    publish(START, END, args.output, lines)
+    lines.append(end)
+    publish(start, end, args.output, lines)
 
 
 if __name__ == "__main__":
