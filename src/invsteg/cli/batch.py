@@ -21,7 +21,14 @@ Job = tuple[str, Callable[[], dict[str, Any]]]  # (input name, work returning it
 
 
 def is_folder(source: str) -> bool:
-    return source != "-" and Path(source).is_dir()
+    """``source`` names an existing folder ('' and '-' never do; a name the file system
+    refuses is left to the single-image path to report)."""
+    if source in ("", "-"):
+        return False
+    try:
+        return Path(source).is_dir()
+    except OSError:
+        return False
 
 
 def output_folder(output: str | None, command: str) -> Path:

@@ -228,7 +228,18 @@ def reveal(
     secret_size = parse_size(size, max_pixels)
     if is_folder(stego):
         _reveal_folder(
-            stego, output, robust, model, weights, secret_size, allow_lossy, tile, max_pixels, force, as_json
+            stego,
+            output,
+            robust,
+            model,
+            weights,
+            secret_size,
+            allow_lossy,
+            tile,
+            device,
+            max_pixels,
+            force,
+            as_json,
         )
         return
     # the number of outputs depends on the model, so a robust one is loaded first
