@@ -381,7 +381,6 @@ def extract_file(stego: np.ndarray, *, passphrase: str | None = None, window_pow
     _check_image(stego, "stego")
     encrypted = passphrase is not None
     y = luma(stego)
-    h, w = y.shape
     found = _search(y, locator_key(passphrase), window_power)
     if found is None:
         if encrypted and _search(y, PUBLIC_LOCATOR, window_power) is not None:
