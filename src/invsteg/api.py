@@ -30,6 +30,7 @@ from invsteg.io.images import read_image as _read_image
 from invsteg.ops.distortions import attack_image as attack  # resize, blur, noise, JPEG; checked first
 from invsteg.ops.distortions import check_attacks
 from invsteg.ops.quantize import psnr
+from invsteg.payload.errors import NoPayloadError
 from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
 from invsteg.pipelines.rescaling import DEFAULT_RESCALE_TILE, RescaleNote
 from invsteg.zoo import DEFAULT_MODEL, ModelSpec, Task, create_model, default_model, get_spec, list_models
@@ -40,8 +41,10 @@ if TYPE_CHECKING:
     from invsteg.models.contracts import ColourEmbedder, ImageHider, Rescaler
     from invsteg.payload import Unpacked
     from invsteg.pipelines.embedding import Capacity, EmbedReport
+    from invsteg.pipelines.robust_files import RobustReport
 
 LOSSLESS = ("PNG", "BMP", "TIFF")
+ROBUST = "robust"  # the name extraction reports for the robust channel
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -60,6 +63,7 @@ __all__ = [
     "check_lossless_stego",
     "decode_image",
     "embed_file",
+    "embed_file_robust",
     "embedding_spec",
     "extract_file",
     "fit_secret",
@@ -73,6 +77,7 @@ __all__ = [
     "rescale_up",
     "resolve_device",
     "reveal",
+    "robust_capacity",
     "secrets_per_cover",
     "unfit_secret",
 ]
@@ -268,13 +273,23 @@ def extract_file(
     passphrase: str | None = None,
     model: str | None = None,
     weights: Path | str | None = None,
+    robust: bool = False,
 ) -> Extracted:
     """The file ``embed-file`` hid in ``stego``. Without ``model``/``weights`` every shipped
-    embedding model is tried, the default first (stegos of older defaults still extract)."""
-    from invsteg.pipelines import embedding
+    embedding model is tried, the default first (stegos of older defaults still extract),
+    then the robust channel; ``robust``: only the robust channel."""
+    from invsteg.pipelines import embedding, robust_files
 
+    if robust:
+        return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
     if model is None and weights is None:
-        unpacked, used = embedding.extract_file_any_model(stego, passphrase=passphrase)
+        try:
+            unpacked, used = embedding.extract_file_any_model(stego, passphrase=passphrase)
+        except NoPayloadError as exc:
+            try:
+                return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
+            except NoPayloadError:
+                raise NoPayloadError(f"{exc}, and the robust channel") from None
         return Extracted(unpacked, used)
     spec = embedding_spec(model)
     net = create_model(spec.name, weights=weights, task=Task.EMBED)
@@ -306,6 +321,45 @@ def capacity(
         info = embedding.capacity(cover, model=net, file_name=file_name, encrypted=encrypted)
         rows.append((str(weights) if weights else spec.name, info))
     return rows
+
+
+# -- robust files --------------------------------------------------------------------------------
+
+ROBUST_JPEG_OUTPUT_QUALITY = 90  # a JPEG stego is written at this quality, then verified
+
+
+def embed_file_robust(
+    cover: np.ndarray,
+    data: bytes,
+    *,
+    file_name: str = "",
+    passphrase: str | None = None,
+    jpeg_quality: int = 75,
+    image_format: str = "PNG",
+) -> tuple[bytes, RobustReport]:
+    """Hide ``data`` in ``cover`` so that it survives JPEG at ``jpeg_quality``, resizing and
+    noise (:mod:`invsteg.pipelines.robust_files`); the stego file's bytes (PNG, BMP, TIFF or
+    JPEG, which is verified as written) and the report of the verify loop."""
+    from invsteg.pipelines import robust_files
+
+    if image_format not in (*LOSSLESS, "JPEG"):
+        raise UsageError(f"robust mode writes PNG, BMP, TIFF or JPEG, not {image_format}")
+    jpeg = ROBUST_JPEG_OUTPUT_QUALITY if image_format == "JPEG" else None
+    settings = robust_files.RobustSettings(jpeg_quality=jpeg_quality)
+    stego = robust_files.embed_file(
+        cover, data, file_name=file_name, passphrase=passphrase, settings=settings, jpeg_output=jpeg
+    )
+    encoded = stego.jpeg if stego.jpeg is not None else encode_image(stego.pixels, image_format)
+    return encoded, stego.report
+
+
+def robust_capacity(cover: np.ndarray, *, file_name: str = "", encrypted: bool = True) -> int:
+    """Net bytes the robust mode takes in ``cover`` (how much of it survives an attack
+    depends on the photo: the verify loop of :func:`embed_file_robust` says)."""
+    from invsteg.pipelines import robust_files
+
+    height, width = cover.shape[:2]
+    return robust_files.capacity_bytes(width, height, file_name=file_name, encrypted=encrypted)
 
 
 # -- invertible rescaling ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,6 +32,9 @@ from invsteg.cli.batch import is_folder, output_folder, run_batch
 from invsteg.errors import UsageError
 from invsteg.io.passphrase import PASSPHRASE_ENV
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # Far above any image's capacity (tens of MB at most): reject a runaway stdin or /dev/zero early.
 PAYLOAD_BYTE_LIMIT = 256 << 20
 
@@ -52,6 +55,14 @@ PassphraseFileOption = Annotated[
 NoPassphraseOption = Annotated[
     bool, typer.Option("--no-passphrase", help="No passphrase: no encryption, the payload is only whitened.")
 ]
+RobustOption = Annotated[
+    bool,
+    typer.Option(
+        "--robust",
+        help="Robust mode: the file survives JPEG recompression, resizing and noise (a chat app, "
+        "a social network), in far fewer bytes than the default mode.",
+    ),
+]
 NameOption = Annotated[
     str | None, typer.Option("--name", help="File name to store (default: FILE's base name; none for stdin).")
 ]
@@ -66,7 +77,8 @@ def embed_file(
         typer.Option(
             "--output",
             "-o",
-            help="Stego image, lossless (PNG, BMP, TIFF); - for stdout. Default: COVER.stego.png",
+            help="Stego image, lossless (PNG, BMP, TIFF), or JPEG with --robust; - for stdout. "
+            "Default: COVER.stego.png",
         ),
     ] = None,
     name: NameOption = None,
@@ -75,6 +87,17 @@ def embed_file(
     model: EmbedModelOption = None,
     weights: WeightsOption = None,
     max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
+    robust: RobustOption = False,
+    jpeg: Annotated[
+        int | None,
+        typer.Option(
+            "--jpeg",
+            min=1,
+            max=100,
+            help="With --robust: the JPEG quality the stego must survive; the verify loop "
+            "recompresses its own stego at it (and resizes it 0.75x) before writing. [default: 75]",
+        ),
+    ] = None,
     max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -84,27 +107,42 @@ def embed_file(
     The stego keeps the cover's lightness and, with the default model, its colour in 2x2
     blocks; the colour detail carries the file, error-corrected.
     `invsteg capacity COVER` tells how many bytes fit.
+
+    With --robust the file goes into the lightness of cells across the image instead, and
+    survives JPEG (at --jpeg and above), resizing and noise; `capacity --robust` tells how
+    many bytes fit, and -o may be a JPEG.
     """
     from invsteg import api
     from invsteg.io import files, images
 
     if is_folder(cover):
         raise UsageError(f"{cover} is a folder: embed-file hides one file in one cover; give a cover image")
+    if not robust and jpeg is not None:
+        raise UsageError("--jpeg sets what a robust stego survives; add --robust")
+    if robust and (model is not None or weights is not None):
+        raise UsageError("--robust uses no model: leave out --model and --weights")
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, file], output, as_json)
     suffix = Path(output).suffix.lower()
-    if output != "-" and suffix in images.LOSSY_FORMATS:
-        raise UsageError(
-            f"{output}: {images.LOSSY_FORMATS[suffix]} is lossy and would destroy the hidden file; write PNG"
-        )
-    image_format = images.output_format(output, allow_lossy=False)
+    lossy = images.LOSSY_FORMATS.get(suffix) if output != "-" else None
+    if lossy is not None and not (robust and lossy == "JPEG"):
+        also = "" if robust else ", or pass --robust to write a JPEG that keeps it"
+        raise UsageError(f"{output}: {lossy} is lossy and would destroy the hidden file; write PNG{also}")
+    image_format = images.output_format(output, allow_lossy=robust)
     files.check_output(output, force=force, inputs=inputs(cover, file, weights, passphrase_file))
-    spec = api.embedding_spec(model)
+    spec = None if robust else api.embedding_spec(model)
     cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
     data = files.read_bytes(file, "payload", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
     stored_name = name if name is not None else ("" if file == "-" else Path(file).name)
     passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=True).value
     notes(cover_image)
+    if robust:
+        quality = jpeg if jpeg is not None else DEFAULT_ROBUST_JPEG
+        _embed_robust(
+            cover_image.pixels, data, stored_name, passphrase, quality, image_format, output, force, as_json
+        )
+        return
+    assert spec is not None
     stego, report = api.embed_file(
         cover_image.pixels,
         data,
@@ -148,6 +186,55 @@ def embed_file(
         )
 
 
+DEFAULT_ROBUST_JPEG = 75
+
+
+def _embed_robust(
+    cover: np.ndarray,
+    data: bytes,
+    stored_name: str,
+    passphrase: str | None,
+    quality: int,
+    image_format: str,
+    output: str,
+    force: bool,
+    as_json: bool,
+) -> None:
+    from invsteg import api
+    from invsteg.io import files
+
+    stego, report = api.embed_file_robust(
+        cover,
+        data,
+        file_name=stored_name,
+        passphrase=passphrase,
+        jpeg_quality=quality,
+        image_format=image_format,
+    )
+    files.write_output(stego, output, force=force)
+    if as_json:
+        emit_json(
+            {
+                "stego": output,
+                "model": api.ROBUST,
+                "size": [report.width, report.height],
+                "file_name": stored_name,
+                "bytes": len(data),
+                "encrypted": passphrase is not None,
+                "jpeg_quality": quality,
+            }
+            | asdict(report)
+        )
+    elif output != "-":
+        worst = max(report.correction_used.values())
+        say(
+            f"wrote {output}: {len(data):,} of {report.capacity_bytes:,} bytes, robust, "
+            f"{'encrypted' if passphrase is not None else 'not encrypted'}; verified after JPEG "
+            f"quality {quality}, a 0.75x resize and both ({worst:.0%} of the error correction used "
+            f"at worst); stego PSNR {report.psnr_db:.2f} dB"
+        )
+
+
 @app.command("extract-file")
 def extract_file(
     stego: Annotated[str, typer.Argument(help="Stego image written by embed-file, or - for stdin.")],
@@ -164,14 +251,18 @@ def extract_file(
     no_passphrase: NoPassphraseOption = False,
     model: EmbedModelOption = None,
     weights: WeightsOption = None,
+    robust: Annotated[
+        bool, typer.Option("--robust", help="Only look for a file hidden with embed-file --robust.")
+    ] = False,
     max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Recover the file hidden in STEGO by `embed-file`, bit-exact, or fail with one clear error.
 
-    Without --model/--weights every shipped embedding model is tried, the default first;
-    with them, only that one. A damaged stego never yields a wrong file.
+    Without --model/--weights every shipped embedding model is tried, the default first,
+    then the robust mode; with them, only that model. A damaged stego never yields a wrong
+    file. A robust stego may have been recompressed or resized on the way.
     """
     from invsteg import api
     from invsteg.errors import PayloadError
@@ -179,6 +270,8 @@ def extract_file(
     from invsteg.payload import PassphraseNotExpectedError, safe_file_name
 
     read_from = inputs(stego, weights, passphrase_file)
+    if robust and (model is not None or weights is not None):
+        raise UsageError("--robust uses no model: leave out --model and --weights")
     if is_folder(stego):
         out = output_folder(output, "extract-file")
         spec = api.embedding_spec(model)
@@ -188,7 +281,7 @@ def extract_file(
         def extract_one(path: Path) -> dict:
             stego_image = api.read_image(str(path), "stego", max_pixels=max_pixels)
             extracted = api.extract_file(
-                stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights
+                stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights, robust=robust
             )
             unpacked = extracted.unpacked
             destination = str(out / extracted_name(safe_file_name(unpacked.file_name), out))
@@ -209,7 +302,7 @@ def extract_file(
     try:
         chosen = spec.name if model is not None or weights is not None else None
         extracted = api.extract_file(
-            stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights
+            stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights, robust=robust
         )
     except PassphraseNotExpectedError:
         unset = f"unset {PASSPHRASE_ENV} or " if passphrase.from_environment else ""
@@ -218,11 +311,11 @@ def extract_file(
             f"to extract it, {unset}pass --no-passphrase"
         ) from None
     except PayloadError as exc:
-        if stego_image.format not in images.LOSSY_INPUT_FORMATS:
+        if stego_image.format not in images.LOSSY_INPUT_FORMATS or robust:
             raise
         raise type(exc)(
-            f"{exc} (the stego is {stego_image.format}: lossy compression destroys the hidden "
-            "file; extract from the PNG that embed-file wrote)"
+            f"{exc} (the stego is {stego_image.format}: lossy compression destroys a file hidden "
+            "without --robust; extract from the PNG that embed-file wrote)"
         ) from None
     unpacked = extracted.unpacked
     destination = output if output is not None else extracted_name(safe_file_name(unpacked.file_name))
@@ -281,6 +374,7 @@ def capacity(
     no_passphrase: Annotated[
         bool, typer.Option("--no-passphrase", help="Capacity without encryption (8 bytes more).")
     ] = False,
+    robust: Annotated[bool, typer.Option("--robust", help="The capacity of embed-file --robust.")] = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     as_json: JsonOption = False,
 ) -> None:
@@ -289,9 +383,31 @@ def capacity(
     from invsteg.zoo import Task, default_model
 
     check_model(model)
+    if robust and (model is not None or weights is not None):
+        raise UsageError("--robust uses no model: leave out --model and --weights")
     if model is not None:
         api.embedding_spec(model)  # a wrong model is refused before the image is read
     cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
+    if robust:
+        net = api.robust_capacity(cover_image.pixels, file_name=name, encrypted=not no_passphrase)
+        width, height = cover_image.size
+        kind = "not encrypted" if no_passphrase else "encrypted"
+        if as_json:
+            row = {
+                "model": api.ROBUST,
+                "net_bytes": net,
+                "bpp": 8 * net / (width * height),
+                "encrypted": not no_passphrase,
+            }
+            emit_json({"cover": cover, "size": [width, height], "models": [row]})
+        else:
+            say(
+                f"robust: {net:,} bytes ({8 * net / (width * height):.4f} bits per pixel), {kind}, "
+                "after header "
+                "and error correction; smaller files survive stronger attacks (the verify loop of "
+                "embed-file --robust checks JPEG at --jpeg and a 0.75x resize)"
+            )
+        return
     rows = api.capacity(
         cover_image.pixels, model=model, weights=weights, file_name=name, encrypted=not no_passphrase
     )

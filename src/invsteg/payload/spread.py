@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +56,10 @@ STEPS = tuple(round(2.0 * 1.2**j, 3) for j in range(16))  # quantiser steps, lum
 
 
 def head_cells(cells: int) -> int:
-    """Cells that hold the head on a grid of ``cells``."""
-    return min(cells // HEAD_SHARE, MAX_HEAD_SPREAD * HEAD_BITS)
+    """Cells that hold the head on a grid of ``cells``: a sixth, but at least
+    ``MIN_HEAD_SPREAD`` per head bit while that leaves two thirds to the body."""
+    floor = min(MIN_HEAD_SPREAD * HEAD_BITS, cells // 3)
+    return min(max(cells // HEAD_SHARE, floor), MAX_HEAD_SPREAD * HEAD_BITS)
 
 
 def body_bits(blob_len: int) -> int:
@@ -237,13 +239,13 @@ class Found:
     step: float
 
 
-def find_head(
+def find_heads(
     means: np.ndarray, *, locator: bytes, grid: bytes, steps: Sequence[float] = STEPS
-) -> Found | None:
-    """The head on ``means`` (flat, one grid) at the first step that decodes, or None."""
+) -> Iterator[Found]:
+    """Each head found on ``means`` (flat, one grid), one per step that decodes one."""
     cells = means.size
     if max_blob_bytes(cells) == 0:
-        return None
+        return
     head, rest = _head_layout(cells, locator, grid)
     projections = head.project(means)
     for step in steps:
@@ -255,8 +257,7 @@ def find_head(
         keys = MessageKeys.derive(locator, bytes(decoded[:SALT_LEN]))
         (blob_len,) = _LENGTH.unpack(_xor(bytes(decoded[SALT_LEN:]), keys.length_mask))
         if 0 < blob_len <= max_blob_bytes(cells):
-            return Found(keys, blob_len, _body_layout(rest, keys, blob_len), step)
-    return None
+            yield Found(keys, blob_len, _body_layout(rest, keys, blob_len), step)
 
 
 def open_found(means: np.ndarray, found: Found, *, encrypted: bool) -> Unpacked:
@@ -289,7 +290,7 @@ __all__ = [
     "PayloadCorruptedError",
     "Segment",
     "body_bits",
-    "find_head",
+    "find_heads",
     "head_cells",
     "max_blob_bytes",
     "no_payload",

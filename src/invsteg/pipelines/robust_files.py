@@ -23,6 +23,7 @@ import io
 import math
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,12 @@ from invsteg.ops.distortions import check_jpeg_quality, real_jpeg
 from invsteg.ops.quantize import psnr
 from invsteg.payload import spread
 from invsteg.payload.container import RandomBytes, Unpacked
-from invsteg.payload.errors import EmbeddingFailedError, PassphraseNotExpectedError, PayloadTooLargeError
+from invsteg.payload.errors import (
+    EmbeddingFailedError,
+    PassphraseNotExpectedError,
+    PayloadCorruptedError,
+    PayloadTooLargeError,
+)
 from invsteg.payload.sealed import PUBLIC_LOCATOR, locator_key
 from invsteg.payload.sealed import overhead_bytes as container_overhead
 
@@ -67,6 +73,7 @@ class RobustSettings:
 
 
 READ_MIN_CELL = 1.5  # the smallest cell extraction tries: a 4 px cell after a 0.4x resize
+LIKELY_CELL = 6.0
 
 
 # -- the grid ----------------------------------------------------------------------------------
@@ -359,7 +366,8 @@ def embed_file(
 
 def _reading_grids(width: int, height: int) -> list[Grid]:
     """Every grid a stego of this shape may have been made on (a resize changes the size,
-    not the grid), with the neighbours of the rounded short side."""
+    not the grid), with the neighbours of the rounded short side; the likeliest first
+    (cells of about ``LIKELY_CELL`` px: what embedding makes, after a resize or none)."""
     out: list[Grid] = []
     for side in GRID_SIDES:
         base = Grid.fitted(width, height, side)
@@ -367,7 +375,7 @@ def _reading_grids(width: int, height: int) -> list[Grid]:
             g = Grid(base.rows + delta, base.cols) if width >= height else Grid(base.rows, base.cols + delta)
             if g.rows >= 1 and g.cols >= 1 and g.cell_size(width, height) >= READ_MIN_CELL and g not in out:
                 out.append(g)
-    return out
+    return sorted(out, key=lambda g: abs(math.log(g.cell_size(width, height) / LIKELY_CELL)))
 
 
 def extract_file(stego: np.ndarray, *, passphrase: str | None = None, window_power: float = 1.0) -> Unpacked:
@@ -381,22 +389,25 @@ def extract_file(stego: np.ndarray, *, passphrase: str | None = None, window_pow
     _check_image(stego, "stego")
     encrypted = passphrase is not None
     y = luma(stego)
-    found = _search(y, locator_key(passphrase), window_power)
-    if found is None:
-        if encrypted and _search(y, PUBLIC_LOCATOR, window_power) is not None:
-            raise PassphraseNotExpectedError(
-                "the payload is not encrypted, but a passphrase was given; extract without one"
-            )
-        raise spread.no_payload(encrypted)
-    means, head = found
-    return spread.open_found(means, head, encrypted=encrypted)
+    damaged: PayloadCorruptedError | None = None
+    for means, head in _heads(y, locator_key(passphrase), window_power):
+        try:
+            return spread.open_found(means, head, encrypted=encrypted)
+        except PayloadCorruptedError as exc:  # a neighbouring step may read the head too
+            damaged = damaged or exc
+    if damaged is not None:
+        raise damaged
+    if encrypted and next(_heads(y, PUBLIC_LOCATOR, window_power), None) is not None:
+        raise PassphraseNotExpectedError(
+            "the payload is not encrypted, but a passphrase was given; extract without one"
+        )
+    raise spread.no_payload(encrypted)
 
 
-def _search(y: np.ndarray, locator: bytes, power: float) -> tuple[np.ndarray, spread.Found] | None:
+def _heads(y: np.ndarray, locator: bytes, power: float) -> Iterator[tuple[np.ndarray, spread.Found]]:
+    """Each head found under ``locator``, on the likeliest grids first, with their means."""
     h, w = y.shape
     for grid in _reading_grids(w, h):
         means = cell_means(y, grid.axes(w, h, power))
-        head = spread.find_head(means, locator=locator, grid=grid.label)
-        if head is not None:
-            return means, head
-    return None
+        for head in spread.find_heads(means, locator=locator, grid=grid.label):
+            yield means, head
