@@ -46,9 +46,9 @@ ATTACKS = {
 }
 
 
-def covers(folder: Path, megapixels: float, crop: int) -> list[tuple[str, np.ndarray]]:
+def covers(folder: Path, megapixels: float, crop: int, limit: int | None) -> list[tuple[str, np.ndarray]]:
     out = []
-    for path in image_paths(folder):
+    for path in image_paths(folder)[:limit]:
         image = np.asarray(load_rgb(path))
         h, w = image.shape[:2]
         scale = (megapixels * 1e6 / (w * h)) ** 0.5
@@ -130,16 +130,27 @@ def main() -> None:
     parser.add_argument("--sizes", default="128,512,1024", help="payload sizes in bytes")
     parser.add_argument("--megapixels", type=float, default=1.0)
     parser.add_argument("--crop", type=int, default=1024)
+    parser.add_argument("--limit", type=int, help="only the first N photos (by name)")
+    parser.add_argument("--section", default="", help="a suffix for this run's results.md section")
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
-    images = covers(args.val, args.megapixels, args.crop)
+    images = covers(args.val, args.megapixels, args.crop, args.limit)
+    start, end = (
+        (START, END)
+        if not args.section
+        else (
+            START.replace(":start", f"-{args.section}:start"),
+            END.replace(":end", f"-{args.section}:end"),
+        )
+    )
     results = [run(images, int(size), seed) for seed, size in enumerate(args.sizes.split(","))]
     made = [r for result in results for r in result["rows"] if r["embedded"]]
+    split = args.val.name if not args.limit else f"first {args.limit} photos of {args.val.name}"
     lines = [
-        START,
-        f"## embed-file --robust under real attacks, val split ({date.today().isoformat()})",
+        start,
+        f"## embed-file --robust under real attacks, {split} ({date.today().isoformat()})",
         "",
-        f"`{command_line(__file__)}`: {len(images)} covers (each val photo at "
+        f"`{command_line(__file__)}`: {len(images)} covers (each photo at "
         f"{args.megapixels:g} MP, and its centre {args.crop}x{args.crop} crop at native resolution), "
         "a random file per cover and size, no passphrase, default settings (verified against JPEG Q75 "
         "and a 0.75x resize). A cell counts a stego only when the file comes back bit-exact; resized "
@@ -149,9 +160,9 @@ def main() -> None:
         "",
         f"Embedding takes {mean(r['embed_s'] for r in made):.1f} s per cover on average, extraction "
         f"{mean(r['extract_s'] for r in made):.2f} s (2 threads, no passphrase).",
-        END,
+        end,
     ]
-    publish(START, END, args.results, lines)
+    publish(start, end, args.results, lines)
 
 
 if __name__ == "__main__":

@@ -59,3 +59,4 @@ def test_evaluation_reports_fragility_to_jpeg(net) -> None:
     summary = summarize([evaluate_pair("example", cover, secret, net)])
     assert summary["secret_png"]["psnr"] > summary["secret_jpeg95"]["psnr"]
     assert set(summary) >= {"stego", "stego_worst", "secret_noise1", "secret_png_worst"}
+    assert 0 <= summary["stego"]["pattern"] <= summary["stego"]["pattern_max"] < 256

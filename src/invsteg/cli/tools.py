@@ -130,7 +130,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     title = f"{summary['images']} images, view {summary['view']}, model {summary['model']}"
-    table = Table("", "PSNR dB", "Y-PSNR dB", "SSIM", "worst PSNR dB (image)", title=title)
+    table = Table("", "PSNR dB", "Y-PSNR dB", "SSIM", "worst PSNR dB (image)", "pattern, levels", title=title)
     rows = [("stego", "stego vs cover")] + [
         (f"secret_{c}", f"secret, stego {t}") for c, t in CHANNEL_LABELS.items()
     ]
@@ -143,6 +143,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
                 f"{m['psnr_y']:.2f}",
                 f"{m['ssim']:.4f}",
                 f"{w['psnr']:.2f} ({w['name']})",
+                f"{m['pattern']:.2f} (max {m['pattern_max']:.2f})" if "pattern" in m else "",
             )
     Console().print(table)
 

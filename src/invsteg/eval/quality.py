@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from invsteg.eval.metrics import psnr, psnr_y, ssim
+from invsteg.eval.pattern import pattern_strength
 from invsteg.models.contracts import ImageHider
 from invsteg.ops.distortions import real_gaussian_noise, real_jpeg
 from invsteg.pipelines import hiding
@@ -72,18 +73,21 @@ def evaluate_pair(
     received = {channel: through_channel(stego, channel) for channel in channels}
     revealed = {channel: hiding.reveal(image, net=net) for channel, image in received.items()}
     fitted = hiding.fit_secret(secret, (cover.shape[1], cover.shape[0]))
+    saved = received.get("png", stego)
     return PairResult(
         name,
-        compare(received.get("png", stego), cover),
+        compare(saved, cover) | {"pattern": pattern_strength(cover, saved)["worst"]},
         {channel: compare(image, fitted) for channel, image in revealed.items()},
         {"cover": cover, "stego": stego, "secret": fitted, "revealed": revealed.get("png", stego)},
     )
 
 
 def summarize(results: list[PairResult]) -> dict[str, object]:
-    """Mean and worst of every metric; worst is the lowest PSNR image, named."""
+    """Mean and worst of every metric; worst is the lowest PSNR image, named. The stego's
+    ``pattern`` (:func:`~invsteg.eval.pattern.pattern_strength`, levels) also has its max."""
     summary: dict[str, object] = {"images": len(results)}
-    summary["stego"] = {k: mean(r.stego[k] for r in results) for k in ("psnr", "psnr_y", "ssim")}
+    summary["stego"] = {k: mean(r.stego[k] for r in results) for k in ("psnr", "psnr_y", "ssim", "pattern")}
+    summary["stego"]["pattern_max"] = max(r.stego["pattern"] for r in results)
     worst_stego = min(results, key=lambda r: r.stego["psnr"])
     summary["stego_worst"] = {"name": worst_stego.name, **worst_stego.stego}
     for channel in results[0].secret:

@@ -61,19 +61,18 @@ class RobustSettings:
         cell: the side of a cell in pixels the embedder aims for; smaller cells are used
             when the file does not fit, down to ``min_cell``.
         min_cell: the smallest cell side it embeds with.
-        window_power: exponent of the ``sin`` window (0: plain box means).
         write_rounds: correction rounds after 8-bit rounding and clipping.
     """
 
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     cell: float = 8.0
     min_cell: float = 4.0
-    window_power: float = 1.0
     write_rounds: int = 4
 
 
 READ_MIN_CELL = 1.5  # the smallest cell extraction tries: a 4 px cell after a 0.4x resize
 LIKELY_CELL = 6.0
+WINDOW_POWER = 1.0  # the feature's window, sin(pi t) ** power: part of the format
 
 
 # -- the grid ----------------------------------------------------------------------------------
@@ -124,7 +123,7 @@ class Grid:
     def cell_size(self, width: int, height: int) -> float:
         return min(width / self.cols, height / self.rows)
 
-    def axes(self, width: int, height: int, power: float) -> tuple[_Axis, _Axis]:
+    def axes(self, width: int, height: int, power: float = WINDOW_POWER) -> tuple[_Axis, _Axis]:
         return _Axis.build(self.rows, height, power), _Axis.build(self.cols, width, power)
 
 
@@ -235,7 +234,7 @@ def _write(
 ) -> np.ndarray:
     """The 8-bit stego that carries ``message`` at ``step``, corrected after rounding."""
     h, w = cover.shape[:2]
-    axes = grid.axes(w, h, settings.window_power)
+    axes = grid.axes(w, h)
     y = luma(cover)
     weights = _cell_weights(y, axes)
     edit = np.zeros((h, w))
@@ -259,9 +258,9 @@ def _attacked(stego: np.ndarray, quality: int) -> dict[str, np.ndarray]:
     }
 
 
-def _correction(pixels: np.ndarray, message: spread.Message, grid: Grid, step: float, power: float) -> float:
+def _correction(pixels: np.ndarray, message: spread.Message, grid: Grid, step: float) -> float:
     h, w = pixels.shape[:2]
-    return message.correction_used(cell_means(luma(pixels), grid.axes(w, h, power)), step)
+    return message.correction_used(cell_means(luma(pixels), grid.axes(w, h)), step)
 
 
 def _encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
@@ -329,10 +328,10 @@ def embed_file(
             jpeg = _encode_jpeg(stego, jpeg_output) if jpeg_output is not None else None
             written = real_jpeg(stego, jpeg_output) if jpeg_output is not None else stego
             used = {
-                name: _correction(view, message, grid, step, settings.window_power)
+                name: _correction(view, message, grid, step)
                 for name, view in _attacked(written, settings.jpeg_quality).items()
             }
-            if max(used.values()) <= ACCEPT_SHARE:
+            if max(used.values()) <= ACCEPT_SHARE and _extracts(written, data, locator, encrypted):
                 report = RobustReport(
                     width=w,
                     height=h,
@@ -378,7 +377,7 @@ def _reading_grids(width: int, height: int) -> list[Grid]:
     return sorted(out, key=lambda g: abs(math.log(g.cell_size(width, height) / LIKELY_CELL)))
 
 
-def extract_file(stego: np.ndarray, *, passphrase: str | None = None, window_power: float = 1.0) -> Unpacked:
+def extract_file(stego: np.ndarray, *, passphrase: str | None = None) -> Unpacked:
     """The file a robust stego carries, after whatever JPEG or resizing it went through.
 
     Raises:
@@ -390,24 +389,34 @@ def extract_file(stego: np.ndarray, *, passphrase: str | None = None, window_pow
     encrypted = passphrase is not None
     y = luma(stego)
     damaged: PayloadCorruptedError | None = None
-    for means, head in _heads(y, locator_key(passphrase), window_power):
+    for means, head in _heads(y, locator_key(passphrase)):
         try:
             return spread.open_found(means, head, encrypted=encrypted)
         except PayloadCorruptedError as exc:  # a neighbouring step may read the head too
             damaged = damaged or exc
     if damaged is not None:
         raise damaged
-    if encrypted and next(_heads(y, PUBLIC_LOCATOR, window_power), None) is not None:
+    if encrypted and next(_heads(y, PUBLIC_LOCATOR), None) is not None:
         raise PassphraseNotExpectedError(
             "the payload is not encrypted, but a passphrase was given; extract without one"
         )
     raise spread.no_payload(encrypted)
 
 
-def _heads(y: np.ndarray, locator: bytes, power: float) -> Iterator[tuple[np.ndarray, spread.Found]]:
+def _extracts(stego: np.ndarray, data: bytes, locator: bytes, encrypted: bool) -> bool:
+    """Whether a real extraction (grid search and all) of ``stego`` gives ``data`` back."""
+    for means, head in _heads(luma(stego), locator):
+        try:
+            return spread.open_found(means, head, encrypted=encrypted).data == data
+        except PayloadCorruptedError:
+            continue
+    return False
+
+
+def _heads(y: np.ndarray, locator: bytes) -> Iterator[tuple[np.ndarray, spread.Found]]:
     """Each head found under ``locator``, on the likeliest grids first, with their means."""
     h, w = y.shape
     for grid in _reading_grids(w, h):
-        means = cell_means(y, grid.axes(w, h, power))
+        means = cell_means(y, grid.axes(w, h))
         for head in spread.find_heads(means, locator=locator, grid=grid.label):
             yield means, head
