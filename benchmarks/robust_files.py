@@ -1,12 +1,13 @@
 """embed-file --robust under real attacks: exact extraction rate per payload and attack.
 
-Covers: each val photo scaled to about 1 MP (area resampling), and its centre 1024x1024 crop
-at native resolution. Each cover hides a random file of each payload size (no passphrase:
-the Argon2id cost is the same either way and says nothing about robustness); the stego is
-attacked with Pillow JPEG, Pillow bicubic resizing (the extractor reads the smaller image
-itself; no scaling back), both, and Gaussian noise, and counts as recovered only when the
-file comes back bit-exact. Also the stego's PSNR, SSIM (Y) and strongest periodic pattern
-(:mod:`invsteg.eval.pattern`). Writes its section of ``benchmarks/results.md``.
+Covers: each photo scaled down to about 1 MP (area resampling; smaller photos as they
+are), and its centre 1024x1024 crop at native resolution. Each cover hides a random file
+of each payload size (no passphrase: Argon2id costs the same either way and says nothing
+about robustness). The stego is attacked with Pillow JPEG, Pillow bicubic resizing (the
+extractor reads the smaller image itself; no scaling back), both, and Gaussian noise; it
+counts as recovered only when the file comes back bit-exact. Also the stego's PSNR, SSIM
+and strongest periodic pattern (:mod:`invsteg.eval.pattern`). Writes its section of
+``benchmarks/results.md``.
 
     python benchmarks/robust_files.py --val ../data/val
 """
@@ -52,8 +53,13 @@ def covers(folder: Path, megapixels: float, crop: int, limit: int | None) -> lis
         image = np.asarray(load_rgb(path))
         h, w = image.shape[:2]
         scale = (megapixels * 1e6 / (w * h)) ** 0.5
-        small = Image.fromarray(image).resize((round(w * scale), round(h * scale)), Image.Resampling.BOX)
-        out.append((f"{path.stem} whole", np.asarray(small)))
+        if scale < 1:  # never upscale: a blown-up photo is not a photo
+            image_small = Image.fromarray(image).resize(
+                (round(w * scale), round(h * scale)), Image.Resampling.BOX
+            )
+            out.append((f"{path.stem} whole", np.asarray(image_small)))
+        else:
+            out.append((f"{path.stem} whole", image))
         if min(h, w) >= crop:
             top, left = (h - crop) // 2, (w - crop) // 2
             out.append((f"{path.stem} crop", image[top : top + crop, left : left + crop].copy()))

@@ -263,6 +263,25 @@ def test_cli_robust_round_trip_through_jpeg_and_resizing(tmp_path):
     assert auto.rc == 0, auto.err
     report = json.loads(auto.out)
     assert report["model"] == "robust"
+    # crushed far beyond what it was made for: one error, exit 1, no file
+    Image.open(tmp_path / "st.jpg").save(tmp_path / "crushed.jpg", quality=5)
+    crushed = invsteg(tmp_path, "extract-file", "crushed.jpg", "--robust", "--no-passphrase", "-o", "x.txt")
+    assert_error(crushed, 1)
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_cli_robust_resize_option_survives_half_size_and_jpeg(tmp_path):
+    Image.fromarray(photo(seed=11, height=480, width=560)).save(tmp_path / "cover.png")
+    (tmp_path / "doc.txt").write_bytes(b"half\n")
+    args = ["embed-file", "cover.png", "doc.txt", "--robust", "--no-passphrase", "--resize", "0.5", "--json"]
+    made = invsteg(tmp_path, *args, "-o", "st.png")
+    assert made.rc == 0, made.err
+    assert json.loads(made.out)["resize"] == 0.5
+    stego = np.asarray(Image.open(tmp_path / "st.png").convert("RGB"))
+    Image.fromarray(real_jpeg(rf.resized(stego, 0.5), 75)).save(tmp_path / "half.png")
+    got = invsteg(tmp_path, "extract-file", "half.png", "--robust", "--no-passphrase", "-o", "out.txt")
+    assert got.rc == 0, got.err
+    assert (tmp_path / "out.txt").read_bytes() == b"half\n"
 
 
 def test_cli_robust_capacity_and_json(tmp_path):
@@ -279,6 +298,8 @@ def test_cli_robust_usage_errors(tmp_path):
     (tmp_path / "doc.txt").write_bytes(b"x")
     args = ["embed-file", "cover.png", "doc.txt", "--no-passphrase"]
     assert_one_error(invsteg(tmp_path, *args, "--jpeg", "80"), "--robust")
+    assert_one_error(invsteg(tmp_path, *args, "--resize", "0.5"), "--robust")
+    assert invsteg(tmp_path, *args, "--robust", "--resize", "2").rc == 2
     assert_one_error(invsteg(tmp_path, *args, "--robust", "--model", "stegcinn-detail"), "--model")
     assert_one_error(invsteg(tmp_path, *args, "--robust", "-o", "st.webp"), "lossy")
     assert_one_error(invsteg(tmp_path, *args, "-o", "st.jpg"), "--robust")

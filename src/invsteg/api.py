@@ -335,17 +335,21 @@ def embed_file_robust(
     file_name: str = "",
     passphrase: str | None = None,
     jpeg_quality: int = 75,
+    resize: float = 0.75,
     image_format: str = "PNG",
 ) -> tuple[bytes, RobustReport]:
-    """Hide ``data`` in ``cover`` so that it survives JPEG at ``jpeg_quality``, resizing and
-    noise (:mod:`invsteg.pipelines.robust_files`); the stego file's bytes (PNG, BMP, TIFF or
-    JPEG, which is verified as written) and the report of the verify loop."""
+    """Hide ``data`` in ``cover`` so that it survives JPEG at ``jpeg_quality``, a resize by
+    ``resize`` (and both), and noise (:mod:`invsteg.pipelines.robust_files`); the stego
+    file's bytes (PNG, BMP, TIFF or JPEG, which is verified as written) and the report of
+    the verify loop."""
     from invsteg.pipelines import robust_files
 
     if image_format not in (*LOSSLESS, "JPEG"):
         raise UsageError(f"robust mode writes PNG, BMP, TIFF or JPEG, not {image_format}")
     jpeg = ROBUST_JPEG_OUTPUT_QUALITY if image_format == "JPEG" else None
-    settings = robust_files.RobustSettings(jpeg_quality=jpeg_quality)
+    if not 0.1 <= resize <= 1:
+        raise UsageError(f"--resize must be between 0.1 and 1 (the smallest scale to survive), got {resize}")
+    settings = robust_files.RobustSettings(jpeg_quality=jpeg_quality, scales=(resize,))
     stego = robust_files.embed_file(
         cover, data, file_name=file_name, passphrase=passphrase, settings=settings, jpeg_output=jpeg
     )

@@ -95,7 +95,18 @@ def embed_file(
             min=1,
             max=100,
             help="With --robust: the JPEG quality the stego must survive; the verify loop "
-            "recompresses its own stego at it (and resizes it 0.75x) before writing. [default: 75]",
+            "recompresses its own stego at it before writing. [default: 75]",
+        ),
+    ] = None,
+    resize: Annotated[
+        float | None,
+        typer.Option(
+            "--resize",
+            min=0.1,
+            max=1.0,
+            help="With --robust: the smallest resize the stego must survive (0.5: half the width); "
+            "the verify loop resizes its own stego so, alone and before the JPEG. Smaller costs "
+            "more change. [default: 0.75]",
         ),
     ] = None,
     max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
@@ -109,16 +120,16 @@ def embed_file(
     `invsteg capacity COVER` tells how many bytes fit.
 
     With --robust the file goes into the lightness of cells across the image instead, and
-    survives JPEG (at --jpeg and above), resizing and noise; `capacity --robust` tells how
-    many bytes fit, and -o may be a JPEG.
+    survives JPEG (at --jpeg and above), resizing (to --resize and larger) and noise;
+    `capacity --robust` tells how many bytes fit, and -o may be a JPEG.
     """
     from invsteg import api
     from invsteg.io import files, images
 
     if is_folder(cover):
         raise UsageError(f"{cover} is a folder: embed-file hides one file in one cover; give a cover image")
-    if not robust and jpeg is not None:
-        raise UsageError("--jpeg sets what a robust stego survives; add --robust")
+    if not robust and (jpeg is not None or resize is not None):
+        raise UsageError("--jpeg and --resize set what a robust stego survives; add --robust")
     if robust and (model is not None or weights is not None):
         raise UsageError("--robust uses no model: leave out --model and --weights")
     output = output if output is not None else default_output(cover, "stego")
@@ -138,8 +149,17 @@ def embed_file(
     notes(cover_image)
     if robust:
         quality = jpeg if jpeg is not None else DEFAULT_ROBUST_JPEG
+        scale = resize if resize is not None else DEFAULT_ROBUST_RESIZE
         _embed_robust(
-            cover_image.pixels, data, stored_name, passphrase, quality, image_format, output, force, as_json
+            cover_image.pixels,
+            data,
+            stored_name,
+            passphrase,
+            (quality, scale),
+            image_format,
+            output,
+            force,
+            as_json,
         )
         return
     assert spec is not None
@@ -187,6 +207,7 @@ def embed_file(
 
 
 DEFAULT_ROBUST_JPEG = 75
+DEFAULT_ROBUST_RESIZE = 0.75
 
 
 def _embed_robust(
@@ -194,7 +215,7 @@ def _embed_robust(
     data: bytes,
     stored_name: str,
     passphrase: str | None,
-    quality: int,
+    survive: tuple[int, float],
     image_format: str,
     output: str,
     force: bool,
@@ -203,12 +224,14 @@ def _embed_robust(
     from invsteg import api
     from invsteg.io import files
 
+    quality, scale = survive
     stego, report = api.embed_file_robust(
         cover,
         data,
         file_name=stored_name,
         passphrase=passphrase,
         jpeg_quality=quality,
+        resize=scale,
         image_format=image_format,
     )
     files.write_output(stego, output, force=force)
@@ -222,6 +245,7 @@ def _embed_robust(
                 "bytes": len(data),
                 "encrypted": passphrase is not None,
                 "jpeg_quality": quality,
+                "resize": scale,
             }
             | asdict(report)
         )
@@ -230,8 +254,8 @@ def _embed_robust(
         say(
             f"wrote {output}: {len(data):,} of {report.capacity_bytes:,} bytes, robust, "
             f"{'encrypted' if passphrase is not None else 'not encrypted'}; verified after JPEG "
-            f"quality {quality}, a 0.75x resize and both ({worst:.0%} of the error correction used "
-            f"at worst); stego PSNR {report.psnr_db:.2f} dB"
+            f"quality {quality}, a {scale:g}x resize and both ({worst:.0%} of the error correction "
+            f"used at worst); stego PSNR {report.psnr_db:.2f} dB"
         )
 
 
@@ -404,8 +428,8 @@ def capacity(
             say(
                 f"robust: {net:,} bytes ({8 * net / (width * height):.4f} bits per pixel), {kind}, "
                 "after header "
-                "and error correction; smaller files survive stronger attacks (the verify loop of "
-                "embed-file --robust checks JPEG at --jpeg and a 0.75x resize)"
+                "and error correction; smaller files survive stronger attacks (embed-file --robust "
+                "verifies its stego against JPEG at --jpeg and a resize to --resize)"
             )
         return
     rows = api.capacity(

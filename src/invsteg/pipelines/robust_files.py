@@ -58,6 +58,7 @@ class RobustSettings:
 
     Attributes:
         jpeg_quality: the JPEG quality the verify loop attacks its own stego with.
+        scales: the resizes it attacks it with (each alone and followed by that JPEG).
         cell: the side of a cell in pixels the embedder aims for; smaller cells are used
             when the file does not fit, down to ``min_cell``.
         min_cell: the smallest cell side it embeds with.
@@ -65,13 +66,14 @@ class RobustSettings:
     """
 
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
-    cell: float = 8.0
+    cell: float = 16.0
     min_cell: float = 4.0
     write_rounds: int = 4
+    scales: tuple[float, ...] = (VERIFY_SCALE,)
 
 
 READ_MIN_CELL = 1.5  # the smallest cell extraction tries: a 4 px cell after a 0.4x resize
-LIKELY_CELL = 6.0
+LIKELY_CELL = 8.0
 WINDOW_POWER = 1.0  # the feature's window, sin(pi t) ** power: part of the format
 
 
@@ -248,14 +250,13 @@ def _write(
     return stego
 
 
-def _attacked(stego: np.ndarray, quality: int) -> dict[str, np.ndarray]:
-    small = resized(stego, VERIFY_SCALE)
-    return {
-        "none": stego,
-        f"jpeg{quality}": real_jpeg(stego, quality),
-        f"resize{VERIFY_SCALE}": small,
-        f"resize{VERIFY_SCALE}+jpeg{quality}": real_jpeg(small, quality),
-    }
+def _attacked(stego: np.ndarray, quality: int, scales: tuple[float, ...]) -> dict[str, np.ndarray]:
+    views = {"none": stego, f"jpeg{quality}": real_jpeg(stego, quality)}
+    for scale in scales:
+        small = resized(stego, scale)
+        views[f"resize{scale}"] = small
+        views[f"resize{scale}+jpeg{quality}"] = real_jpeg(small, quality)
+    return views
 
 
 def _correction(pixels: np.ndarray, message: spread.Message, grid: Grid, step: float) -> float:
@@ -329,7 +330,7 @@ def embed_file(
             written = real_jpeg(stego, jpeg_output) if jpeg_output is not None else stego
             used = {
                 name: _correction(view, message, grid, step)
-                for name, view in _attacked(written, settings.jpeg_quality).items()
+                for name, view in _attacked(written, settings.jpeg_quality, settings.scales).items()
             }
             if max(used.values()) <= ACCEPT_SHARE and _extracts(written, data, locator, encrypted):
                 report = RobustReport(
@@ -355,8 +356,9 @@ def embed_file(
             "(after header and error correction); use a larger cover or a smaller file"
         )
     raise EmbeddingFailedError(
-        f"the file does not survive JPEG quality {settings.jpeg_quality} and a {VERIFY_SCALE}x resize in "
-        "this cover even at the strongest setting; use a smaller file, a larger cover, or a higher --jpeg"
+        f"the file does not survive JPEG quality {settings.jpeg_quality} and a "
+        f"{min(settings.scales, default=1):g}x resize in this cover even at the strongest setting; use a "
+        "smaller file, a larger cover, a higher --jpeg or a larger --resize"
     )
 
 
