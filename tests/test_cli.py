@@ -422,7 +422,8 @@ def test_eval_reports_metrics_and_draws_a_figure(tmp_path, tiny_weights) -> None
     assert run.rc == 0, run.err
     summary = json.loads(run.out)
     assert summary["images"] == 3 and len(summary["per_image"]) == 3
-    for key in ("stego", "secret_png", "secret_jpeg95", "secret_noise1"):
+    assert set(summary["stego"]) == {"psnr", "psnr_y", "ssim", "pattern", "pattern_max"}
+    for key in ("secret_png", "secret_jpeg95", "secret_noise1"):
         assert set(summary[key]) == {"psnr", "psnr_y", "ssim"}
     assert image_info(tmp_path / "fig.png") == ("PNG", (6 * 40, 32))
     assert invsteg(tmp_path, "eval", covers, "--view", "nope", "--weights", tiny_weights).rc == 2
