@@ -293,7 +293,7 @@ def embed_file(
         accepted = worst <= settings.accept_share
         if best is None or worst <= best.correction:
             best = _Pass(worst, stego, signs, accepted, int(bad.sum()))
-        if accepted and not bad.any():
+        if accepted:  # error correction repairs the rest, with half of it to spare
             break
         wet |= bad  # would not settle: the next pass routes around them
         costs = np.abs(read).astype(np.float64)

@@ -41,9 +41,11 @@ class Steering:
     margin: float = 5e-4
     aim: float = 0.05
     max_rounds: int = 40
-    # Give up after this many rounds without the wrong carriers getting closer to right (the
-    # caller routes around the ones left).
-    patience: int = 4
+    # Give up once ``patience`` rounds have not brought the wrong carriers ``stall`` of the
+    # way closer to right (the caller routes around the ones left, or error correction
+    # repairs them).
+    patience: int = 2
+    stall: float = 0.9
     softness: float = 0.02
     # Levels one sample may move in one round (the hinge is linearised to size the step).
     max_step: int = 4
@@ -260,7 +262,8 @@ def steer(
         if progress is not None:
             progress(index, wrong_total)
         if not wrong_total or (
-            len(history) > settings.patience and shortfall >= 0.99 * min(shortfalls[: -settings.patience])
+            len(history) > settings.patience
+            and shortfall >= settings.stall * min(shortfalls[: -settings.patience])
         ):
             break
     out = levels[0].permute(1, 2, 0).round().to(torch.uint8).cpu().numpy()[:height, :width]
