@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -262,6 +263,9 @@ def embed_file(
     used[message.used] = True
     used_map = _latent_map(used, mask, param)
     steering = Steering(margin=settings.margin, aim=settings.aim, max_rounds=settings.steer_rounds)
+    # The first pass leaves the carriers that will not settle to be routed around, so it
+    # stops as soon as progress slows; later passes steer what is left to the end.
+    first_steering = replace(steering, patience=2, stall=0.9)
     wet = np.zeros(carriers, dtype=bool)
     stego, best, flips = cover, None, 0
     wrong_carriers: list[int] = []
@@ -279,7 +283,7 @@ def embed_file(
             _latent_map(target.astype(bool), mask, param),
             used_map,
             model=model,
-            settings=steering,
+            settings=first_steering if index == 0 else steering,
             progress=progress,
         )
         steered += len(history)
