@@ -82,7 +82,8 @@ FORMAT_VERSION_2 = 2
 SALT_LEN = 16
 _LENGTH = struct.Struct(">I")
 HEAD_NSYM = 16  # corrects 8 wrong bytes of the 36-byte head
-HEAD_BITS = 8 * ecc_encoded_len(SALT_LEN + _LENGTH.size, HEAD_NSYM)  # 288
+HEAD_PLAIN_LEN = SALT_LEN + _LENGTH.size  # the salt and the masked container length
+HEAD_BITS = 8 * ecc_encoded_len(HEAD_PLAIN_LEN, HEAD_NSYM)  # 288
 BODY_NSYM = 32  # corrects 16 wrong bytes per 255: the verify loop leaves none on this machine
 MIN_CARRIERS = 8 * HEAD_BITS  # the head takes an eighth of the carriers at most
 
@@ -310,6 +311,49 @@ def _body_layout(rest: np.ndarray, keys: MessageKeys, blob_len: int) -> tuple[np
     return rest[permutation(rest.size, keys.order)], body_order(rest.size, body_bits(blob_len))
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """A container packed under a fresh salt: what both channels' heads and bodies carry."""
+
+    salt: bytes
+    keys: MessageKeys
+    blob: bytes
+
+    @property
+    def head(self) -> bytes:
+        """The head's plain bytes: the salt and the container's masked length."""
+        return self.salt + _xor(_LENGTH.pack(len(self.blob)), self.keys.length_mask)
+
+
+def new_message(
+    data: bytes,
+    *,
+    file_name: str,
+    wire_id: int,
+    passphrase: str | None,
+    locator: bytes | None,
+    random_bytes: RandomBytes,
+) -> tuple[bytes, NewMessage]:
+    """``(locator, message)``: ``data`` packed under a fresh salt's keys."""
+    encrypted = passphrase is not None
+    if encrypted:
+        _passphrase_bytes(passphrase)  # reject "" before spending a KDF
+    locator = locator or locator_key(passphrase)
+    salt = random_bytes(SALT_LEN)
+    if len(salt) != SALT_LEN:
+        raise ValueError("random_bytes returned the wrong number of bytes")
+    keys = MessageKeys.derive(locator, salt)
+    blob = pack_v2(data, file_name=file_name, wire_id=wire_id, keys=keys, encrypted=encrypted)
+    return locator, NewMessage(salt, keys, blob)
+
+
+def head_keys(head: bytes, locator: bytes) -> tuple[MessageKeys, int]:
+    """Inverse of :attr:`NewMessage.head`: the message keys and the container's length."""
+    keys = MessageKeys.derive(locator, bytes(head[:SALT_LEN]))
+    (blob_len,) = _LENGTH.unpack(_xor(bytes(head[SALT_LEN:]), keys.length_mask))
+    return keys, blob_len
+
+
 def seal(
     data: bytes,
     *,
@@ -327,28 +371,26 @@ def seal(
     Raises:
         PayloadTooLargeError: it does not fit.
     """
-    encrypted = passphrase is not None
-    if encrypted:
-        _passphrase_bytes(passphrase)  # reject "" before spending a KDF
-    locator = locator or locator_key(passphrase)
-    salt = random_bytes(SALT_LEN)
-    if len(salt) != SALT_LEN:
-        raise ValueError("random_bytes returned the wrong number of bytes")
-    keys = MessageKeys.derive(locator, salt)
-    blob = pack_v2(data, file_name=file_name, wire_id=wire_id, keys=keys, encrypted=encrypted)
-    if len(blob) > max_blob_bytes(carriers):
-        room = max_blob_bytes(carriers)
+    locator, message = new_message(
+        data,
+        file_name=file_name,
+        wire_id=wire_id,
+        passphrase=passphrase,
+        locator=locator,
+        random_bytes=random_bytes,
+    )
+    room = max_blob_bytes(carriers)
+    if len(message.blob) > room:
         raise PayloadTooLargeError(
-            f"the payload needs {len(blob)} bytes after packing; the image holds {room}"
+            f"the payload needs {len(message.blob)} bytes after packing; the image holds {room}"
         )
     head_positions, head_order, rest = _head_layout(carriers, locator)
-    masked = _xor(_LENGTH.pack(len(blob)), keys.length_mask)
-    head_bits = bytes_to_bits(ecc_encode(salt + masked, HEAD_NSYM))
-    body_positions, order = _body_layout(rest, keys, len(blob))
+    head_bits = bytes_to_bits(ecc_encode(message.head, HEAD_NSYM))
+    body_positions, order = _body_layout(rest, message.keys, len(message.blob))
     return Sealed(
         head=Segment(head_positions, head_bits, head_order),
-        body=Segment(body_positions, bytes_to_bits(ecc_encode(blob, BODY_NSYM)), order),
-        blob=blob,
+        body=Segment(body_positions, bytes_to_bits(ecc_encode(message.blob, BODY_NSYM)), order),
+        blob=message.blob,
     )
 
 
@@ -360,9 +402,7 @@ def _read_head(signs: np.ndarray, locator: bytes) -> tuple[MessageKeys, int, np.
         head = ecc_decode(bits_to_bytes(bits), HEAD_NSYM)
     except PayloadError:
         return None
-    keys = MessageKeys.derive(locator, head[:SALT_LEN])
-    masked = head[SALT_LEN:]
-    (blob_len,) = _LENGTH.unpack(_xor(masked, keys.length_mask))
+    keys, blob_len = head_keys(head, locator)
     return keys, blob_len, rest
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from invsteg.errors import PayloadError
-from invsteg.payload.container import RandomBytes, Unpacked, _passphrase_bytes
+from invsteg.payload.container import RandomBytes, Unpacked
 from invsteg.payload.ecc import (
     bits_to_bytes,
     bytes_to_bits,
@@ -41,11 +40,17 @@ from invsteg.payload.ecc import (
     permutation,
 )
 from invsteg.payload.errors import NoPayloadError, PayloadCorruptedError, PayloadTooLargeError
-from invsteg.payload.sealed import PUBLIC_LOCATOR, SALT_LEN, MessageKeys, locator_key, pack_v2, unpack_v2
+from invsteg.payload.sealed import (
+    HEAD_PLAIN_LEN,
+    PUBLIC_LOCATOR,
+    MessageKeys,
+    head_keys,
+    new_message,
+    unpack_v2,
+)
 
-_LENGTH = struct.Struct(">I")
 HEAD_NSYM = 28  # corrects 14 wrong bytes of the 48-byte head
-HEAD_BITS = 8 * ecc_encoded_len(SALT_LEN + _LENGTH.size, HEAD_NSYM)  # 384
+HEAD_BITS = 8 * ecc_encoded_len(HEAD_PLAIN_LEN, HEAD_NSYM)  # 384
 BODY_NSYM = 128  # rate 1/2: corrects 64 wrong bytes per 255
 HEAD_SHARE = 6  # the head takes a sixth of the cells, up to MAX_HEAD_SPREAD cells per bit
 MIN_HEAD_SPREAD = 2
@@ -189,10 +194,6 @@ def _body_layout(rest: np.ndarray, keys: MessageKeys, blob_len: int) -> Segment:
     return Segment.keyed(cells, body_bits(blob_len), keys.order)
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
-
-
 def seal(
     data: bytes,
     *,
@@ -209,24 +210,25 @@ def seal(
     Raises:
         PayloadTooLargeError: the container does not fit this grid.
     """
-    encrypted = passphrase is not None
-    if encrypted:
-        _passphrase_bytes(passphrase)
-    locator = locator or locator_key(passphrase)
-    salt = random_bytes(SALT_LEN)
-    if len(salt) != SALT_LEN:
-        raise ValueError("random_bytes returned the wrong number of bytes")
-    keys = MessageKeys.derive(locator, salt)
-    blob = pack_v2(data, file_name=file_name, wire_id=wire_id, keys=keys, encrypted=encrypted)
-    if len(blob) > max_blob_bytes(cells):
-        raise PayloadTooLargeError(
-            f"the payload needs {len(blob)} bytes; this grid holds {max_blob_bytes(cells)}"
-        )
+    locator, message = new_message(
+        data,
+        file_name=file_name,
+        wire_id=wire_id,
+        passphrase=passphrase,
+        locator=locator,
+        random_bytes=random_bytes,
+    )
+    room = max_blob_bytes(cells)
+    if len(message.blob) > room:
+        raise PayloadTooLargeError(f"the payload needs {len(message.blob)} bytes; this grid holds {room}")
     head, rest = _head_layout(cells, locator, grid)
-    masked = _xor(_LENGTH.pack(len(blob)), keys.length_mask)
-    head_bits = bytes_to_bits(ecc_encode(salt + masked, HEAD_NSYM))
-    body_bits_ = bytes_to_bits(ecc_encode(blob, BODY_NSYM))
-    return Message(head, head_bits, _body_layout(rest, keys, len(blob)), body_bits_, blob)
+    return Message(
+        head,
+        bytes_to_bits(ecc_encode(message.head, HEAD_NSYM)),
+        _body_layout(rest, message.keys, len(message.blob)),
+        bytes_to_bits(ecc_encode(message.blob, BODY_NSYM)),
+        message.blob,
+    )
 
 
 @dataclass(frozen=True)
@@ -254,8 +256,7 @@ def find_heads(
             decoded = ecc_decode(bits_to_bytes(bits), HEAD_NSYM)
         except PayloadError:
             continue
-        keys = MessageKeys.derive(locator, bytes(decoded[:SALT_LEN]))
-        (blob_len,) = _LENGTH.unpack(_xor(bytes(decoded[SALT_LEN:]), keys.length_mask))
+        keys, blob_len = head_keys(decoded, locator)
         if 0 < blob_len <= max_blob_bytes(cells):
             yield Found(keys, blob_len, _body_layout(rest, keys, blob_len), step)
 

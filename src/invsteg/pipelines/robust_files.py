@@ -59,8 +59,8 @@ class RobustSettings:
     Attributes:
         jpeg_quality: the JPEG quality the verify loop attacks its own stego with.
         scales: the resizes it attacks it with (each alone and followed by that JPEG).
-        cell: the side of a cell in pixels the embedder aims for; smaller cells are used
-            when the file does not fit, down to ``min_cell``.
+        cell: the largest cell side in pixels: the coarsest grid under it that the file
+            fits is used (big cells survive smaller resizes), else finer, down to ``min_cell``.
         min_cell: the smallest cell side it embeds with.
         write_rounds: correction rounds after 8-bit rounding and clipping.
     """
@@ -199,10 +199,15 @@ def _check_image(pixels: np.ndarray, role: str) -> None:
         raise InputFileError(f"{role} must be an RGB 8-bit image")
 
 
-def _embedding_grids(width: int, height: int, settings: RobustSettings) -> list[Grid]:
-    """Grids to embed on, best first: cells near ``settings.cell``, then finer."""
+def _usable_grids(width: int, height: int, settings: RobustSettings) -> list[Grid]:
+    """The grids of :data:`GRID_SIDES` whose cells are at least ``settings.min_cell``."""
     grids = [Grid.fitted(width, height, side) for side in GRID_SIDES]
-    usable = [g for g in grids if g.cell_size(width, height) >= settings.min_cell]
+    return [g for g in grids if g.cell_size(width, height) >= settings.min_cell]
+
+
+def _embedding_grids(width: int, height: int, settings: RobustSettings) -> list[Grid]:
+    """Grids to embed on, best first: the coarsest with cells up to ``settings.cell``, then finer."""
+    usable = _usable_grids(width, height, settings)
     return [g for g in usable if g.cell_size(width, height) <= settings.cell] or usable[-1:]
 
 
@@ -215,12 +220,7 @@ def capacity_bytes(
     settings: RobustSettings = RobustSettings(),
 ) -> int:
     """Net file bytes (before compression) the robust channel takes in a ``width x height`` image."""
-    grids = [
-        g
-        for g in (Grid.fitted(width, height, s) for s in GRID_SIDES)
-        if g.cell_size(width, height) >= settings.min_cell
-    ]
-    room = max((spread.max_blob_bytes(g.cells) for g in grids), default=0)
+    room = max((spread.max_blob_bytes(g.cells) for g in _usable_grids(width, height, settings)), default=0)
     return max(0, room - container_overhead(file_name, encrypted=encrypted))
 
 
