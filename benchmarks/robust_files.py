@@ -26,7 +26,7 @@ from PIL import Image
 from invsteg.errors import PayloadError
 from invsteg.eval.pattern import pattern_strength
 from invsteg.eval.quality import compare
-from invsteg.ops.distortions import real_gaussian_noise, real_jpeg
+from invsteg.ops.distortions import real_downscale, real_gaussian_noise, real_jpeg
 from invsteg.pipelines import robust_files
 from invsteg.train.data import image_paths, load_rgb
 from results_file import command_line, publish
@@ -39,9 +39,9 @@ ATTACKS = {
     "JPEG Q90": lambda img: real_jpeg(img, 90),
     "JPEG Q75": lambda img: real_jpeg(img, 75),
     "JPEG Q50": lambda img: real_jpeg(img, 50),
-    "resize 0.75x": lambda img: robust_files.resized(img, 0.75),
-    "resize 0.5x": lambda img: robust_files.resized(img, 0.5),
-    "0.75x + Q75": lambda img: real_jpeg(robust_files.resized(img, 0.75), 75),
+    "resize 0.75x": lambda img: real_downscale(img, 0.75),
+    "resize 0.5x": lambda img: real_downscale(img, 0.5),
+    "0.75x + Q75": lambda img: real_jpeg(real_downscale(img, 0.75), 75),
     "noise 2/255": lambda img: real_gaussian_noise(img, 2.0, np.random.default_rng(0)),
     "noise 5/255": lambda img: real_gaussian_noise(img, 5.0, np.random.default_rng(0)),
 }

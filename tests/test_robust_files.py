@@ -12,7 +12,7 @@ from PIL import Image
 
 from helpers import assert_error, assert_one_error, invsteg
 from invsteg.eval.pattern import pattern_strength, strongest_period
-from invsteg.ops.distortions import real_jpeg
+from invsteg.ops.distortions import real_downscale, real_jpeg
 from invsteg.payload import spread
 from invsteg.payload.errors import (
     NoPayloadError,
@@ -64,7 +64,7 @@ def test_cell_means_of_a_resized_image_stay_close():
     """The grid is a fraction of the image: a smooth image read at 0.75x gives the same means."""
     cover = photo()
     grid = rf.Grid(24, 26)
-    small = rf.resized(cover, 0.75)
+    small = real_downscale(cover, 0.75)
     full = rf.cell_means(rf.luma(cover), grid.axes(400, 360, 1.0))
     part = rf.cell_means(rf.luma(small), grid.axes(small.shape[1], small.shape[0], 1.0))
     assert np.abs(full - part).mean() < 1.0
@@ -169,8 +169,8 @@ def test_embedding_is_quiet(robust_stego):
         lambda img: img,
         lambda img: real_jpeg(img, 90),
         lambda img: real_jpeg(img, 75),
-        lambda img: rf.resized(img, 0.75),
-        lambda img: real_jpeg(rf.resized(img, 0.75), 75),
+        lambda img: real_downscale(img, 0.75),
+        lambda img: real_jpeg(real_downscale(img, 0.75), 75),
         lambda img: np.asarray(Image.fromarray(img).resize((520, 468), Image.Resampling.LANCZOS)),
     ],
     ids=["clean", "jpeg90", "jpeg75", "resize0.75", "resize0.75+jpeg75", "upscale1.3"],
@@ -219,7 +219,7 @@ def test_the_golden_robust_stego_extracts_forever():
     """A JPEG made by the first release of robust mode: later releases must read it."""
     pixels = np.asarray(Image.open(GOLDEN_STEGO).convert("RGB"))
     assert rf.extract_file(pixels, passphrase=GOLDEN_PASSPHRASE).data == GOLDEN_TEXT
-    small = real_jpeg(rf.resized(pixels, 0.75), 75)
+    small = real_jpeg(real_downscale(pixels, 0.75), 75)
     assert rf.extract_file(small, passphrase=GOLDEN_PASSPHRASE).data == GOLDEN_TEXT
 
 
@@ -278,7 +278,7 @@ def test_cli_robust_resize_option_survives_half_size_and_jpeg(tmp_path):
     assert made.rc == 0, made.err
     assert json.loads(made.out)["resize"] == 0.5
     stego = np.asarray(Image.open(tmp_path / "st.png").convert("RGB"))
-    Image.fromarray(real_jpeg(rf.resized(stego, 0.5), 75)).save(tmp_path / "half.png")
+    Image.fromarray(real_jpeg(real_downscale(stego, 0.5), 75)).save(tmp_path / "half.png")
     got = invsteg(tmp_path, "extract-file", "half.png", "--robust", "--no-passphrase", "-o", "out.txt")
     assert got.rc == 0, got.err
     assert (tmp_path / "out.txt").read_bytes() == b"half\n"

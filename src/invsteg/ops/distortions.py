@@ -71,14 +71,15 @@ def encode_jpeg(img: np.ndarray, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def _decode(data: bytes) -> np.ndarray:
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """JPEG file bytes -> ``(H, W, 3)`` uint8."""
     with Image.open(io.BytesIO(data)) as image:
         return np.array(image.convert("RGB"), dtype=np.uint8)
 
 
 def real_jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """JPEG encode and decode in memory with Pillow: ``(H, W, 3)`` uint8 -> same."""
-    return _decode(encode_jpeg(img, quality))
+    return decode_jpeg(encode_jpeg(img, quality))
 
 
 def _noisy_in_bands(img: np.ndarray, noisy: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -111,16 +112,23 @@ def real_poisson(img: np.ndarray, peak: float, rng: np.random.Generator) -> np.n
     return _noisy_in_bands(img, lambda band: rng.poisson(band / 255.0 * peak) / peak * 255)
 
 
+def real_downscale(img: np.ndarray, scale: float) -> np.ndarray:
+    """Pillow bicubic resize by ``scale`` (what a chat app does), ``(H, W, 3)`` uint8 -> the
+    smaller uint8 image (each side rounded, at least 1 px)."""
+    h, w = img.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(img, "RGB").resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
+
+
 def real_resize(img: np.ndarray, scale: float) -> np.ndarray:
     """Pillow bicubic down by ``scale`` in ``(0, 1]`` and back up to the original size."""
     _check_uint8(img)
     check_scale(scale)
     h, w = img.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if size == (w, h):
+    small = real_downscale(img, scale)
+    if small.shape[:2] == (h, w):
         return img.copy()
-    image = Image.fromarray(img, "RGB")
-    back = image.resize(size, Image.Resampling.BICUBIC).resize((w, h), Image.Resampling.BICUBIC)
+    back = Image.fromarray(small, "RGB").resize((w, h), Image.Resampling.BICUBIC)
     return np.asarray(back, dtype=np.uint8).copy()
 
 
@@ -194,6 +202,6 @@ def attack_image(
         applied.append(f"noise {noise:g}")
     if jpeg is not None:
         data = encode_jpeg(out, jpeg)
-        out = _decode(data)
+        out = decode_jpeg(data)
         applied.append(f"jpeg Q{jpeg}")
     return AttackResult(out if out is not img else img.copy(), data, tuple(applied))

@@ -283,11 +283,11 @@ class Sealed:
     def correction_used(self, signs: np.ndarray) -> float:
         """The largest share of its correction capacity that any Reed-Solomon codeword
         (head or body) would spend if ``signs`` were read: 1 or more fails."""
-        head = _wrong_bytes(self.head.read(signs), self.head.bits) / (HEAD_NSYM // 2)
-        return max(head, _wrong_bytes(self.body.read(signs), self.body.bits) / (BODY_NSYM // 2))
+        head = wrong_bytes(self.head.read(signs), self.head.bits) / (HEAD_NSYM // 2)
+        return max(head, wrong_bytes(self.body.read(signs), self.body.bits) / (BODY_NSYM // 2))
 
 
-def _wrong_bytes(read: np.ndarray, wanted: np.ndarray) -> int:
+def wrong_bytes(read: np.ndarray, wanted: np.ndarray) -> int:
     """Wrong bytes in the worst 255-byte codeword."""
     got = np.frombuffer(bits_to_bytes(read), np.uint8) != np.frombuffer(bits_to_bytes(wanted), np.uint8)
     starts = np.arange(0, got.size, 255)
@@ -333,8 +333,13 @@ def new_message(
     passphrase: str | None,
     locator: bytes | None,
     random_bytes: RandomBytes,
+    room: int,
 ) -> tuple[bytes, NewMessage]:
-    """``(locator, message)``: ``data`` packed under a fresh salt's keys."""
+    """``(locator, message)``: ``data`` packed under a fresh salt's keys.
+
+    Raises:
+        PayloadTooLargeError: the container is longer than ``room`` bytes.
+    """
     encrypted = passphrase is not None
     if encrypted:
         _passphrase_bytes(passphrase)  # reject "" before spending a KDF
@@ -344,6 +349,10 @@ def new_message(
         raise ValueError("random_bytes returned the wrong number of bytes")
     keys = MessageKeys.derive(locator, salt)
     blob = pack_v2(data, file_name=file_name, wire_id=wire_id, keys=keys, encrypted=encrypted)
+    if len(blob) > room:
+        raise PayloadTooLargeError(
+            f"the payload needs {len(blob)} bytes after packing; there is room for {room}"
+        )
     return locator, NewMessage(salt, keys, blob)
 
 
@@ -378,12 +387,8 @@ def seal(
         passphrase=passphrase,
         locator=locator,
         random_bytes=random_bytes,
+        room=max_blob_bytes(carriers),
     )
-    room = max_blob_bytes(carriers)
-    if len(message.blob) > room:
-        raise PayloadTooLargeError(
-            f"the payload needs {len(message.blob)} bytes after packing; the image holds {room}"
-        )
     head_positions, head_order, rest = _head_layout(carriers, locator)
     head_bits = bytes_to_bits(ecc_encode(message.head, HEAD_NSYM))
     body_positions, order = _body_layout(rest, message.keys, len(message.blob))

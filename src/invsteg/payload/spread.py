@@ -39,7 +39,7 @@ from invsteg.payload.ecc import (
     ecc_encoded_len,
     permutation,
 )
-from invsteg.payload.errors import NoPayloadError, PayloadCorruptedError, PayloadTooLargeError
+from invsteg.payload.errors import NoPayloadError, PayloadCorruptedError
 from invsteg.payload.sealed import (
     HEAD_PLAIN_LEN,
     PUBLIC_LOCATOR,
@@ -47,6 +47,7 @@ from invsteg.payload.sealed import (
     head_keys,
     new_message,
     unpack_v2,
+    wrong_bytes,
 )
 
 HEAD_NSYM = 28  # corrects 14 wrong bytes of the 48-byte head
@@ -170,15 +171,9 @@ class Message:
     def correction_used(self, means: np.ndarray, step: float) -> float:
         """The largest share of its correction capacity any codeword would spend reading
         ``means`` at ``step``: 1 or more fails."""
-        head = _wrong_bytes(self.head.read(means, step), self.head_bits) / (HEAD_NSYM // 2)
-        body = _wrong_bytes(self.body.read(means, step), self.body_bits) / (BODY_NSYM // 2)
+        head = wrong_bytes(self.head.read(means, step), self.head_bits) / (HEAD_NSYM // 2)
+        body = wrong_bytes(self.body.read(means, step), self.body_bits) / (BODY_NSYM // 2)
         return max(head, body)
-
-
-def _wrong_bytes(read: np.ndarray, wanted: np.ndarray) -> int:
-    """Wrong bytes in the worst 255-byte codeword."""
-    got = np.frombuffer(bits_to_bytes(read), np.uint8) != np.frombuffer(bits_to_bytes(wanted), np.uint8)
-    return int(np.add.reduceat(got.astype(np.int64), np.arange(0, got.size, 255)).max(initial=0))
 
 
 def _head_layout(cells: int, locator: bytes, grid: bytes) -> tuple[Segment, np.ndarray]:
@@ -217,10 +212,8 @@ def seal(
         passphrase=passphrase,
         locator=locator,
         random_bytes=random_bytes,
+        room=max_blob_bytes(cells),
     )
-    room = max_blob_bytes(cells)
-    if len(message.blob) > room:
-        raise PayloadTooLargeError(f"the payload needs {len(message.blob)} bytes; this grid holds {room}")
     head, rest = _head_layout(cells, locator, grid)
     return Message(
         head,

@@ -19,7 +19,6 @@ both. Nothing here imports torch.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import struct
@@ -27,20 +26,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
-from invsteg.errors import InputFileError
-from invsteg.ops.distortions import check_jpeg_quality, real_jpeg
+from invsteg.errors import InputFileError, PayloadError
+from invsteg.ops.distortions import check_jpeg_quality, decode_jpeg, encode_jpeg, real_downscale, real_jpeg
 from invsteg.ops.quantize import psnr
 from invsteg.payload import spread
 from invsteg.payload.container import RandomBytes, Unpacked
 from invsteg.payload.errors import (
     EmbeddingFailedError,
+    NoPayloadError,
     PassphraseNotExpectedError,
     PayloadCorruptedError,
     PayloadTooLargeError,
 )
-from invsteg.payload.sealed import PUBLIC_LOCATOR, locator_key
+from invsteg.payload.sealed import PUBLIC_LOCATOR, SALT_LEN, locator_key
 from invsteg.payload.sealed import overhead_bytes as container_overhead
 
 ROBUST_WIRE_ID = 16  # the header's model id for this channel (models use 1..15)
@@ -224,22 +223,17 @@ def capacity_bytes(
     return max(0, room - container_overhead(file_name, encrypted=encrypted))
 
 
-def resized(pixels: np.ndarray, scale: float) -> np.ndarray:
-    """Pillow bicubic resize by ``scale`` (what a chat app does), uint8 -> uint8."""
-    h, w = pixels.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
-
-
 def _write(
-    cover: np.ndarray, message: spread.Message, grid: Grid, step: float, settings: RobustSettings
+    cover: np.ndarray,
+    message: spread.Message,
+    axes: tuple[_Axis, _Axis],
+    weights: np.ndarray,
+    step: float,
+    settings: RobustSettings,
 ) -> np.ndarray:
-    """The 8-bit stego that carries ``message`` at ``step``, corrected after rounding."""
-    h, w = cover.shape[:2]
-    axes = grid.axes(w, h)
-    y = luma(cover)
-    weights = _cell_weights(y, axes)
-    edit = np.zeros((h, w))
+    """The 8-bit stego that carries ``message`` at ``step``, corrected after rounding;
+    ``weights``: :func:`_cell_weights` of the cover on ``axes``."""
+    edit = np.zeros(cover.shape[:2])
     stego = cover
     for _ in range(settings.write_rounds):
         change = message.change(cell_means(luma(stego), axes), step, weights)
@@ -253,7 +247,7 @@ def _write(
 def _attacked(stego: np.ndarray, quality: int, scales: tuple[float, ...]) -> dict[str, np.ndarray]:
     views = {"none": stego, f"jpeg{quality}": real_jpeg(stego, quality)}
     for scale in scales:
-        small = resized(stego, scale)
+        small = real_downscale(stego, scale)
         views[f"resize{scale}"] = small
         views[f"resize{scale}+jpeg{quality}"] = real_jpeg(small, quality)
     return views
@@ -262,12 +256,6 @@ def _attacked(stego: np.ndarray, quality: int, scales: tuple[float, ...]) -> dic
 def _correction(pixels: np.ndarray, message: spread.Message, grid: Grid, step: float) -> float:
     h, w = pixels.shape[:2]
     return message.correction_used(cell_means(luma(pixels), grid.axes(w, h)), step)
-
-
-def _encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 def embed_file(
@@ -306,7 +294,7 @@ def embed_file(
     encrypted = passphrase is not None
     room = capacity_bytes(w, h, file_name=file_name, encrypted=encrypted, settings=settings)
     locator = locator or locator_key(passphrase)
-    salt = random_bytes(16)
+    salt = random_bytes(SALT_LEN)  # one salt, whichever grid the file ends up on
     fitted = 0
     for grid in _embedding_grids(w, h, settings):
         try:
@@ -324,10 +312,12 @@ def embed_file(
             continue
         fitted += 1
         clean_before = False
+        axes = grid.axes(w, h)
+        weights = _cell_weights(luma(cover), axes)
         for attempt, step in enumerate(spread.STEPS, start=1):
-            stego = _write(cover, message, grid, step, settings)
-            jpeg = _encode_jpeg(stego, jpeg_output) if jpeg_output is not None else None
-            written = real_jpeg(stego, jpeg_output) if jpeg_output is not None else stego
+            stego = _write(cover, message, axes, weights, step, settings)
+            jpeg = encode_jpeg(stego, jpeg_output) if jpeg_output is not None else None
+            written = decode_jpeg(jpeg) if jpeg is not None else stego
             used = {
                 name: _correction(view, message, grid, step)
                 for name, view in _attacked(written, settings.jpeg_quality, settings.scales).items()
@@ -390,29 +380,40 @@ def extract_file(stego: np.ndarray, *, passphrase: str | None = None) -> Unpacke
     _check_image(stego, "stego")
     encrypted = passphrase is not None
     y = luma(stego)
+    try:
+        return _open_first(y, locator_key(passphrase), encrypted)
+    except NoPayloadError:
+        if encrypted and next(_heads(y, PUBLIC_LOCATOR), None) is not None:
+            raise PassphraseNotExpectedError(
+                "the payload is not encrypted, but a passphrase was given; extract without one"
+            ) from None
+        raise
+
+
+def _extracts(stego: np.ndarray, data: bytes, locator: bytes, encrypted: bool) -> bool:
+    """Whether a real extraction (grid search and all) of ``stego`` gives ``data`` back."""
+    try:
+        return _open_first(luma(stego), locator, encrypted).data == data
+    except PayloadError:
+        return False
+
+
+def _open_first(y: np.ndarray, locator: bytes, encrypted: bool) -> Unpacked:
+    """The file of the first head under ``locator`` whose body opens.
+
+    Raises:
+        NoPayloadError: no head.
+        PayloadCorruptedError: heads, but no body that opens (the first one's error).
+    """
     damaged: PayloadCorruptedError | None = None
-    for means, head in _heads(y, locator_key(passphrase)):
+    for means, head in _heads(y, locator):
         try:
             return spread.open_found(means, head, encrypted=encrypted)
         except PayloadCorruptedError as exc:  # a neighbouring step may read the head too
             damaged = damaged or exc
     if damaged is not None:
         raise damaged
-    if encrypted and next(_heads(y, PUBLIC_LOCATOR), None) is not None:
-        raise PassphraseNotExpectedError(
-            "the payload is not encrypted, but a passphrase was given; extract without one"
-        )
     raise spread.no_payload(encrypted)
-
-
-def _extracts(stego: np.ndarray, data: bytes, locator: bytes, encrypted: bool) -> bool:
-    """Whether a real extraction (grid search and all) of ``stego`` gives ``data`` back."""
-    for means, head in _heads(luma(stego), locator):
-        try:
-            return spread.open_found(means, head, encrypted=encrypted).data == data
-        except PayloadCorruptedError:
-            continue
-    return False
 
 
 def _heads(y: np.ndarray, locator: bytes) -> Iterator[tuple[np.ndarray, spread.Found]]:
