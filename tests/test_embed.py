@@ -524,3 +524,25 @@ def test_model_loading_errors(tiny_weights: Path, tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("INVSTEG_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(WeightsError):
         embedding.load_embedding_model()  # no shipped file here, whatever the registry says
+
+
+def test_device_option_of_embed_and_extract(cwd: Path, work: Path, tiny_stegcinn_weights: Path) -> None:
+    """--device picks where the model runs; a stego made on one device extracts on another
+    (on a GPU machine: made on CUDA, read on the CPU)."""
+    import torch
+
+    data = b"on any device"
+    weights = ["--weights", tiny_stegcinn_weights]
+    made = invsteg(
+        cwd, "embed-file", work / "cover.png", "-", "-o", "s.png", "--no-passphrase", "--device", "auto",
+        *weights, stdin=data,
+    )  # fmt: skip
+    assert made.rc == 0, made.err
+    back = invsteg(cwd, "extract-file", "s.png", "-o", "-", "--device", "cpu", *weights)
+    assert back.rc == 0, back.err
+    assert back.out == data
+    bad = invsteg(cwd, "extract-file", "s.png", "-o", "-", "--device", "tpu", *weights)
+    assert_error(bad, 2, "--device")
+    if not torch.cuda.is_available():
+        missing = invsteg(cwd, "extract-file", "s.png", "-o", "-", "--device", "cuda", *weights)
+        assert_error(missing, 2, "no CUDA device")

@@ -128,11 +128,24 @@ def test_cli_robust_round_trip_through_jpeg(tmp_path) -> None:
     assert compare(got, want)["psnr"] > compare(got, cover_pixels)["psnr"] + 5
 
 
+def test_cli_one_robust_secret_picks_the_one_secret_model(tmp_path) -> None:
+    cover, secret = EXAMPLES / "cover2.png", EXAMPLES / "secret.png"
+    run = invsteg(tmp_path, "hide", cover, secret, "--robust", "-o", "stego.jpg", "--quality", "75", "--json")
+    assert run.rc == 0, run.err
+    assert '"model": "robust-one"' in run.out.decode()
+    assert "reveal with `invsteg reveal --robust --model robust-one`" in run.err
+    run = invsteg(tmp_path, "reveal", "stego.jpg", "--robust", "--model", "robust-one", "-o", "s.png")
+    assert run.rc == 0, run.err
+    got = read_image(str(tmp_path / "s.png"), "s").pixels
+    want, cover_pixels = read_image(str(secret), "s").pixels, read_image(str(cover), "c").pixels
+    assert compare(got, want)["psnr"] > compare(got, cover_pixels)["psnr"] + 5
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["hide", "cover.png", "a.png", "b.png"], "only --robust hides several"),
-        (["hide", "cover.png", "a.png", "--robust"], "hides 2 secret image(s) per cover; 1 given"),
+        (["hide", "cover.png", "a.png", "--robust", "-m", "robust"], "hides 2 secret image(s) per cover"),
         (["reveal", "cover.png", "--robust", "-o", "out.png"], "put {i} in -o"),
         (["reveal", "cover.png", "--robust", "-o", "-"], "put {i} in -o"),
         (["hide", "cover.png", "a.png", "-m", "robust"], "is a 'robust' model"),

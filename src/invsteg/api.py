@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 LOSSLESS = ("PNG", "BMP", "TIFF")
 ROBUST = "robust"  # the name extraction reports for the robust channel
+ROBUST_ONE = "robust-one"  # hide --robust with one secret
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -68,6 +69,7 @@ __all__ = [
     "extract_file",
     "fit_secret",
     "hide",
+    "hiding_model_name",
     "letterbox",
     "load_hiding_model",
     "load_rescaler",
@@ -130,6 +132,16 @@ def load_hiding_model(
     return net.to(resolve_device(device))
 
 
+def hiding_model_name(model: str | None, *, robust: bool, secrets: int) -> str:
+    """The registered model ``hide`` uses: ``model``, else the task's default; with
+    ``robust`` and one secret, the one-secret robust model (cleaner and sturdier)."""
+    if model is not None:
+        return model
+    if robust:
+        return ROBUST_ONE if secrets == 1 else default_model(Task.ROBUST)
+    return DEFAULT_MODEL
+
+
 def secrets_per_cover(net: ImageHider) -> int:
     """How many secret images ``net`` hides in one cover (K)."""
     return net.config.secrets
@@ -173,7 +185,9 @@ def hide(
 
     if len(secrets) > 1 and not robust:
         raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
-    net = net or load_hiding_model(model, weights, robust=robust, device=device)
+    if net is None:
+        name = None if weights else hiding_model_name(model, robust=robust, secrets=len(secrets))
+        net = load_hiding_model(name, weights, robust=robust, device=device)
     if len(secrets) != (wanted := secrets_per_cover(net)):
         raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")
     result = hiding.hide(cover, *secrets, net=net, tile=tile)
@@ -238,6 +252,7 @@ def embed_file(
     weights: Path | str | None = None,
     max_rounds: int = 8,
     image_format: str = "PNG",
+    device: str = "cpu",
 ) -> tuple[bytes, EmbedReport]:
     """Hide ``data`` in ``cover``'s colours; the stego file's bytes (lossless ``image_format``)
     and the report of the verify-after-embed loop. Extracts bit-exact (:func:`extract_file`)."""
@@ -246,7 +261,7 @@ def embed_file(
     if image_format not in LOSSLESS:
         raise UsageError(f"{image_format} is lossy and would destroy the hidden file; write PNG")
     spec = embedding_spec(model)
-    net: ColourEmbedder = create_model(spec.name, weights=weights, task=Task.EMBED)
+    net: ColourEmbedder = create_model(spec.name, weights=weights, task=Task.EMBED).to(resolve_device(device))
     stego, report = embedding.embed_file(
         cover,
         data,
@@ -274,6 +289,7 @@ def extract_file(
     model: str | None = None,
     weights: Path | str | None = None,
     robust: bool = False,
+    device: str = "cpu",
 ) -> Extracted:
     """The file ``embed-file`` hid in ``stego``. Without ``model``/``weights`` every shipped
     embedding model is tried, the default first (stegos of older defaults still extract),
@@ -284,7 +300,9 @@ def extract_file(
         return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
     if model is None and weights is None:
         try:
-            unpacked, used = embedding.extract_file_any_model(stego, passphrase=passphrase)
+            unpacked, used = embedding.extract_file_any_model(
+                stego, passphrase=passphrase, device=resolve_device(device)
+            )
         except NoPayloadError as exc:
             try:
                 return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
@@ -292,7 +310,7 @@ def extract_file(
                 raise NoPayloadError(f"{exc}, and the robust channel") from None
         return Extracted(unpacked, used)
     spec = embedding_spec(model)
-    net = create_model(spec.name, weights=weights, task=Task.EMBED)
+    net = create_model(spec.name, weights=weights, task=Task.EMBED).to(resolve_device(device))
     unpacked = embedding.extract_file(stego, passphrase=passphrase, model=net)
     return Extracted(unpacked, str(weights) if weights else spec.name)
 

@@ -14,6 +14,7 @@ import typer
 from invsteg.cli._app import (
     DEFAULT_MAX_PIXELS,
     EMBED_MAX_PIXELS,
+    DeviceOption,
     ForceOption,
     JsonOption,
     MaxPixelsOption,
@@ -88,6 +89,7 @@ def embed_file(
     weights: WeightsOption = None,
     max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
     robust: RobustOption = False,
+    device: DeviceOption = "auto",
     jpeg: Annotated[
         int | None,
         typer.Option(
@@ -172,6 +174,7 @@ def embed_file(
         weights=weights,
         max_rounds=max_rounds,
         image_format=image_format,
+        device=device,
     )
     files.write_output(stego, output, force=force)
     if as_json:
@@ -278,6 +281,7 @@ def extract_file(
     robust: Annotated[
         bool, typer.Option("--robust", help="Only look for a file hidden with embed-file --robust.")
     ] = False,
+    device: DeviceOption = "auto",
     max_pixels: MaxPixelsOption = EMBED_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -305,7 +309,12 @@ def extract_file(
         def extract_one(path: Path) -> dict:
             stego_image = api.read_image(str(path), "stego", max_pixels=max_pixels)
             extracted = api.extract_file(
-                stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights, robust=robust
+                stego_image.pixels,
+                passphrase=passphrase.value,
+                model=chosen,
+                weights=weights,
+                robust=robust,
+                device=device,
             )
             unpacked = extracted.unpacked
             destination = str(out / extracted_name(safe_file_name(unpacked.file_name), out))
@@ -326,7 +335,12 @@ def extract_file(
     try:
         chosen = spec.name if model is not None or weights is not None else None
         extracted = api.extract_file(
-            stego_image.pixels, passphrase=passphrase.value, model=chosen, weights=weights, robust=robust
+            stego_image.pixels,
+            passphrase=passphrase.value,
+            model=chosen,
+            weights=weights,
+            robust=robust,
+            device=device,
         )
     except PassphraseNotExpectedError:
         unset = f"unset {PASSPHRASE_ENV} or " if passphrase.from_environment else ""

@@ -95,6 +95,7 @@ def hide(
         api.read_image(s, f"secret {i + 1}", max_pixels=max_pixels) for i, s in enumerate(secrets)
     ]
     notes(cover_image, *secret_images)
+    chosen = api.hiding_model_name(model, robust=robust, secrets=len(secrets))
     stego = api.hide(
         cover_image.pixels,
         [s.pixels for s in secret_images],
@@ -117,7 +118,7 @@ def hide(
         emit_json(
             {
                 "stego": output,
-                "model": str(weights) if weights else model or ("robust" if robust else api.DEFAULT_MODEL),
+                "model": str(weights) if weights else chosen,
                 "size": list(cover_image.size),
                 "secrets": len(secrets),
                 "secret_size": [width, height],
@@ -127,6 +128,9 @@ def hide(
         )
     elif output != "-":
         say(f"wrote {output} (stego PSNR {stego.psnr_db:.2f} dB vs cover)")
+    if chosen == api.ROBUST_ONE and model is None and not weights:
+        reveal = f"invsteg reveal --robust --model {api.ROBUST_ONE}"
+        say(f"one secret: hidden with {api.ROBUST_ONE}; reveal with `{reveal}`")
 
 
 def _hide_folders(
@@ -156,7 +160,8 @@ def _hide_folders(
                 "they are paired by sorted name"
             )
     out = output_folder(output, "hide")
-    net = api.load_hiding_model(model, weights, robust=robust, device=device)
+    name = None if weights else api.hiding_model_name(model, robust=robust, secrets=len(secrets))
+    net = api.load_hiding_model(name, weights, robust=robust, device=device)
 
     def hide_one(cover: Path, pair: tuple[Path, ...]) -> dict:
         destination = str(out / f"{cover.stem}.stego.png")

@@ -42,7 +42,7 @@ def ssim(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5) -> Tensor:
     averaged over channels."""
     a, b = a.double(), b.double()
     c = a.shape[1]
-    kernel = _gaussian_window(window, sigma, a.dtype).expand(c, 1, window, window)
+    kernel = _gaussian_window(window, sigma, a.dtype).to(a.device).expand(c, 1, window, window)
 
     def blur(x: Tensor) -> Tensor:
         return F.conv2d(x, kernel, groups=c)

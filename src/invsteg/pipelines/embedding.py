@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from invsteg.pipelines.embed_types import Capacity, EmbedReport, EmbedSettings
 from invsteg.pipelines.latents import carrier_mask, check_channels, read_latents
 from invsteg.pipelines.steering import Steering, steer
 from invsteg.zoo import DEFAULT_EMBED_MODEL, Task, create_model, get_spec, list_models
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Capacity",
@@ -389,7 +392,9 @@ def extract_file(
     return _open(stego, model, channels, passphrase, locator)
 
 
-def extract_file_any_model(stego: np.ndarray, *, passphrase: str | None = None) -> tuple[Unpacked, str]:
+def extract_file_any_model(
+    stego: np.ndarray, *, passphrase: str | None = None, device: str | torch.device = "cpu"
+) -> tuple[Unpacked, str]:
     """:func:`extract_file` with each registered embedding model whose weights are present,
     the default first, until one finds a payload; returns it and that model's name.
 
@@ -413,7 +418,7 @@ def extract_file_any_model(stego: np.ndarray, *, passphrase: str | None = None) 
     first_error: NoPayloadError | None = None
     for name in names:
         try:
-            model = load_embedding_model(name)
+            model = load_embedding_model(name).to(device)
         except WeightsError:
             if name == default:
                 raise

@@ -13,7 +13,9 @@ class LossWeights:
     Hiding (HiNet's terms, MSE on the 0..255 scale): ``guide`` stego vs cover,
     ``reconstruction`` revealed vs secret, ``low_frequency`` LL subbands of stego vs cover.
     Robust hiding adds ``enhance`` (restored vs clean stego), ``level`` (estimated vs applied
-    distortion) and ``lost`` (predicted vs true lost part).
+    distortion) and ``lost`` (predicted vs true lost part). Both hiding tasks can add
+    ``pattern`` (the change's strongest sinusoids, :func:`~invsteg.train.losses.spectral_peaks`)
+    and ``chroma`` (the change of R-G and B-G), off by default.
     Embedding: ``nll`` (nats per ab value); ``latent_error``, ``sign_margin`` and ``gamut``
     switch on the rounding-aware stage 2.
     Rescaling (IRN's terms): ``fit`` small image vs bicubic thumbnail, ``latent`` z to 0,
@@ -26,6 +28,8 @@ class LossWeights:
     enhance: float = 0.5
     level: float = 10.0
     lost: float = 0.1
+    pattern: float = 0.0
+    chroma: float = 0.0
     nll: float = 1.0
     latent_error: float = 0.0
     sign_margin: float = 0.0

@@ -13,12 +13,12 @@ import math
 import torch
 from torch import Tensor, nn
 
-from invsteg.eval.metrics import psnr
+from invsteg.eval.metrics import psnr, rgb_to_y, ssim
 from invsteg.ops.attacks import AttackConfig, AttackMixer, gaussian_noise, jpeg_approx
 from invsteg.ops.color import lab_to_rgb, rgb_to_lab
 from invsteg.ops.quantize import round_8bit
 from invsteg.train.config import TrainConfig
-from invsteg.train.losses import low_frequency, mse_255
+from invsteg.train.losses import chroma, low_frequency, mse_255, peak_amplitudes, spectral_peaks
 
 Terms = dict[str, Tensor]
 
@@ -29,6 +29,24 @@ def _weighted(terms: Terms, config: TrainConfig) -> Tensor:
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
+
+
+def _visibility_terms(stego: Tensor, cover: Tensor, config: TrainConfig) -> Terms:
+    """The optional penalties on a visible change, only those with a weight (they cost an FFT)."""
+    terms = {}
+    if config.loss.pattern > 0:
+        terms["pattern"] = spectral_peaks(stego - cover)
+    if config.loss.chroma > 0:
+        terms["chroma"] = chroma(stego - cover)
+    return terms
+
+
+def _visibility(stego: Tensor, cover: Tensor) -> dict[str, list[float]]:
+    """Per image: the strongest sinusoid of the rounded change (levels) and SSIM on luminance."""
+    return {
+        "pattern": peak_amplitudes(stego - cover, top=1).amax(dim=(1, 2)).tolist(),
+        "ssim_y": ssim(rgb_to_y(stego), rgb_to_y(cover)).tolist(),
+    }
 
 
 class HidingObjective(nn.Module):
@@ -50,24 +68,27 @@ class HidingObjective(nn.Module):
             "guide": mse_255(stego, cover),
             "reconstruction": mse_255(revealed, secret),
             "low_frequency": mse_255(low_frequency(stego), low_frequency(cover)),
-        }
+        } | _visibility_terms(stego, cover, self.config)
         return _weighted(terms, self.config), terms
 
     @torch.no_grad()
     def validate(self, model: nn.Module, covers: Tensor, batch: int = 4) -> dict[str, float]:
-        """Cover i hides secret i+1; stego rounded to 8 bits; mean PSNRs (RGB)."""
+        """Cover i hides secret i+1; stego rounded to 8 bits; mean PSNRs (RGB) and the
+        stego's strongest pattern (levels)."""
         secrets = covers.roll(-1, dims=0)
-        stego_psnrs, secret_psnrs = [], []
+        stego_psnrs, secret_psnrs, patterns = [], [], []
         for start in range(0, len(covers), batch):
             cover, secret = covers[start : start + batch], secrets[start : start + batch]
             stego = round_8bit(model.hide(cover, secret)[0])
             (revealed,) = model.reveal(stego)
             stego_psnrs += psnr(stego, cover).tolist()
             secret_psnrs += psnr(round_8bit(revealed), secret).tolist()
+            patterns += _visibility(stego, cover)["pattern"]
         return {
             "val_stego_psnr": _mean(stego_psnrs),
             "val_secret_psnr": _mean(secret_psnrs),
             "val_worst_secret_psnr": min(secret_psnrs),
+            "val_pattern": _mean(patterns),
         }
 
     @staticmethod
@@ -180,13 +201,14 @@ class RobustObjective(nn.Module):
             "enhance": mse_255(bands, self.model.bands(stego)),
             "level": (level_estimate - level).square().mean(),
             "lost": mse_255(predicted_lost, lost),
-        }
+        } | _visibility_terms(stego, cover, self.config)
         return _weighted(terms, self.config), terms
 
     @torch.no_grad()
     def validate(self, model: nn.Module, covers: Tensor, batch: int = 4) -> dict[str, float]:
         """Cover i hides images i+1..i+K; revealed after rounding, JPEG Q75 (approximation)
-        and Gaussian noise 5/255, all rounded to 8 bits; mean PSNRs (RGB)."""
+        and Gaussian noise 5/255, all rounded to 8 bits; mean PSNRs (RGB); the stego's
+        strongest pattern (levels) and SSIM-Y."""
         secrets_count = model.config.secrets
         generator = torch.Generator(device=covers.device).manual_seed(0)
         channels = {
@@ -195,25 +217,31 @@ class RobustObjective(nn.Module):
             "noise5": lambda x: gaussian_noise(x, 5 / 255, generator),
         }
         stego_psnrs: list[float] = []
+        visibility: dict[str, list[float]] = {"pattern": [], "ssim_y": []}
         revealed_psnrs: dict[str, list[float]] = {name: [] for name in channels}
         for start in range(0, len(covers), batch):
             cover = covers[start : start + batch]
             secrets = [covers.roll(-k, dims=0)[start : start + batch] for k in range(1, secrets_count + 1)]
             stego = round_8bit(model.hide(cover, *secrets)[0])
             stego_psnrs += psnr(stego, cover).tolist()
+            for name, values in _visibility(stego, cover).items():
+                visibility[name] += values
             for name, attack in channels.items():
                 revealed = model.reveal(round_8bit(attack(stego)))
                 for r, s in zip(revealed, secrets, strict=True):
                     revealed_psnrs[name] += psnr(round_8bit(r), s).tolist()
         metrics = {"val_stego_psnr": _mean(stego_psnrs)}
+        metrics |= {f"val_{name}": _mean(values) for name, values in visibility.items()}
         metrics |= {f"val_secret_psnr_{name}": _mean(values) for name, values in revealed_psnrs.items()}
         return metrics
 
     @staticmethod
     def score(metrics: dict[str, float]) -> float:
         revealed = [v for k, v in metrics.items() if k.startswith("val_secret_psnr_")]
-        # Below the 33 dB stego floor, every dB of stego counts triple.
-        return _mean(revealed) + 3 * min(0.0, metrics["val_stego_psnr"] - 33.0)
+        # Below the 33 dB stego floor, every dB of stego counts triple; so does every level
+        # of visible pattern above 1.
+        visible = max(0.0, metrics.get("val_pattern", 0.0) - 1.0)
+        return _mean(revealed) + 3 * min(0.0, metrics["val_stego_psnr"] - 33.0) - 3 * visible
 
 
 def bicubic_thumbnail(image: Tensor, scale: int) -> Tensor:

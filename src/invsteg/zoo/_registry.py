@@ -120,6 +120,18 @@ SPECS: tuple[ModelSpec, ...] = (
         "resizing and blur (container enhancer + lost-part predictor around an 8-block HiNet core)",
     ),
     ModelSpec(
+        name="robust-one",
+        task=Task.ROBUST,
+        architecture="robust",
+        config=_frozen(**(_ROBUST | {"secrets": 1}), scale=4),
+        weights="robust-one.safetensors",
+        wire_id=12,
+        quality="val 256 px, 1 secret: stego 42.2 dB; secret 30.4 clean, 27.1 JPEG Q75, "
+        "28.6 noise 5/255, 29.1 resize 0.5x",
+        description="robust mode for one secret (hide --robust with one secret picks it): "
+        "a cleaner stego and a sturdier secret than robust's two",
+    ),
+    ModelSpec(
         name="robust-detail",
         task=Task.ROBUST,
         architecture="robust",
@@ -128,7 +140,8 @@ SPECS: tuple[ModelSpec, ...] = (
         wire_id=7,
         quality="val 256 px, 2 secrets: stego 33.9 dB; secrets 32.3 clean, 21.4 JPEG Q75, "
         "30.1 noise 5/255, 24.6 resize 0.5x",
-        description="robust's architecture in 2x2 block means: sharper secrets, less robust to JPEG",
+        description="robust's first architecture in 2x2 block means: sharper secrets, less robust "
+        "to JPEG, and a visible stripe pattern (benchmarks/results.md)",
     ),
     ModelSpec(
         name="irn-x2",
