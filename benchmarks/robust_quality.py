@@ -1,5 +1,5 @@
-"""Robust mode against real attacks: the robust models (2 secrets) beside the default hiding
-model (1 secret), on the val split's 256x256 centre crops.
+"""Robust mode against real attacks: the robust models (2 secrets, and robust-one's 1) beside
+the default hiding model (1 secret), on the val split's 256x256 centre crops.
 
 Cover i hides val images i+1 (and i+2); the stego is saved as PNG, then attacked with
 real Pillow JPEG, numpy Gaussian noise, Pillow down-and-up resizing (not the training
@@ -18,6 +18,7 @@ from statistics import mean
 
 import numpy as np
 
+from invsteg.eval.pattern import pattern_strength
 from invsteg.eval.quality import compare
 from invsteg.eval.views import apply_view
 from invsteg.models.contracts import ImageHider
@@ -44,11 +45,13 @@ def evaluate(net: ImageHider, images: list[np.ndarray]) -> dict:
     """Mean stego PSNR/SSIM and, per attack, mean revealed PSNR/SSIM over all secrets."""
     k = hiding.secrets_per_cover(net)
     stego_scores: list[dict[str, float]] = []
+    patterns: list[float] = []
     revealed: dict[str, list[dict[str, float]]] = {name: [] for name in ATTACKS}
     for i, cover in enumerate(images):
         secrets = [images[(i + j) % len(images)] for j in range(1, k + 1)]
         stego = hiding.hide(cover, *secrets, net=net).stego
         stego_scores.append(compare(stego, cover))
+        patterns.append(pattern_strength(cover, stego)["worst"])
         for name, attack in ATTACKS.items():
             for got, want in zip(hiding.reveal_all(attack(stego), net=net), secrets, strict=True):
                 revealed[name].append(compare(got, want))
@@ -57,6 +60,11 @@ def evaluate(net: ImageHider, images: list[np.ndarray]) -> dict:
         name: {m: mean(s[m] for s in scores) for m in ("psnr", "ssim")}
         | {"worst": min(s["psnr"] for s in scores)}
         for name, scores in revealed.items()
+    }
+    stego |= {
+        "pattern": mean(patterns),
+        "worst pattern": max(patterns),
+        "worst psnr": min(s["psnr"] for s in stego_scores),
     }
     return {"secrets": k, "stego": stego, "revealed": per_attack}
 
@@ -83,40 +91,59 @@ def main() -> None:
         help="also run these robust weights at scale 1 (hiding in pixels, as RIIS does)",
     )
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--views", default="center256,whole512")
+    parser.add_argument("--models", default="robust,robust-one,robust-detail,hinet-small")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
-    images = [np.asarray(apply_view(load_rgb(p), "center256")) for p in image_paths(args.val)[: args.limit]]
-    models = {
-        "robust (2 secrets, 4x4 blocks)": hiding.load_hiding_model(
+    photos = [load_rgb(p) for p in image_paths(args.val)[: args.limit]]
+    views = args.views.split(",")
+    loaders = {
+        "robust (2 secrets, 4x4 blocks)": lambda: hiding.load_hiding_model(
             "robust", args.robust_weights, robust=True
         ),
-        "robust-detail (2 secrets, 2x2 blocks)": hiding.load_hiding_model("robust-detail", robust=True),
-        "hinet-small (default, 1 secret)": hiding.load_hiding_model(),
+        "robust-one (1 secret, 4x4 blocks)": lambda: hiding.load_hiding_model("robust-one", robust=True),
+        "robust-detail (2 secrets, 2x2 blocks)": lambda: hiding.load_hiding_model(
+            "robust-detail", robust=True
+        ),
+        "hinet-small (default, 1 secret)": lambda: hiding.load_hiding_model(),
     }
+    wanted = args.models.split(",")
+    models = {name: load() for name, load in loaders.items() if name.split()[0] in wanted}
     if args.pixel_weights:
         models["robust at scale 1 (in pixels)"] = pixel_model(args.pixel_weights)
-    results = {name: evaluate(net, images) for name, net in models.items()}
+    results = {
+        (name, view): evaluate(net, [np.asarray(apply_view(p, view)) for p in photos])
+        for view in views
+        for name, net in models.items()
+    }
     command = command_line(__file__)
     lines = [
         START,
         "## Robust mode under real attacks",
         "",
-        f"{date.today()}, `{command}`: {len(images)} val images, 256x256 centre crops; cover i hides "
+        f"{date.today()}, `{command}`: {len(photos)} val images per view ({', '.join(views)}); cover i hides "
         "images i+1 (, i+2); stego saved as PNG, attacked with Pillow JPEG / numpy noise / Pillow "
         "bicubic down-up / Pillow Gaussian blur, then revealed. Secret PSNR in dB (SSIM), mean over "
         "all secrets; worst image in brackets. Issue 5 floors: "
         + ", ".join(f"{k} >= {v:g}" for k, v in TARGETS.items())
         + " (stego >= 33).",
         "",
-        "| model | stego PSNR (SSIM) | " + " | ".join(ATTACKS) + " |",
-        "|---|---|" + "---|" * len(ATTACKS),
+        "Pattern: the stego's strongest sinusoid (period >= 4 px) in levels, mean [worst] "
+        "(`invsteg.eval.pattern`; issue 13: <= 1).",
+        "",
+        "| model | view | stego PSNR (SSIM) [worst] | pattern | " + " | ".join(ATTACKS) + " |",
+        "|---|---|---|---|" + "---|" * len(ATTACKS),
     ]
-    for name, result in results.items():
-        cells = [f"{result['stego']['psnr']:.2f} ({result['stego']['ssim']:.3f})"]
+    for (name, view), result in results.items():
+        st = result["stego"]
+        cells = [
+            f"{st['psnr']:.2f} ({st['ssim']:.3f}) [{st['worst psnr']:.1f}]",
+            f"{st['pattern']:.2f} [{st['worst pattern']:.2f}]",
+        ]
         for attack in ATTACKS:
             r = result["revealed"][attack]
             cells.append(f"{r['psnr']:.2f} ({r['ssim']:.3f}) [{r['worst']:.1f}]")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {view} | " + " | ".join(cells) + " |")
     lines.append(END)
     publish(START, END, args.out, lines)
 

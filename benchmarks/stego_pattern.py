@@ -59,6 +59,7 @@ def main() -> None:
     embedders = {
         "hinet-small (hide, default)": hider("hinet-small", False),
         "robust (hide --robust, 2 secrets)": hider("robust", True),
+        "robust-one (hide --robust, 1 secret)": hider("robust-one", True),
         "robust-detail (2 secrets)": hider("robust-detail", True),
         "embed-file --robust (256 B)": robust_file,
     }

@@ -114,8 +114,8 @@ SPECS: tuple[ModelSpec, ...] = (
         config=_frozen(**_ROBUST, scale=4),
         weights="robust.safetensors",
         wire_id=4,
-        quality="val 256 px, 2 secrets: stego 35.2 dB; secrets 33.0 clean, 24.1 JPEG Q75, "
-        "31.5 noise 5/255, 32.2 resize 0.5x",
+        quality="val 256 px, 2 secrets: stego 41.2 dB, pattern 2.2 levels; secrets 32.1 clean, "
+        "23.5 JPEG Q75, 29.0 noise 5/255, 31.2 resize 0.5x",
         description="robust mode: 2 secrets hidden in 4x4 block means, survive JPEG, noise, "
         "resizing and blur (container enhancer + lost-part predictor around an 8-block HiNet core)",
     ),
@@ -126,8 +126,8 @@ SPECS: tuple[ModelSpec, ...] = (
         config=_frozen(**(_ROBUST | {"secrets": 1}), scale=4),
         weights="robust-one.safetensors",
         wire_id=12,
-        quality="val 256 px, 1 secret: stego 42.2 dB; secret 30.4 clean, 27.1 JPEG Q75, "
-        "28.6 noise 5/255, 29.1 resize 0.5x",
+        quality="val 256 px, 1 secret: stego 44.1 dB, pattern 1.1 levels; secret 29.3 clean, "
+        "26.5 JPEG Q75, 27.0 noise 5/255, 29.9 resize 0.5x",
         description="robust mode for one secret (hide --robust with one secret picks it): "
         "a cleaner stego and a sturdier secret than robust's two",
     ),
