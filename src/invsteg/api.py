@@ -186,7 +186,7 @@ def hide(
     if len(secrets) > 1 and not robust:
         raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
     if net is None:
-        name = None if weights else hiding_model_name(model, robust=robust, secrets=len(secrets))
+        name = model if weights else hiding_model_name(model, robust=robust, secrets=len(secrets))
         net = load_hiding_model(name, weights, robust=robust, device=device)
     if len(secrets) != (wanted := secrets_per_cover(net)):
         raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")

@@ -160,7 +160,7 @@ def _hide_folders(
                 "they are paired by sorted name"
             )
     out = output_folder(output, "hide")
-    name = None if weights else api.hiding_model_name(model, robust=robust, secrets=len(secrets))
+    name = model if weights else api.hiding_model_name(model, robust=robust, secrets=len(secrets))
     net = api.load_hiding_model(name, weights, robust=robust, device=device)
 
     def hide_one(cover: Path, pair: tuple[Path, ...]) -> dict:
