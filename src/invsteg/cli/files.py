@@ -298,6 +298,7 @@ def extract_file(
     from invsteg.payload import PassphraseNotExpectedError, safe_file_name
 
     read_from = inputs(stego, weights, passphrase_file)
+    extract = partial(api.extract_file, weights=weights, robust=robust, device=device)
     if robust and (model is not None or weights is not None):
         raise UsageError("--robust uses no model: leave out --model and --weights")
     if is_folder(stego):
@@ -308,14 +309,7 @@ def extract_file(
 
         def extract_one(path: Path) -> dict:
             stego_image = api.read_image(str(path), "stego", max_pixels=max_pixels)
-            extracted = api.extract_file(
-                stego_image.pixels,
-                passphrase=passphrase.value,
-                model=chosen,
-                weights=weights,
-                robust=robust,
-                device=device,
-            )
+            extracted = extract(stego_image.pixels, passphrase=passphrase.value, model=chosen)
             unpacked = extracted.unpacked
             destination = str(out / extracted_name(safe_file_name(unpacked.file_name), out))
             files.check_output(destination, force=force, inputs=read_from)
@@ -334,14 +328,7 @@ def extract_file(
     passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=False)
     try:
         chosen = spec.name if model is not None or weights is not None else None
-        extracted = api.extract_file(
-            stego_image.pixels,
-            passphrase=passphrase.value,
-            model=chosen,
-            weights=weights,
-            robust=robust,
-            device=device,
-        )
+        extracted = extract(stego_image.pixels, passphrase=passphrase.value, model=chosen)
     except PassphraseNotExpectedError:
         unset = f"unset {PASSPHRASE_ENV} or " if passphrase.from_environment else ""
         raise PassphraseNotExpectedError(
