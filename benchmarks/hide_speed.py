@@ -5,8 +5,15 @@ this measures hide and reveal wall time, megapixels per second and peak RSS. Eve
 configuration runs in a fresh subprocess (this script with ``--one``) so that one
 configuration's peak RSS cannot hide another's. Each subprocess also times a baseline
 (hinet-small, fp32, 1 MP by default) after reading its peak RSS, and the ratio to that
-baseline is reported, since the machine may be noisy. It also times ``invsteg --help``
-and checks that ``import invsteg.cli`` does not import torch.
+baseline is reported, since the machine may be noisy. The same subprocess counts the
+model's FLOPs and measures the machine's practical fp32 peak (a large matmul and a 3x3
+convolution), so each row reports the share of that peak the model reaches. It also times
+``invsteg --help`` and checks that ``import invsteg.cli`` does not import torch.
+
+With ``--official DIR`` (a checkout of the official HiNet code, TomTomTommi/HiNet) it also
+times, alternating in one run, the whole ``invsteg hide`` command on a 1024x1024 cover
+(import, shipped weights, PNG in and out) against the official network's forward alone on
+the same size, and reports the ratio.
 
 Models get random weights (:func:`invsteg.zoo._pretrained.random_model`): speed does not depend
 on the weight values, and so this runs where weights are not shipped.
@@ -14,6 +21,7 @@ on the weight values, and so this runs where weights are not shipped.
     python benchmarks/hide_speed.py                 # 0.25, 1 and 12 MP (slow)
     python benchmarks/hide_speed.py --quick         # 64x64 and 128x96, for CI and dev
     python benchmarks/hide_speed.py --sizes 512x512,4000x3000 --models hinet-small
+    python benchmarks/hide_speed.py --official /tmp/hinet_official --sizes 1024x1024
 
 The results table goes to stdout and replaces this script's section of ``--out``
 (between ``<!-- hide_speed:start -->`` and ``<!-- hide_speed:end -->``).
@@ -93,6 +101,8 @@ class Result:
     threads: int | None = None
     torch_version: str | None = None
     error: str | None = None
+    flops_per_pixel: float | None = None  # one hide + one reveal, 2 per multiply-add
+    peak_gflops: dict[str, float] = field(default_factory=dict)  # this subprocess's practical peak
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -112,6 +122,18 @@ class Result:
         if self.hide_s is None or self.reveal_s is None or not self.baseline_s:
             return None
         return (self.hide_s + self.reveal_s) / self.baseline_s
+
+    @property
+    def gflops(self) -> float | None:
+        """The model's arithmetic rate over one hide and one reveal, GFLOP/s."""
+        if self.flops_per_pixel is None or self.hide_s is None or self.reveal_s is None:
+            return None
+        return self.flops_per_pixel * self.width * self.height / (self.hide_s + self.reveal_s) / 1e9
+
+    def share_of_peak(self, kind: str) -> float | None:
+        """:attr:`gflops` over the ``kind`` ("matmul" or "conv3x3") peak of its subprocess."""
+        peak = self.peak_gflops.get(kind)
+        return None if self.gflops is None or not peak else self.gflops / peak
 
 
 # --- inside one subprocess ------------------------------------------------------------
@@ -193,6 +215,47 @@ def time_hide_reveal(
     return min(hides), min(reveals), len(hides)
 
 
+def practical_peak(repeats: int = 5) -> dict[str, float]:
+    """GFLOP/s (2 per multiply-add) of two dense fp32 kernels on this process's threads,
+    best of ``repeats``: a 2048x2048 matmul, and a 64 -> 64 channel 3x3 convolution of a
+    256x256 map (the kind of layer the models are made of, at a width that fills the
+    vector units)."""
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 2048, 2048, generator=generator)
+    x = torch.randn(1, 64, 256, 256, generator=generator)
+    w = torch.randn(64, 64, 3, 3, generator=generator)
+    kernels = {
+        "matmul": (lambda: a @ b, 2 * 2048**3),
+        "conv3x3": (lambda: F.conv2d(x, w, padding=1), 2 * 64 * 64 * 9 * 256 * 256),
+    }
+    peaks = {}
+    with torch.inference_mode():
+        for name, (kernel, flops) in kernels.items():
+            kernel()  # warm-up: oneDNN picks and caches its primitive
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                kernel()
+                times.append(time.perf_counter() - start)
+            peaks[name] = flops / min(times) / 1e9
+    return peaks
+
+
+def flops_per_pixel(net: Any, precision: str, tile: int, side: int = 256) -> float:
+    """FLOPs of one hide and one reveal per cover pixel, counted by torch's
+    ``FlopCounterMode`` on a ``side x side`` cover (the models are fully convolutional, so
+    the count per pixel does not depend on the size)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        _hide_reveal_once(net, smooth_noise(side, side, 3), smooth_noise(side, side, 4), precision, tile)
+    return counter.get_total_flops() / side**2
+
+
 def run_one(config: Config) -> Result:
     """Measure ``config`` in this process; peak RSS is read before the baseline runs."""
     import torch
@@ -207,6 +270,8 @@ def run_one(config: Config) -> Result:
         net, config.width, config.height, config.precision, config.repeats, config.budget_s, config.tile
     )
     result.peak_rss_mb = peak_rss_mb()
+    result.flops_per_pixel = flops_per_pixel(net, config.precision, config.tile)
+    result.peak_gflops = practical_peak()
     del net
     gc.collect()
     baseline_net = _load_net(BASELINE_MODEL)
@@ -221,6 +286,75 @@ def run_one(config: Config) -> Result:
     )
     result.baseline_s = baseline_hide + baseline_reveal
     return result
+
+
+def official_forward_s(directory: Path, side: int, threads: int | None) -> float:
+    """Seconds of the official HiNet's forward (its DWT of cover and secret, then its
+    16-block network) on a ``side x side`` pair, ``torch.no_grad``, random weights (the
+    speed does not depend on them), after a 64x64 warm-up. Imports the official modules
+    from ``directory``, as its own test.py does."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    sys.path.insert(0, str(directory))
+    import modules.Unet_common as common  # type: ignore[import-not-found]
+    from model import Model  # type: ignore[import-not-found]
+
+    torch.manual_seed(0)
+    net, dwt = Model().eval(), common.DWT()
+
+    def forward(size: int) -> float:
+        cover, secret = torch.rand(2, 1, 3, size, size)
+        start = time.perf_counter()
+        with torch.no_grad():
+            net(torch.cat((dwt(cover), dwt(secret)), 1))
+        return time.perf_counter() - start
+
+    forward(64)
+    return forward(side)
+
+
+def whole_hide_s(workdir: Path, side: int) -> float:
+    """Wall seconds of ``invsteg hide cover.png secret.png -o stego.png`` on ``side x side``
+    PNGs in a fresh process: import, shipped weights, reading and writing included."""
+    from PIL import Image
+
+    cover, secret, stego = (workdir / f"{name}.png" for name in ("cover", "secret", "stego"))
+    for path, seed in ((cover, 5), (secret, 6)):
+        if not path.exists():
+            Image.fromarray(smooth_noise(side, side, seed)).save(path)
+    command = [*invsteg_command(), "-q", "hide", str(cover), str(secret), "-o", str(stego), "--force"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def compare_with_official(directory: Path, side: int, rounds: int, threads: int | None) -> dict[str, Any]:
+    """Best of ``rounds`` alternating runs of the whole ``invsteg hide`` command and of the
+    official forward (each in its own process), same size and threads."""
+    import tempfile
+
+    ours, official = [], []
+    command = [sys.executable, str(Path(__file__).resolve()), "--official-one", str(directory)]
+    command += ["--official-side", str(side)] + (["--threads", str(threads)] if threads else [])
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(rounds):
+            ours.append(whole_hide_s(Path(workdir), side))
+            proc = subprocess.run(command, capture_output=True, text=True, check=True)
+            official.append(float(proc.stdout.strip().splitlines()[-1]))
+    return {"side": side, "ours_s": min(ours), "official_s": min(official), "rounds": rounds}
+
+
+def official_line(comparison: dict[str, Any]) -> str:
+    side, ours, official = comparison["side"], comparison["ours_s"], comparison["official_s"]
+    return (
+        f"Against the official HiNet code (best of {comparison['rounds']} alternating runs, "
+        f"{side}x{side}): the whole `invsteg hide` command (default model, shipped weights, "
+        f"`import torch`, PNG in and out) took {ours:.2f} s; the official network's forward "
+        f"alone (its DWT and 16 blocks, random weights, `torch.no_grad`) took {official:.2f} s: "
+        f"**{official / ours:.1f}x** (target >= 6x, aim 8x)."
+    )
 
 
 # --- the parent: subprocesses, CLI checks, report --------------------------------------
@@ -320,22 +454,28 @@ def _sig(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
 def results_table(results: list[Result]) -> str:
     rows = [
-        "| model | MP | precision | hide s | reveal s | MP/s | peak RSS MB | ratio vs baseline |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| model | MP | precision | hide s | reveal s | MP/s | GFLOP/s | of matmul / conv peak "
+        "| peak RSS MB | ratio vs baseline |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r.error:
             rows.append(
                 f"| {r.model} | {r.megapixels:.3g} ({r.width}x{r.height}) | {r.precision} "
-                f"| failed: {r.error.replace('|', '/')} | | | | |"
+                f"| failed: {r.error.replace('|', '/')} | | | | | | |"
             )
             continue
         rows.append(
             f"| {r.model} | {r.megapixels:.3g} ({r.width}x{r.height}) | {r.precision} "
             f"| {_fmt(r.hide_s, 3)} | {_fmt(r.reveal_s, 3)} | {_sig(r.mp_per_s)} "
-            f"| {_fmt(r.peak_rss_mb, 0)} | {_fmt(r.ratio, 2)} |"
+            f"| {_fmt(r.gflops, 1)} | {_percent(r.share_of_peak('matmul'))} / "
+            f"{_percent(r.share_of_peak('conv3x3'))} | {_fmt(r.peak_rss_mb, 0)} | {_fmt(r.ratio, 2)} |"
         )
     return "\n".join(rows)
 
@@ -391,7 +531,10 @@ def render_section(
             "around `hiding.hide`/`hiding.reveal`. Each row ran in its own subprocess; peak RSS "
             "(`ru_maxrss`, MB = 10^6 bytes) is read there before the baseline runs. The ratio is the "
             f"row's (hide + reveal) time over {BASELINE_MODEL} {BASELINE_PRECISION} at {bw}x{bh} "
-            f"({bw * bh / 1e6:.3g} MP), timed in the same subprocess, so it survives a noisy machine.",
+            f"({bw * bh / 1e6:.3g} MP), timed in the same subprocess, so it survives a noisy machine. "
+            "GFLOP/s: the FLOPs of one hide and one reveal (torch's `FlopCounterMode`, 2 per "
+            "multiply-add) over their time; the peaks are measured in the same subprocess: a "
+            "2048x2048 fp32 matmul and a 64-channel 3x3 convolution of a 256x256 map, best of 5.",
             "",
             target_line(results),
             "",
@@ -451,6 +594,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MODEL[:PRECISION]=MP",
         help="skip MODEL (at PRECISION) above MP megapixels",
     )
+    parser.add_argument(
+        "--official",
+        type=Path,
+        help="official HiNet checkout: also compare the whole hide command with its forward",
+    )
+    parser.add_argument(
+        "--official-rounds", type=int, default=2, help="alternating rounds of that comparison (2)"
+    )
+    parser.add_argument("--official-side", type=int, default=1024, help=argparse.SUPPRESS)
+    parser.add_argument("--official-one", type=Path, help=argparse.SUPPRESS)  # internal
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one Config as JSON
     args = parser.parse_args(argv)
     if args.sizes is None:
@@ -477,6 +630,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.official_one:
+        print(official_forward_s(args.official_one, args.official_side, args.threads), flush=True)
+        return 0
     if args.one:
         result = run_one(Config(**json.loads(args.one)))
         print(RESULT_PREFIX + json.dumps(asdict(result)), flush=True)
@@ -511,6 +667,12 @@ def main(argv: list[str] | None = None) -> int:
     cli = time_cli_help()
     imports = cli_import_check()
     section = render_section(results, args, cli, imports)
+    if args.official:
+        print("official HiNet comparison ...", file=sys.stderr, flush=True)
+        comparison = compare_with_official(
+            args.official, args.official_side, args.official_rounds, args.threads
+        )
+        section = section.replace("\n\nCLI: ", f"\n\n{official_line(comparison)}\n\nCLI: ")
     if skipped:
         note = f"Not run (too slow for this machine's time budget): {'; '.join(skipped)}."
         section = section.replace("\n" + END_MARKER, "\n\n" + note + "\n" + END_MARKER)

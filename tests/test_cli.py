@@ -473,6 +473,27 @@ def test_shell_completion_is_offered(tmp_path: Path) -> None:
     assert run.out.decode().split() == ["rescale"]
 
 
+def test_precision_option(tmp_path: Path, tiny_weights: Path) -> None:
+    """--precision fp32 and bf16 give stegos equal up to rounding; an unknown precision is
+    one usage error, and nothing is written."""
+    save_noise(tmp_path / "cover.png", 32, 32)
+    weights = ["--weights", tiny_weights]
+    for name in ("fp32", "bf16"):
+        run = invsteg(
+            tmp_path, "hide", "cover.png", "cover.png", "-o", f"{name}.png", "--precision", name, *weights
+        )
+        assert run.rc == 0, run.err
+    change = np.abs(pixels(tmp_path / "fp32.png").astype(int) - pixels(tmp_path / "bf16.png"))
+    assert change.max() <= 2
+    run = invsteg(tmp_path, "reveal", "fp32.png", "-o", "secret.png", *weights)
+    assert run.rc == 0, run.err
+    assert_one_error(
+        invsteg(tmp_path, "hide", "cover.png", "cover.png", "-o", "x.png", "--precision", "half", *weights),
+        "--precision",
+    )
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_device_option(tmp_path: Path, tiny_weights: Path) -> None:
     import torch
 

@@ -64,3 +64,30 @@ def test_fit_and_unfit_restore_the_secret_size() -> None:
     restored = hiding.unfit_secret(canvas, (60, 30))
     assert restored.shape == secret.shape
     assert np.abs(restored.astype(int) - 200).max() <= 2
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch) -> None:
+    from invsteg.pipelines import precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "bf16_is_fast", lambda device: True)
+    assert precision.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(precision, "bf16_is_fast", lambda device: False)
+    assert precision.resolve_precision("auto", cpu) == "fp32"
+    assert [precision.resolve_precision(p, cpu) for p in ("fp32", "bf16")] == ["fp32", "bf16"]
+    with pytest.raises(ValueError, match="precision"):
+        precision.resolve_precision("half", cpu)
+
+
+def test_bf16_changes_the_stego_by_rounding_only(net) -> None:
+    """bf16 really runs (some pixels differ from fp32), and only rounds differently: no
+    pixel moves by more than 2 levels and the secret still comes back as well."""
+    cover, secret = image(48, 40, 5), image(48, 40, 6)
+    plain = hiding.hide(cover, secret, net=net, precision="fp32").stego
+    fast = hiding.hide(cover, secret, net=net, precision="bf16").stego
+    change = np.abs(plain.astype(int) - fast)
+    assert change.any() and change.max() <= 2
+    for stego in (plain, fast):
+        revealed = hiding.reveal(stego, net=net, precision="bf16")
+        close = np.abs(revealed.astype(int) - hiding.reveal(plain, net=net)).max()
+        assert close <= 4, close

@@ -107,6 +107,13 @@ DeviceOption = Annotated[
     str,
     typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps."),
 ]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="auto (bf16 where the CPU or GPU computes it natively, about 2x faster), fp32 or bf16.",
+    ),
+]
 MaxPixelsOption = Annotated[
     int,
     typer.Option(

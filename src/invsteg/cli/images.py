@@ -15,6 +15,7 @@ from invsteg.cli._app import (
     JsonOption,
     MaxPixelsOption,
     ModelOption,
+    PrecisionOption,
     TileOption,
     WeightsOption,
     app,
@@ -63,6 +64,7 @@ def hide(
     ] = 90,
     tile: TileOption = 512,
     device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -79,9 +81,21 @@ def hide(
     from invsteg.io import files, images
 
     check_model(model)
+    api.check_precision(precision)
     if is_folder(cover):
         _hide_folders(
-            cover, secrets, output, robust, model, weights, tile, device, max_pixels, force, as_json
+            cover,
+            secrets,
+            output,
+            robust,
+            model,
+            weights,
+            tile,
+            device,
+            precision,
+            max_pixels,
+            force,
+            as_json,
         )
         return
     output = output if output is not None else default_output(cover, "stego")
@@ -106,6 +120,7 @@ def hide(
         image_format=image_format,
         quality=quality,
         device=device,
+        precision=precision,
     )
     files.write_output(stego.data, output, force=force)
     width, height = stego.secret_size
@@ -142,6 +157,7 @@ def _hide_folders(
     weights: Path | None,
     tile: int,
     device: str,
+    precision: str,
     max_pixels: int,
     force: bool,
     as_json: bool,
@@ -169,7 +185,9 @@ def _hide_folders(
         cover_image = api.read_image(str(cover), "cover", max_pixels=max_pixels)
         secret_images = [api.read_image(str(s), "secret", max_pixels=max_pixels) for s in pair]
         notes(cover_image, *secret_images)
-        stego = api.hide(cover_image.pixels, [s.pixels for s in secret_images], net=net, tile=tile)
+        stego = api.hide(
+            cover_image.pixels, [s.pixels for s in secret_images], net=net, tile=tile, precision=precision
+        )
         files.write_output(stego.data, destination, force=force)
         return {
             "stego": destination,
@@ -220,6 +238,13 @@ def reveal(
     ] = False,
     tile: TileOption = 512,
     device: DeviceOption = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="fp32, or bf16 / auto (bf16 where native): about 2x faster, the secret ~0.3 dB lower.",
+        ),
+    ] = "fp32",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
@@ -230,6 +255,7 @@ def reveal(
     from invsteg.io import files, images
 
     check_model(model)
+    api.check_precision(precision)
     secret_size = parse_size(size, max_pixels)
     if is_folder(stego):
         _reveal_folder(
@@ -242,6 +268,7 @@ def reveal(
             allow_lossy,
             tile,
             device,
+            precision,
             max_pixels,
             force,
             as_json,
@@ -267,6 +294,7 @@ def reveal(
         secret_size=secret_size,
         tile=tile,
         device=device,
+        precision=precision,
     )
     for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
         files.write_output(images.encode_image(pixels, image_format), path, force=force)
@@ -288,6 +316,7 @@ def _reveal_folder(
     allow_lossy: bool,
     tile: int,
     device: str,
+    precision: str,
     max_pixels: int,
     force: bool,
     as_json: bool,
@@ -312,7 +341,9 @@ def _reveal_folder(
         stego_image = api.read_image(str(stego), "stego", max_pixels=max_pixels)
         api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or robust)
         notes(stego_image)
-        revealed = api.reveal(stego_image.pixels, net=net, secret_size=secret_size, tile=tile)
+        revealed = api.reveal(
+            stego_image.pixels, net=net, secret_size=secret_size, tile=tile, precision=precision
+        )
         for pixels, destination in zip(revealed, destinations, strict=True):
             files.write_output(images.encode_image(pixels, "PNG"), destination, force=force)
         return {"secrets": destinations}

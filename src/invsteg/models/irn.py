@@ -46,11 +46,7 @@ class IRN(nn.Module):
             pieces.append(HaarSqueeze())
             channels *= 4
             for _ in range(config.blocks):
-                coupling = AffineCoupling(channels, IMAGE_CHANNELS, subnet, hinet_scale(config.clamp))
-                # rescaling runs without autograd, where fused dense blocks are faster on
-                # CPU (dense_blocks_same_input); training is unaffected
-                coupling.fuse_subnets = True
-                pieces.append(coupling)
+                pieces.append(AffineCoupling(channels, IMAGE_CHANNELS, subnet, hinet_scale(config.clamp)))
         self.latent_channels = channels - IMAGE_CHANNELS
         self.net = InvertibleSequential(pieces)
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from invsteg.errors import InputFileError, ModelError
 from invsteg.models.contracts import ImageHider
+from invsteg.pipelines.precision import autocast
 from invsteg.pipelines.tiling import run_tiled
 from invsteg.zoo import Task, create_model
 
@@ -93,10 +94,15 @@ def _check_size(pixels: np.ndarray, net: ImageHider, role: str) -> None:
 
 
 def _run_tiled(
-    net: ImageHider, images: list[np.ndarray], fn: Callable[..., Sequence[Tensor]], tile: int
+    net: ImageHider,
+    images: list[np.ndarray],
+    fn: Callable[..., Sequence[Tensor]],
+    tile: int,
+    precision: str,
 ) -> list[np.ndarray]:
     like = next(net.parameters())  # type: ignore[attr-defined]  # every model is an nn.Module
-    return run_tiled(images, fn, like=like, multiple=net.size_multiple, tile=tile)
+    with autocast(precision, like.device):
+        return run_tiled(images, fn, like=like, multiple=net.size_multiple, tile=tile)
 
 
 @dataclass
@@ -112,13 +118,16 @@ def hide(
     *more_secrets: np.ndarray,
     net: ImageHider | None = None,
     tile: int = DEFAULT_TILE,
+    precision: str = "fp32",
 ) -> HideResult:
     """Hide ``secret`` (and, with a robust model, ``more_secrets``) in ``cover``; all
     ``(H, W, 3)`` uint8, any sizes.
 
     A secret of another size is letterboxed into the cover's size (see :func:`letterbox`);
     pass its ``secret_size`` to :func:`reveal` to get that size back. ``secret_size`` and
-    ``fitted`` describe the first secret.
+    ``fitted`` describe the first secret. ``precision``: ``fp32``, ``bf16`` or ``auto``
+    (:func:`~invsteg.pipelines.precision.resolve_precision`); bf16 stegos differ from fp32
+    ones by rounding, not in quality.
     """
     net = net or load_hiding_model()
     secrets = (secret, *more_secrets)
@@ -128,7 +137,7 @@ def hide(
     cover_size = (cover.shape[1], cover.shape[0])
     secret_size = (secret.shape[1], secret.shape[0])
     fitted = [fit_secret(s, cover_size) for s in secrets]
-    (stego,) = _run_tiled(net, [cover, *fitted], lambda c, *s: [net.hide(c, *s)[0]], tile)
+    (stego,) = _run_tiled(net, [cover, *fitted], lambda c, *s: [net.hide(c, *s)[0]], tile, precision)
     return HideResult(stego, secret_size, secret_size != cover_size)
 
 
@@ -138,13 +147,15 @@ def reveal_all(
     net: ImageHider | None = None,
     secret_size: tuple[int, int] | None = None,
     tile: int = DEFAULT_TILE,
+    precision: str = "fp32",
 ) -> list[np.ndarray]:
     """Every secret hidden in ``stego`` ``(H, W, 3)`` uint8, in the order they were hidden,
     at the stego's size or scaled back to ``secret_size`` (w, h) when given. A robust
-    model first restores a distorted stego (JPEG, noise, resizing, blur)."""
+    model first restores a distorted stego (JPEG, noise, resizing, blur). ``precision`` as
+    for :func:`hide`."""
     net = net or load_hiding_model()
     _check_size(stego, net, "stego")
-    revealed = _run_tiled(net, [stego], lambda s: net.reveal(s), tile)
+    revealed = _run_tiled(net, [stego], lambda s: net.reveal(s), tile, precision)
     return [unfit_secret(r, secret_size) if secret_size else r for r in revealed]
 
 
@@ -154,6 +165,7 @@ def reveal(
     net: ImageHider | None = None,
     secret_size: tuple[int, int] | None = None,
     tile: int = DEFAULT_TILE,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """The (first) secret hidden in ``stego``; see :func:`reveal_all`."""
-    return reveal_all(stego, net=net, secret_size=secret_size, tile=tile)[0]
+    return reveal_all(stego, net=net, secret_size=secret_size, tile=tile, precision=precision)[0]

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from invsteg.errors import WeightsError
+from invsteg.pipelines.precision import bf16_is_fast
 from invsteg.train.checkpoint import load_checkpoint, save_checkpoint
 from invsteg.train.config import TrainConfig
 from invsteg.train.data import ImageBank, center_crops
@@ -79,18 +80,6 @@ def ema_with_warmup(decay: float) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
         return d * averaged + (1 - d) * current
 
     return average
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """bf16 autocast pays off on CUDA and on CPUs with bf16 instructions; on plain AVX2
-    (this project's 2-core dev machine) it measured about 10x slower than fp32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def distributed_world() -> tuple[int, int]:
