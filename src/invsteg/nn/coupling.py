@@ -42,10 +42,10 @@ class AffineCoupling(nn.Module):
     Shapes: ``x`` is ``(B, split + rest, H, W)``, ``cond`` is ``(B, cond_channels, H, W)``.
     :meth:`forward_with_log_det` also returns ``log |det J|`` for likelihood training.
 
-    Without autograd (inference), dense-block subnets that read the same input run
-    through :func:`~invsteg.nn.subnets.dense_blocks_same_input`: equal up to float
-    rounding, the same in both directions (so encode and decode agree), and about twice
-    as fast on a CPU (benchmarks/results.md, "hide/reveal speed").
+    On a CPU, dense-block subnets that read the same input run through
+    :func:`~invsteg.nn.subnets.dense_blocks_same_input`: the same function up to float
+    rounding, in both directions (so encode and decode agree) and under autograd, and
+    faster there (see its docstring). Other devices run the blocks as written.
     """
 
     def __init__(
@@ -71,11 +71,11 @@ class AffineCoupling(nn.Module):
         self.cond_channels = cond_channels
 
     def _pair(self, first: nn.Module | None, second: nn.Module, h: Tensor) -> tuple[Tensor | None, Tensor]:
-        """``(first(h), second(h))`` (``first`` may be None), fused when allowed."""
+        """``(first(h), second(h))`` (``first`` may be None), fused on a CPU."""
         from invsteg.nn.subnets import DenseBlock, dense_blocks_same_input
 
         subnets = [m for m in (first, second) if m is not None]
-        if not torch.is_grad_enabled() and all(isinstance(m, DenseBlock) for m in subnets):
+        if h.device.type == "cpu" and all(isinstance(m, DenseBlock) for m in subnets):
             outputs = dense_blocks_same_input(subnets, h)
         else:
             outputs = [m(h) for m in subnets]

@@ -36,8 +36,8 @@ class DenseBlock(nn.Module):
 
 
 def dense_blocks_same_input(blocks: Sequence[DenseBlock], x: Tensor) -> list[Tensor]:
-    """``[block(x) for block in blocks]``, equal up to float rounding and faster on CPU
-    (for inference: it slices its weights from the parameters on every call).
+    """``[block(x) for block in blocks]``, equal up to float rounding and faster on a CPU,
+    with or without autograd.
 
     A conv of the concatenation ``[x, y1, ..., yk]`` is the sum of convs of the parts
     with the matching slices of its weights, so no feature map is ever concatenated:
@@ -45,11 +45,10 @@ def dense_blocks_same_input(blocks: Sequence[DenseBlock], x: Tensor) -> list[Ten
     its conv in place. Same multiply-adds as :meth:`DenseBlock.forward`, run
     channels-last, which oneDNN's convs at these small channel counts take without
     reordering; every tensor stays dense (stacking the convs of one input into one call
-    made channel slices, and strided adds cost more than the saved calls). Measured on
-    the 512x512 latents of a 1 MP image, a coupling's two subnets (12 -> 16, 16, 4): 0.21
-    s against 0.52 s on one CPU thread, 0.11 s against 0.27 s on two; a whole
-    stegcinn-fast pass went from ~2.7 s to ~1.6 s on two threads. Needs the blocks' convs
-    as built here: 3x3, padding 1, stride 1.
+    made channel slices, and strided adds cost more than the saved calls). On a 2-core
+    CPU it halved hide and reveal, and made a forward + backward pass (embed-file's
+    steering, training) 1.3-4x faster (benchmarks/results.md, "hide/reveal speed").
+    Needs the blocks' convs as built here: 3x3, padding 1, stride 1.
     """
     width = x.shape[1]
     x = x.contiguous(memory_format=torch.channels_last)
