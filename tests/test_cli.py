@@ -119,7 +119,7 @@ def test_files_match_the_api(roundtrip: RoundTrip, tiny_weights: Path) -> None:
 
     net = load_weights_file(tiny_weights)
     cover = pixels(roundtrip.cover)
-    result = hiding.hide(cover, pixels(roundtrip.secret), net=net)
+    result = hiding.hide(cover, pixels(roundtrip.secret), net=net, precision="auto")  # hide's default
     assert not np.array_equal(result.stego, cover)  # the tiny model is not the identity
     np.testing.assert_array_equal(pixels(roundtrip.stego), result.stego)
     np.testing.assert_array_equal(pixels(roundtrip.revealed), hiding.reveal(result.stego, net=net))
@@ -427,6 +427,16 @@ def test_eval_reports_metrics_and_draws_a_figure(tmp_path, tiny_weights) -> None
         assert set(summary[key]) == {"psnr", "psnr_y", "ssim"}
     assert image_info(tmp_path / "fig.png") == ("PNG", (6 * 40, 32))
     assert invsteg(tmp_path, "eval", covers, "--view", "nope", "--weights", tiny_weights).rc == 2
+    plain = invsteg(tmp_path, "eval", covers, "--weights", tiny_weights, "--json", "--device", "cpu",
+                    "--precision", "fp32")  # fmt: skip
+    assert plain.rc == 0, plain.err
+    assert json.loads(plain.out)["images"] == 3
+    assert_one_error(
+        invsteg(tmp_path, "eval", covers, "--weights", tiny_weights, "--precision", "fp16"), "--precision"
+    )
+    assert_one_error(
+        invsteg(tmp_path, "eval", covers, "--weights", tiny_weights, "--device", "tpu"), "--device"
+    )
 
 
 # -- conventions: --json errors, -q/-v, completion ----------------------------------------------

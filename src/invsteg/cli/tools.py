@@ -13,9 +13,11 @@ from rich.console import Console
 
 from invsteg.cli._app import (
     DEFAULT_MAX_PIXELS,
+    DeviceOption,
     ForceOption,
     JsonOption,
     MaxPixelsOption,
+    PrecisionOption,
     WeightsOption,
     app,
     check_model,
@@ -75,12 +77,15 @@ def evaluate(
     weights: WeightsOption = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N covers.")] = None,
     figure: Annotated[Path | None, typer.Option(help="Write a comparison strip of the worst pair.")] = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Measure stego and revealed-secret quality after saving the stego as 8-bit PNG
-    (and as JPEG Q95, and with noise sigma 1/255): PSNR RGB and Y, SSIM, worst image."""
+    (and as JPEG Q95, and with noise sigma 1/255): PSNR RGB and Y, SSIM, worst image.
+    Hides as `hide` does (--device, --precision) and reveals as `reveal` does (fp32)."""
     import numpy as np
     from PIL import Image
 
@@ -91,13 +96,14 @@ def evaluate(
     from invsteg.io import files, images
 
     check_model(model)
+    api.check_precision(precision)
     if view not in VIEWS:
         raise UsageError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     cover_files = _image_files(covers)[:limit]
     secret_files = _image_files(secrets) if secrets else cover_files[1:] + cover_files[:1]
     if figure is not None:
         files.check_output(str(figure), force=force, inputs=inputs(*cover_files, *secret_files, weights))
-    net = api.load_hiding_model(model, weights)
+    net = api.load_hiding_model(model, weights, device=device)
     results = []
     for index, cover_file in enumerate(cover_files):
         secret_file = secret_files[index % len(secret_files)]
@@ -109,7 +115,7 @@ def evaluate(
             )
             for path, role in ((cover_file, "cover"), (secret_file, "secret"))
         )
-        results.append(evaluate_pair(cover_file.name, cover, secret, net))
+        results.append(evaluate_pair(cover_file.name, cover, secret, net, precision=precision))
         if not as_json:
             r = results[-1]
             say(f"{cover_file.name}: stego {r.stego['psnr']:.2f} dB, secret {r.secret['png']['psnr']:.2f} dB")

@@ -66,10 +66,13 @@ def evaluate_pair(
     secret: np.ndarray,
     net: ImageHider,
     channels: tuple[str, ...] = tuple(CHANNELS),
+    precision: str = "fp32",
 ) -> PairResult:
-    """Hide ``secret`` in ``cover`` (``(H, W, 3)`` uint8), send the stego through each of
-    ``channels`` and reveal from what arrives; the secret is letterboxed to the cover's size."""
-    stego = hiding.hide(cover, secret, net=net).stego
+    """Hide ``secret`` in ``cover`` (``(H, W, 3)`` uint8) in ``precision`` (see
+    :func:`~invsteg.pipelines.hiding.hide`), send the stego through each of ``channels``
+    and reveal from what arrives (in fp32, as ``reveal`` does by default); the secret is
+    letterboxed to the cover's size."""
+    stego = hiding.hide(cover, secret, net=net, precision=precision).stego
     received = {channel: through_channel(stego, channel) for channel in channels}
     revealed = {channel: hiding.reveal(image, net=net) for channel, image in received.items()}
     fitted = hiding.fit_secret(secret, (cover.shape[1], cover.shape[0]))
