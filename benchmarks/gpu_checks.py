@@ -45,7 +45,9 @@ def cross_hide(gpu: str, cover: np.ndarray, secret: np.ndarray, robust: bool) ->
     """Hide on each device, reveal on each: stegos identical? secrets' PSNR per pair."""
     nets = {d: api.load_hiding_model(robust=robust, device=d) for d in ("cpu", gpu)}
     secrets = [secret, secret[::-1].copy()] if robust else [secret]
-    stegos = {d: pixels(api.hide(cover, secrets, robust=robust, net=nets[d]).data) for d in nets}
+    stegos = {  # fp32 on both: the check is about the devices, not hide's default bf16
+        d: pixels(api.hide(cover, secrets, robust=robust, net=nets[d], precision="fp32").data) for d in nets
+    }
     out: dict = {"stego_pixels_differing": int((stegos["cpu"] != stegos[gpu]).any(axis=2).sum())}
     for made in nets:
         for read in nets:
@@ -92,6 +94,9 @@ def hide_timings(gpu: str, paths: list[Path], size: tuple[int, int]) -> dict:
     out = {"megapixels": round(size[0] * size[1] / 1e6, 1)}
     for tile in (512, 1024, 2048):
         out[f"model only, tile {tile}, s"] = timed(lambda t=tile: hiding.hide(cover, secret, net=net, tile=t))
+    out["model only, tile 2048, bf16, s"] = timed(
+        lambda: hiding.hide(cover, secret, net=net, tile=2048, precision="bf16")
+    )
     out["with PNG encoding, tile 512, s"] = timed(lambda: api.hide(cover, [secret], net=net), repeats=1)
     with tempfile.TemporaryDirectory() as folder:
         Image.fromarray(cover).save(f"{folder}/c.png", compress_level=1)
@@ -139,6 +144,8 @@ def publish_report(report_path: Path, results: Path) -> None:
     lines += [
         f"| hide {mp} MP, model only (tile 512 / 1024 / 2048) | {timing['model only, tile 512, s']} / "
         f"{timing['model only, tile 1024, s']} / {timing['model only, tile 2048, s']} s |",
+        f"| hide {mp} MP, model only, bf16 (tile 2048) "
+        f"| {timing.get('model only, tile 2048, bf16, s', '-')} s |",
         f"| hide {mp} MP with PNG encoding (tile 512) | {timing['with PNG encoding, tile 512, s']} s |",
         f"| `invsteg hide --device cuda`, {mp} MP PNGs, whole command | {timing['whole command, s']} s |",
         "",
