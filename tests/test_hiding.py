@@ -91,3 +91,12 @@ def test_bf16_changes_the_stego_by_rounding_only(net) -> None:
         revealed = hiding.reveal(stego, net=net, precision="bf16")
         close = np.abs(revealed.astype(int) - hiding.reveal(plain, net=net)).max()
         assert close <= 4, close
+
+
+def test_progress_counts_every_tile(net) -> None:
+    calls: list[tuple[int, int]] = []
+    hiding.hide(image(40, 56, 7), image(40, 56, 8), net=net, tile=32, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    calls.clear()
+    hiding.reveal(image(40, 56, 7), net=net, tile=512, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 1)]

@@ -16,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -184,6 +184,7 @@ def hide(
     quality: int = 90,
     device: str = "cpu",
     precision: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Stego:
     """Hide ``secrets`` (one, or K with a robust model) in ``cover`` and encode the stego.
 
@@ -191,7 +192,8 @@ def hide(
     A lossy ``image_format`` (JPEG, WEBP; robust mode) is measured as written.
     ``precision``: ``auto`` computes in bf16 where the device does so natively (about
     twice as fast; the stego's quality is unchanged and the revealed secret ~0.2 dB
-    lower, benchmarks/results.md), ``fp32`` or ``bf16`` force one.
+    lower, benchmarks/results.md), ``fp32`` or ``bf16`` force one. ``progress`` is called
+    with ``(tiles done, tiles)``.
     """
     from invsteg.pipelines import hiding
 
@@ -203,7 +205,7 @@ def hide(
         net = load_hiding_model(name, weights, robust=robust, device=device)
     if len(secrets) != (wanted := secrets_per_cover(net)):
         raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")
-    result = hiding.hide(cover, *secrets, net=net, tile=tile, precision=precision)
+    result = hiding.hide(cover, *secrets, net=net, tile=tile, precision=precision, progress=progress)
     data = encode_image(result.stego, image_format, quality)
     # A lossy stego is measured as written, not as computed (our own output: no pixel limit).
     pixels = (
@@ -234,16 +236,19 @@ def reveal(
     tile: int = DEFAULT_TILE,
     device: str = "cpu",
     precision: str = "fp32",
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[np.ndarray]:
     """Every secret in ``stego``, in the order they were hidden, at the stego's size or
     scaled back to ``secret_size`` (w, h). A robust model first restores a distorted stego.
     ``precision`` as for :func:`hide`; fp32 by default, since here bf16's error lands on
-    the secret itself (~0.3 dB)."""
+    the secret itself (~0.3 dB); ``progress`` as for :func:`hide`."""
     from invsteg.pipelines import hiding
 
     check_precision(precision)
     net = net or load_hiding_model(model, weights, robust=robust, device=device)
-    return hiding.reveal_all(stego, net=net, secret_size=secret_size, tile=tile, precision=precision)
+    return hiding.reveal_all(
+        stego, net=net, secret_size=secret_size, tile=tile, precision=precision, progress=progress
+    )
 
 
 # -- any file in an image's colours ---------------------------------------------------------------
@@ -270,9 +275,11 @@ def embed_file(
     max_rounds: int = 8,
     image_format: str = "PNG",
     device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[bytes, EmbedReport]:
     """Hide ``data`` in ``cover``'s colours; the stego file's bytes (lossless ``image_format``)
-    and the report of the verify-after-embed loop. Extracts bit-exact (:func:`extract_file`)."""
+    and the report of the verify-after-embed loop. Extracts bit-exact (:func:`extract_file`).
+    ``progress`` is called after each steering round with ``(round, carriers still wrong)``."""
     from invsteg.pipelines import embedding
 
     if image_format not in LOSSLESS:
@@ -287,6 +294,7 @@ def embed_file(
         model=net,
         wire_id=spec.wire_id,
         settings=embedding.EmbedSettings(max_rounds=max_rounds),
+        progress=progress,
     )
     return encode_image(stego, image_format), report
 

@@ -6,15 +6,14 @@ the command then exits 1 after a summary. ``--json`` prints one record per image
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from invsteg.cli._app import emit_json, error, printable, say, stderr, verbosity
+from invsteg.cli._app import emit_json, error, printable, say
+from invsteg.cli.progress import count_progress
 from invsteg.errors import InvstegError, UsageError
 
 Job = tuple[str, Callable[[], dict[str, Any]]]  # (input name, work returning its JSON record)
@@ -44,24 +43,10 @@ def output_folder(output: str | None, command: str) -> Path:
     return folder
 
 
-@contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
-    """A Rich progress bar on a terminal (not with --quiet); nothing otherwise."""
-    if not sys.stderr.isatty() or verbosity() < 0 or total < 2:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=stderr(), transient=True) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda: progress.advance(task)
-
-
 def run_batch(command: str, jobs: Sequence[Job], *, as_json: bool) -> None:
     """Run every job; report failures and go on; summary; exit 1 if any failed."""
     records: list[dict[str, Any]] = []
-    with _progress(len(jobs), command) as advance:
+    with count_progress(len(jobs), command) as advance:
         for name, job in jobs:
             try:
                 records.append({"input": name, "ok": True, **job()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from dataclasses import asdict
@@ -30,6 +31,7 @@ from invsteg.cli._app import (
     say,
 )
 from invsteg.cli.batch import is_folder, output_folder, run_batch
+from invsteg.cli.progress import long_work
 from invsteg.errors import UsageError
 from invsteg.io.passphrase import PASSPHRASE_ENV
 
@@ -165,17 +167,22 @@ def embed_file(
         )
         return
     assert spec is not None
-    stego, report = api.embed_file(
-        cover_image.pixels,
-        data,
-        file_name=stored_name,
-        passphrase=passphrase,
-        model=spec.name,
-        weights=weights,
-        max_rounds=max_rounds,
-        image_format=image_format,
-        device=device,
-    )
+    with long_work("embedding") as bar:
+        rounds = itertools.count(1)
+        stego, report = api.embed_file(
+            cover_image.pixels,
+            data,
+            file_name=stored_name,
+            passphrase=passphrase,
+            model=spec.name,
+            weights=weights,
+            max_rounds=max_rounds,
+            image_format=image_format,
+            device=device,
+            progress=None
+            if bar is None
+            else lambda _, wrong: bar(next(rounds), None, f"{wrong} carriers still to settle"),
+        )
     files.write_output(stego, output, force=force)
     if as_json:
         emit_json(

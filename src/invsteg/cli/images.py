@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,7 @@ from invsteg.cli._app import (
     say,
 )
 from invsteg.cli.batch import is_folder, output_folder, run_batch
+from invsteg.cli.progress import long_work
 from invsteg.errors import UsageError
 
 RobustOption = Annotated[
@@ -110,18 +112,20 @@ def hide(
     ]
     notes(cover_image, *secret_images)
     chosen = api.hiding_model_name(model, robust=robust, secrets=len(secrets))
-    stego = api.hide(
-        cover_image.pixels,
-        [s.pixels for s in secret_images],
-        model=model,
-        weights=weights,
-        robust=robust,
-        tile=tile,
-        image_format=image_format,
-        quality=quality,
-        device=device,
-        precision=precision,
-    )
+    with long_work("hiding") as bar:
+        stego = api.hide(
+            cover_image.pixels,
+            [s.pixels for s in secret_images],
+            model=model,
+            weights=weights,
+            robust=robust,
+            tile=tile,
+            image_format=image_format,
+            quality=quality,
+            device=device,
+            precision=precision,
+            progress=_tiles(bar),
+        )
     files.write_output(stego.data, output, force=force)
     width, height = stego.secret_size
     if stego.fitted:
@@ -146,6 +150,11 @@ def hide(
     if chosen == api.ROBUST_ONE and model is None and not weights:
         reveal = f"invsteg reveal --robust --model {api.ROBUST_ONE}"
         say(f"one secret: hidden with {api.ROBUST_ONE}; reveal with `{reveal}`")
+
+
+def _tiles(bar: Callable[[int, int | None, str], None] | None) -> Callable[[int, int], None] | None:
+    """A tiler's ``(done, tiles)`` progress on a :func:`long_work` bar."""
+    return None if bar is None else lambda done, total: bar(done, total, "tiles")
 
 
 def _hide_folders(
@@ -286,16 +295,18 @@ def reveal(
     stego_image = api.read_image(stego, "stego", max_pixels=max_pixels)
     api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or robust)
     notes(stego_image)
-    revealed = api.reveal(
-        stego_image.pixels,
-        model=model,
-        weights=weights,
-        net=net,
-        secret_size=secret_size,
-        tile=tile,
-        device=device,
-        precision=precision,
-    )
+    with long_work("revealing") as bar:
+        revealed = api.reveal(
+            stego_image.pixels,
+            model=model,
+            weights=weights,
+            net=net,
+            secret_size=secret_size,
+            tile=tile,
+            device=device,
+            precision=precision,
+            progress=_tiles(bar),
+        )
     for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
         files.write_output(images.encode_image(pixels, image_format), path, force=force)
     if as_json:

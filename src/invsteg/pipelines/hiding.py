@@ -99,10 +99,11 @@ def _run_tiled(
     fn: Callable[..., Sequence[Tensor]],
     tile: int,
     precision: str,
+    progress: Callable[[int, int], None] | None,
 ) -> list[np.ndarray]:
     like = next(net.parameters())  # type: ignore[attr-defined]  # every model is an nn.Module
     with autocast(precision, like.device):
-        return run_tiled(images, fn, like=like, multiple=net.size_multiple, tile=tile)
+        return run_tiled(images, fn, like=like, multiple=net.size_multiple, tile=tile, progress=progress)
 
 
 @dataclass
@@ -119,6 +120,7 @@ def hide(
     net: ImageHider | None = None,
     tile: int = DEFAULT_TILE,
     precision: str = "fp32",
+    progress: Callable[[int, int], None] | None = None,
 ) -> HideResult:
     """Hide ``secret`` (and, with a robust model, ``more_secrets``) in ``cover``; all
     ``(H, W, 3)`` uint8, any sizes.
@@ -127,7 +129,7 @@ def hide(
     pass its ``secret_size`` to :func:`reveal` to get that size back. ``secret_size`` and
     ``fitted`` describe the first secret. ``precision``: ``fp32``, ``bf16`` or ``auto``
     (:func:`~invsteg.pipelines.precision.resolve_precision`); bf16 stegos differ from fp32
-    ones by rounding, not in quality.
+    ones by rounding, not in quality. ``progress``: called with ``(tiles done, tiles)``.
     """
     net = net or load_hiding_model()
     secrets = (secret, *more_secrets)
@@ -137,7 +139,11 @@ def hide(
     cover_size = (cover.shape[1], cover.shape[0])
     secret_size = (secret.shape[1], secret.shape[0])
     fitted = [fit_secret(s, cover_size) for s in secrets]
-    (stego,) = _run_tiled(net, [cover, *fitted], lambda c, *s: [net.hide(c, *s)[0]], tile, precision)
+
+    def hide_tile(tile_cover: Tensor, *tile_secrets: Tensor) -> list[Tensor]:
+        return [net.hide(tile_cover, *tile_secrets)[0]]
+
+    (stego,) = _run_tiled(net, [cover, *fitted], hide_tile, tile, precision, progress)
     return HideResult(stego, secret_size, secret_size != cover_size)
 
 
@@ -148,14 +154,15 @@ def reveal_all(
     secret_size: tuple[int, int] | None = None,
     tile: int = DEFAULT_TILE,
     precision: str = "fp32",
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[np.ndarray]:
     """Every secret hidden in ``stego`` ``(H, W, 3)`` uint8, in the order they were hidden,
     at the stego's size or scaled back to ``secret_size`` (w, h) when given. A robust
-    model first restores a distorted stego (JPEG, noise, resizing, blur). ``precision`` as
-    for :func:`hide`."""
+    model first restores a distorted stego (JPEG, noise, resizing, blur). ``precision``
+    and ``progress`` as for :func:`hide`."""
     net = net or load_hiding_model()
     _check_size(stego, net, "stego")
-    revealed = _run_tiled(net, [stego], lambda s: net.reveal(s), tile, precision)
+    revealed = _run_tiled(net, [stego], lambda s: net.reveal(s), tile, precision, progress)
     return [unfit_secret(r, secret_size) if secret_size else r for r in revealed]
 
 
@@ -166,6 +173,9 @@ def reveal(
     secret_size: tuple[int, int] | None = None,
     tile: int = DEFAULT_TILE,
     precision: str = "fp32",
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """The (first) secret hidden in ``stego``; see :func:`reveal_all`."""
-    return reveal_all(stego, net=net, secret_size=secret_size, tile=tile, precision=precision)[0]
+    return reveal_all(
+        stego, net=net, secret_size=secret_size, tile=tile, precision=precision, progress=progress
+    )[0]

@@ -63,22 +63,27 @@ def run_tiled(
     like: Tensor,
     multiple: int,
     tile: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[np.ndarray]:
     """Apply ``fn`` to ``images`` (same-size ``(H, W, 3)`` uint8) tile by tile.
 
     The images are edge-padded to ``multiple``; each tile goes to ``fn`` as ``(1, 3, h, w)``
     tensors in ``[0, 1]`` (``like``'s dtype and device); every tensor ``fn`` returns is
-    rounded to 8 bits, and the results are cropped back to the input size.
+    rounded to 8 bits, and the results are cropped back to the input size. ``progress`` is
+    called with ``(tiles done, tiles)`` after each tile.
     """
     import torch
 
     height, width = images[0].shape[:2]
     padded = [pad_to_multiple(image, multiple) for image in images]
     outputs: list[np.ndarray] = []
+    grid = fixed_grid(*padded[0].shape[:2], tile - tile % multiple)
     with torch.inference_mode():
-        for rows, cols in fixed_grid(*padded[0].shape[:2], tile - tile % multiple):
+        for done, (rows, cols) in enumerate(grid, start=1):
             results = fn(*(to_tensor(image[rows, cols], like) for image in padded))
             outputs = outputs or [np.empty_like(padded[0]) for _ in results]
             for output, result in zip(outputs, results, strict=True):
                 output[rows, cols] = to_uint8(result)
+            if progress is not None:
+                progress(done, len(grid))
     return [output[:height, :width] for output in outputs]
