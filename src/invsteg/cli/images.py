@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -85,20 +86,8 @@ def hide(
     check_model(model)
     api.check_precision(precision)
     if is_folder(cover):
-        _hide_folders(
-            cover,
-            secrets,
-            output,
-            robust,
-            model,
-            weights,
-            tile,
-            device,
-            precision,
-            max_pixels,
-            force,
-            as_json,
-        )
+        options = _Options(model, weights, robust, tile, device, precision, max_pixels, force, as_json)
+        _hide_folders(cover, secrets, output, options)
         return
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, *secrets], output, as_json)
@@ -152,25 +141,27 @@ def hide(
         say(f"one secret: hidden with {api.ROBUST_ONE}; reveal with `{reveal}`")
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What a folder run takes from the command line, as the single-image path does."""
+
+    model: str | None
+    weights: Path | None
+    robust: bool
+    tile: int
+    device: str
+    precision: str
+    max_pixels: int
+    force: bool
+    as_json: bool
+
+
 def _tiles(bar: Callable[[int, int | None, str], None] | None) -> Callable[[int, int], None] | None:
     """A tiler's ``(done, tiles)`` progress on a :func:`long_work` bar."""
     return None if bar is None else lambda done, total: bar(done, total, "tiles")
 
 
-def _hide_folders(
-    covers: str,
-    secrets: list[str],
-    output: str | None,
-    robust: bool,
-    model: str | None,
-    weights: Path | None,
-    tile: int,
-    device: str,
-    precision: str,
-    max_pixels: int,
-    force: bool,
-    as_json: bool,
-) -> None:
+def _hide_folders(covers: str, secrets: list[str], output: str | None, opt: _Options) -> None:
     from invsteg import api
     from invsteg.io import files
 
@@ -185,19 +176,22 @@ def _hide_folders(
                 "they are paired by sorted name"
             )
     out = output_folder(output, "hide")
-    name = model if weights else api.hiding_model_name(model, robust=robust, secrets=len(secrets))
-    net = api.load_hiding_model(name, weights, robust=robust, device=device)
+    name = (
+        opt.model
+        if opt.weights
+        else api.hiding_model_name(opt.model, robust=opt.robust, secrets=len(secrets))
+    )
+    net = api.load_hiding_model(name, opt.weights, robust=opt.robust, device=opt.device)
 
     def hide_one(cover: Path, pair: tuple[Path, ...]) -> dict:
         destination = str(out / f"{cover.stem}.stego.png")
-        files.check_output(destination, force=force, inputs=inputs(cover, *pair, weights))
-        cover_image = api.read_image(str(cover), "cover", max_pixels=max_pixels)
-        secret_images = [api.read_image(str(s), "secret", max_pixels=max_pixels) for s in pair]
+        files.check_output(destination, force=opt.force, inputs=inputs(cover, *pair, opt.weights))
+        cover_image = api.read_image(str(cover), "cover", max_pixels=opt.max_pixels)
+        secret_images = [api.read_image(str(s), "secret", max_pixels=opt.max_pixels) for s in pair]
         notes(cover_image, *secret_images)
-        stego = api.hide(
-            cover_image.pixels, [s.pixels for s in secret_images], net=net, tile=tile, precision=precision
-        )
-        files.write_output(stego.data, destination, force=force)
+        secret_pixels = [s.pixels for s in secret_images]
+        stego = api.hide(cover_image.pixels, secret_pixels, net=net, tile=opt.tile, precision=opt.precision)
+        files.write_output(stego.data, destination, force=opt.force)
         return {
             "stego": destination,
             "secrets": [str(s) for s in pair],
@@ -206,7 +200,7 @@ def _hide_folders(
 
     pairs = list(zip(*secret_paths, strict=True))
     jobs = [(str(c), partial(hide_one, c, pair)) for c, pair in zip(cover_paths, pairs, strict=True)]
-    run_batch("hide", jobs, as_json=as_json)
+    run_batch("hide", jobs, as_json=opt.as_json)
 
 
 def _secret_outputs(output: str | None, stego: str, count: int) -> list[str]:
@@ -267,21 +261,8 @@ def reveal(
     api.check_precision(precision)
     secret_size = parse_size(size, max_pixels)
     if is_folder(stego):
-        _reveal_folder(
-            stego,
-            output,
-            robust,
-            model,
-            weights,
-            secret_size,
-            allow_lossy,
-            tile,
-            device,
-            precision,
-            max_pixels,
-            force,
-            as_json,
-        )
+        options = _Options(model, weights, robust, tile, device, precision, max_pixels, force, as_json)
+        _reveal_folder(stego, output, secret_size, allow_lossy, options)
         return
     # the number of outputs depends on the model, so a robust one is loaded first
     net = api.load_hiding_model(model, weights, robust=True, device=device) if robust else None
@@ -318,26 +299,14 @@ def reveal(
 
 
 def _reveal_folder(
-    stegos: str,
-    output: str | None,
-    robust: bool,
-    model: str | None,
-    weights: Path | None,
-    secret_size: tuple[int, int] | None,
-    allow_lossy: bool,
-    tile: int,
-    device: str,
-    precision: str,
-    max_pixels: int,
-    force: bool,
-    as_json: bool,
+    stegos: str, output: str | None, secret_size: tuple[int, int] | None, allow_lossy: bool, opt: _Options
 ) -> None:
     from invsteg import api
     from invsteg.io import files, images
 
     stego_paths = files.image_files(stegos, "stego folder")
     out = output_folder(output, "reveal")
-    net = api.load_hiding_model(model, weights, robust=robust, device=device)
+    net = api.load_hiding_model(opt.model, opt.weights, robust=opt.robust, device=opt.device)
     count = api.secrets_per_cover(net)
 
     def reveal_one(stego: Path) -> dict:
@@ -348,18 +317,18 @@ def _reveal_folder(
         )
         destinations = [str(out / name) for name in names]
         for destination in destinations:
-            files.check_output(destination, force=force, inputs=inputs(stego, weights))
-        stego_image = api.read_image(str(stego), "stego", max_pixels=max_pixels)
-        api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or robust)
+            files.check_output(destination, force=opt.force, inputs=inputs(stego, opt.weights))
+        stego_image = api.read_image(str(stego), "stego", max_pixels=opt.max_pixels)
+        api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or opt.robust)
         notes(stego_image)
         revealed = api.reveal(
-            stego_image.pixels, net=net, secret_size=secret_size, tile=tile, precision=precision
+            stego_image.pixels, net=net, secret_size=secret_size, tile=opt.tile, precision=opt.precision
         )
         for pixels, destination in zip(revealed, destinations, strict=True):
-            files.write_output(images.encode_image(pixels, "PNG"), destination, force=force)
+            files.write_output(images.encode_image(pixels, "PNG"), destination, force=opt.force)
         return {"secrets": destinations}
 
-    run_batch("reveal", [(str(s), partial(reveal_one, s)) for s in stego_paths], as_json=as_json)
+    run_batch("reveal", [(str(s), partial(reveal_one, s)) for s in stego_paths], as_json=opt.as_json)
 
 
 @app.command()
