@@ -45,9 +45,8 @@ def dense_blocks_same_input(blocks: Sequence[DenseBlock], x: Tensor) -> list[Ten
     its conv in place. Same multiply-adds as :meth:`DenseBlock.forward`, run
     channels-last, which oneDNN's convs at these small channel counts take without
     reordering; every tensor stays dense (stacking the convs of one input into one call
-    made channel slices, and strided adds cost more than the saved calls). On a 2-core
-    CPU it halved hide and reveal, and made a forward + backward pass (embed-file's
-    steering, training) 1.3-4x faster (benchmarks/results.md, "hide/reveal speed").
+    made channel slices, and strided adds cost more than the saved calls). How much faster
+    it is per use: benchmarks/results.md, "Fused dense subnets" (benchmarks/fused_subnets.py).
     Needs the blocks' convs as built here: 3x3, padding 1, stride 1.
     """
     width = x.shape[1]
