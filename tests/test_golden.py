@@ -4,7 +4,8 @@ and of embed-file's payload format 2.
 Every shipped model must keep producing these stegos and revealed secrets bit for bit,
 and the embedded files must keep extracting: a refactor changes no behaviour, and a stego
 made by an earlier release (format 1: ``{model}.stego.png``; format 2:
-``{model}.v2.stego.png``) decodes forever.
+``{model}.v2.stego.png``; format 2 with code orders up to 16 on a 256x256 cover:
+``{model}.v2.orders16.stego.png``) decodes forever.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from invsteg.zoo._registry import get_spec
 
 GOLDEN = Path(__file__).parent / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+
+
+def _cover(entry: dict) -> np.ndarray:
+    return _image(entry.get("cover", "cover.png"))
 
 
 def _image(name: str) -> np.ndarray:
@@ -48,27 +53,34 @@ def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thr
 
 @pytest.mark.parametrize(
     ("name", "kind", "suffix"),
-    [(name, "embed", "") for name in sorted(MANIFEST["embed"])]
-    + [(name, "embed_v2", ".v2") for name in sorted(MANIFEST["embed_v2"])],
+    [(name, "embed", ".stego") for name in sorted(MANIFEST["embed"])]
+    + [(name, "embed_v2", ".v2.stego") for name in sorted(MANIFEST["embed_v2"])]
+    + [(name, "embed_v2", ".v2.embed") for name in sorted(MANIFEST["embed_v2"])]
+    + [(name, "embed_orders", ".v2.orders16.stego") for name in sorted(MANIFEST["embed_orders"])],
 )
 def test_golden_stegos_extract_forever(name, kind, suffix, single_thread) -> None:
     entry = MANIFEST[kind][name]
     unpacked = embedding.extract_file(
-        _image(f"{name}{suffix}.stego.png"), passphrase=entry["passphrase"], model=load_pretrained(name)
+        _image(f"{name}{suffix}.png"), passphrase=entry["passphrase"], model=load_pretrained(name)
     )
     assert unpacked.data == entry["data"].encode()
     assert unpacked.file_name == entry["file_name"]
     assert unpacked.wire_id == get_spec(name).wire_id
 
 
-@pytest.mark.parametrize("name", sorted(MANIFEST["embed_v2"]))
-def test_embedding_reproduces_its_golden_stego(name, single_thread) -> None:
-    """Today's embedder, bit for bit (``{model}.v2.embed.png``: since 2026-11-28, the verify
-    loop stops once error correction has half of its budget to spare; the stegos of the
-    first format-2 release, ``{model}.v2.stego.png``, are kept above as extraction goldens)."""
-    entry = MANIFEST["embed_v2"][name]
+@pytest.mark.parametrize(
+    ("name", "kind", "golden"),
+    [(name, "embed_v2", f"{name}.v2.embed.png") for name in sorted(MANIFEST["embed_v2"])]
+    + [(name, "embed_orders", f"{name}.v2.orders4.embed.png") for name in sorted(MANIFEST["embed_orders"])],
+)
+def test_embedding_reproduces_its_golden_stego(name, kind, golden, single_thread) -> None:
+    """Today's embedder, bit for bit: on the small cover (``{model}.v2.embed.png``, since
+    2026-11-28: the verify loop stops once error correction has half of its budget to spare)
+    and on a 256x256 one where the code orders are capped (``.v2.orders4.embed.png``, since
+    2026-11-29). Stegos of earlier writers are kept above as extraction goldens."""
+    entry = MANIFEST[kind][name]
     stego, _ = embedding.embed_file(
-        _image("cover.png"),
+        _cover(entry),
         entry["data"].encode(),
         file_name=entry["file_name"],
         passphrase=entry["passphrase"],
@@ -76,7 +88,7 @@ def test_embedding_reproduces_its_golden_stego(name, single_thread) -> None:
         wire_id=get_spec(name).wire_id,
         random_bytes=np.random.default_rng(7).bytes,
     )
-    _assert_same(stego, f"{name}.v2.embed.png")
+    _assert_same(stego, golden)
     unpacked = embedding.extract_file(stego, passphrase=entry["passphrase"], model=load_pretrained(name))
     assert unpacked.data == entry["data"].encode()
 

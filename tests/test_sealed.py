@@ -60,6 +60,23 @@ def test_a_small_file_touches_few_carriers_and_a_large_one_more() -> None:
     assert small.head.used.size <= sealed.head_carriers(CARRIERS)
 
 
+def test_code_orders_are_capped_and_stegos_of_the_uncapped_writer_still_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Writers before 2026-11-29 used orders up to 16: a small file then read several times
+    the carriers it reads now, and each read carrier near an edit is one more to put back."""
+    assert sealed.ORDER_LIMITS == (4, 16)
+    signs, capped = embedded(b"x", "pw")
+    assert capped.head.order == capped.body.order == 4
+    with monkeypatch.context() as legacy:
+        legacy.setattr(sealed, "ORDER_LIMITS", (16,))
+        old_signs, uncapped = embedded(b"x", "pw")
+    assert uncapped.head.order > 4 and uncapped.body.order > 4
+    assert uncapped.used.size > 2 * capped.used.size
+    for read in (signs, old_signs):
+        assert sealed.open_signs(read, passphrase="pw").data == b"x"
+
+
 def test_capacity_is_exact() -> None:
     room = sealed.capacity_bytes(CARRIERS, file_name="f.bin", encrypted=True)
     data = np.random.default_rng(2).bytes(room)  # random: does not compress

@@ -9,9 +9,9 @@ is taken, so flips land on the latents that cost least to change (their "costs",
 far from zero they are). Without coding one message bit changes a sign half the time; with
 p = 4, 4 bits change at most one of 15 signs.
 
-``p`` follows the payload: the largest p whose blocks still fit the carriers, so a small
-file changes few signs and spreads them thin, and a full cover falls back to p = 1 (one bit
-per sign, plain). An error in one read sign corrupts at most the p bits of its block.
+``p`` follows the payload: the largest p (up to a limit the caller sets) whose blocks still
+fit the carriers, so a small file changes few signs, and a full cover falls back to p = 1
+(one bit per sign, plain). An error in one read sign corrupts at most the p bits of its block.
 
 Pure numpy: ``signs`` are 0/1 ``uint8`` (1 = positive), ``costs`` float, ``inf`` = wet (must
 not change).
@@ -29,10 +29,10 @@ def block_size(order: int) -> int:
     return (1 << order) - 1
 
 
-def code_order(carriers: int, bits: int) -> int:
-    """The largest order p (1..MAX_ORDER) whose blocks carry ``bits`` in ``carriers`` signs,
+def code_order(carriers: int, bits: int, limit: int = MAX_ORDER) -> int:
+    """The largest order p (1..``limit``) whose blocks carry ``bits`` in ``carriers`` signs,
     or 0 if not even p = 1 (one bit per sign) fits."""
-    for order in range(MAX_ORDER, 0, -1):
+    for order in range(limit, 0, -1):
         if carriers // block_size(order) * order >= bits:
             return order
     return 0

@@ -17,8 +17,9 @@ detectable without training, and two stegos made with one passphrase shared carr
    ``BODY_NSYM`` parity bytes per codeword.
 
 Head and body are written by cost-aware matrix embedding (:mod:`invsteg.payload.matrix`):
-each segment's order p is the largest its carriers allow, so a small file changes few signs.
-The extractor recomputes p from the sizes (head: fixed; body: from the decoded length).
+each segment's order p is the largest its carriers allow up to ``ORDER_LIMITS[0]``, so a small
+file changes few signs and reads few carriers. The extractor recomputes p from the sizes
+(head: fixed; body: from the decoded length), under each limit in ``ORDER_LIMITS``.
 
 Why one costly KDF and not two: the locator must be derived before the salt can be read, so
 it cannot use the per-message salt. The message keys then come from the locator and the salt
@@ -86,6 +87,12 @@ HEAD_PLAIN_LEN = SALT_LEN + _LENGTH.size  # the salt and the masked container le
 HEAD_BITS = 8 * ecc_encoded_len(HEAD_PLAIN_LEN, HEAD_NSYM)  # 288
 BODY_NSYM = 32  # corrects 16 wrong bytes per 255: the verify loop leaves none on this machine
 MIN_CARRIERS = 8 * HEAD_BITS  # the head takes an eighth of the carriers at most
+# The highest matrix-code order a message may use, newest first: the writer uses the first,
+# the reader tries each. A high order changes fewer signs per bit but reads many more
+# carriers, and every carrier read near an edit may be knocked over and must be put back:
+# at small payloads those repairs outnumbered the message's own flips (docs/design.md).
+# 16: stegos written before 2026-11-29.
+ORDER_LIMITS = (4, matrix.MAX_ORDER)
 
 ARGON2_MEMORY_KIB = 128 * 1024
 ARGON2_ITERATIONS = 5
@@ -199,15 +206,16 @@ def head_carriers(carriers: int) -> int:
     return min(carriers // 8, 64 * HEAD_BITS)
 
 
-def body_order(carriers: int, bits: int) -> int:
-    """The body's matrix-code order: the largest that fits in a quarter of the carriers
-    (``1 / BODY_SPREAD``), else in all of them; 0 if none of at least ``MIN_BODY_ORDER``
-    fits. A code that touches every carrier changes the fewest signs on paper, but each
-    edit also jostles near-zero latents nearby, and every used one of those must then be
-    put back; and order 1 (a bit per carrier, half of them flipped) changed a third of the
-    colour samples and left more carriers unsettled than error correction likes."""
+def body_order(carriers: int, bits: int, limit: int = ORDER_LIMITS[0]) -> int:
+    """The body's matrix-code order: the largest up to ``limit`` that fits in a quarter of
+    the carriers (``1 / BODY_SPREAD``), else in all of them; 0 if none of at least
+    ``MIN_BODY_ORDER`` fits. A code that touches every carrier changes the fewest signs on
+    paper, but each edit also jostles near-zero latents nearby, and every used one of those
+    must then be put back; and order 1 (a bit per carrier, half of them flipped) changed a
+    third of the colour samples and left more carriers unsettled than error correction
+    likes."""
     for share in (carriers // BODY_SPREAD, carriers):
-        order = matrix.code_order(share, bits)
+        order = matrix.code_order(share, bits, limit)
         if order >= MIN_BODY_ORDER:
             return order
     return 0
@@ -298,17 +306,18 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
-def _head_layout(carriers: int, locator: bytes) -> tuple[np.ndarray, int, np.ndarray]:
-    """(head positions, head order, the other carriers), in the locator's order: one
-    function for the embedder and the extractor, so they cannot drift apart."""
+def _head_layout(carriers: int, locator: bytes, limit: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """(head positions, head order, the other carriers), in the locator's order, for code
+    orders up to ``limit``: one function for the embedder and the extractor, so they cannot
+    drift apart."""
     order = permutation(carriers, locator)
     split = head_carriers(carriers)
-    return order[:split], matrix.code_order(split, HEAD_BITS), order[split:]
+    return order[:split], matrix.code_order(split, HEAD_BITS, limit), order[split:]
 
 
-def _body_layout(rest: np.ndarray, keys: MessageKeys, blob_len: int) -> tuple[np.ndarray, int]:
+def _body_layout(rest: np.ndarray, keys: MessageKeys, blob_len: int, limit: int) -> tuple[np.ndarray, int]:
     """(body positions in the message's order, body order) for a ``blob_len``-byte container."""
-    return rest[permutation(rest.size, keys.order)], body_order(rest.size, body_bits(blob_len))
+    return rest[permutation(rest.size, keys.order)], body_order(rest.size, body_bits(blob_len), limit)
 
 
 @dataclass(frozen=True)
@@ -389,9 +398,10 @@ def seal(
         random_bytes=random_bytes,
         room=max_blob_bytes(carriers),
     )
-    head_positions, head_order, rest = _head_layout(carriers, locator)
+    limit = ORDER_LIMITS[0]
+    head_positions, head_order, rest = _head_layout(carriers, locator, limit)
     head_bits = bytes_to_bits(ecc_encode(message.head, HEAD_NSYM))
-    body_positions, order = _body_layout(rest, message.keys, len(message.blob))
+    body_positions, order = _body_layout(rest, message.keys, len(message.blob), limit)
     return Sealed(
         head=Segment(head_positions, head_bits, head_order),
         body=Segment(body_positions, bytes_to_bits(ecc_encode(message.blob, BODY_NSYM)), order),
@@ -399,9 +409,9 @@ def seal(
     )
 
 
-def _read_head(signs: np.ndarray, locator: bytes) -> tuple[MessageKeys, int, np.ndarray] | None:
+def _read_head(signs: np.ndarray, locator: bytes, limit: int) -> tuple[MessageKeys, int, np.ndarray] | None:
     """(keys, blob length, body-candidate positions) if a head is found under ``locator``."""
-    head_positions, order, rest = _head_layout(signs.size, locator)
+    head_positions, order, rest = _head_layout(signs.size, locator, limit)
     bits = matrix.extract(signs[head_positions], HEAD_BITS, order)
     try:
         head = ecc_decode(bits_to_bytes(bits), HEAD_NSYM)
@@ -423,22 +433,38 @@ def open_signs(signs: np.ndarray, *, passphrase: str | None, locator: bytes | No
     if signs.size < MIN_CARRIERS:
         raise NoPayloadError("no payload found: the image is too small to hold one")
     encrypted = passphrase is not None
-    found = _read_head(signs, locator or locator_key(passphrase))
-    if found is None and encrypted and _read_head(signs, PUBLIC_LOCATOR) is not None:
+    locator = locator or locator_key(passphrase)
+    failure: PayloadError | None = None
+    for limit in ORDER_LIMITS:
+        found = _read_head(signs, locator, limit)
+        if found is None:
+            continue
+        try:
+            return _open_body(signs, found, limit, encrypted=encrypted)
+        except PayloadCorruptedError as exc:  # tampered too
+            # a head that two limits read alike: the body says which one wrote it
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    if encrypted and any(_read_head(signs, PUBLIC_LOCATOR, limit) for limit in ORDER_LIMITS):
         raise PassphraseNotExpectedError(
             "the payload is not encrypted, but a passphrase was given; extract without one"
         )
-    if found is None:
-        raise NoPayloadError(
-            "no payload found, or wrong passphrase"
-            if encrypted
-            else "no payload found (if it was embedded with a passphrase, give the passphrase; "
-            "otherwise the image holds none or was made with another model)"
-        )
+    raise NoPayloadError(
+        "no payload found, or wrong passphrase"
+        if encrypted
+        else "no payload found (if it was embedded with a passphrase, give the passphrase; "
+        "otherwise the image holds none or was made with another model)"
+    )
+
+
+def _open_body(
+    signs: np.ndarray, found: tuple[MessageKeys, int, np.ndarray], limit: int, *, encrypted: bool
+) -> Unpacked:
     keys, blob_len, rest = found
     if blob_len > max_blob_bytes(signs.size):
         raise PayloadCorruptedError(f"payload is corrupted: the head announces {blob_len} bytes")
-    positions, order = _body_layout(rest, keys, blob_len)
+    positions, order = _body_layout(rest, keys, blob_len, limit)
     coded = bits_to_bytes(matrix.extract(signs[positions], body_bits(blob_len), order))
     blob = bytes(ecc_decode(coded, BODY_NSYM))[:blob_len]
     return unpack_v2(blob, keys=keys, encrypted=encrypted)

@@ -99,7 +99,7 @@ def _check_image(pixels: np.ndarray, role: str) -> None:
 # The largest payload, in net bits per pixel, at which every detector of the steganalysis
 # benchmark stayed at P_E >= 0.4 against the default model's stegos (benchmarks/results.md,
 # "Steganalysis"; `python -m benchmarks.steganalysis`). None did at any payload measured,
-# down to 0.01 bpp (the detector with the public model: P_E 0.20), so no size is safe yet.
+# down to 0.01 bpp, so no size is safe yet.
 SAFE_BPP = 0.0
 
 
