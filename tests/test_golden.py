@@ -4,8 +4,8 @@ and of embed-file's payload format 2.
 Every shipped model must keep producing these stegos and revealed secrets bit for bit,
 and the embedded files must keep extracting: a refactor changes no behaviour, and a stego
 made by an earlier release (format 1: ``{model}.stego.png``; format 2:
-``{model}.v2.stego.png``; format 2 with code orders up to 16 on a 256x256 cover:
-``{model}.v2.orders16.stego.png``) decodes forever.
+``{model}.v2.stego.png`` and ``{model}.v2.embed.png``; format 2 with Hamming codes of order
+up to 16 on a 256x256 cover: ``{model}.v2.orders16.stego.png``) decodes forever.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thr
     [(name, "embed", ".stego") for name in sorted(MANIFEST["embed"])]
     + [(name, "embed_v2", ".v2.stego") for name in sorted(MANIFEST["embed_v2"])]
     + [(name, "embed_v2", ".v2.embed") for name in sorted(MANIFEST["embed_v2"])]
-    + [(name, "embed_orders", ".v2.orders16.stego") for name in sorted(MANIFEST["embed_orders"])],
+    + [(name, "embed_cover256", ".v2.orders16.stego") for name in sorted(MANIFEST["embed_cover256"])],
 )
 def test_golden_stegos_extract_forever(name, kind, suffix, single_thread) -> None:
     entry = MANIFEST[kind][name]
@@ -70,14 +70,13 @@ def test_golden_stegos_extract_forever(name, kind, suffix, single_thread) -> Non
 
 @pytest.mark.parametrize(
     ("name", "kind", "golden"),
-    [(name, "embed_v2", f"{name}.v2.embed.png") for name in sorted(MANIFEST["embed_v2"])]
-    + [(name, "embed_orders", f"{name}.v2.orders4.embed.png") for name in sorted(MANIFEST["embed_orders"])],
+    [(name, "embed_v2", f"{name}.v2t.embed.png") for name in sorted(MANIFEST["embed_v2"])]
+    + [(name, "embed_cover256", f"{name}.v2t.cover256.embed.png") for name in MANIFEST["embed_cover256"]],
 )
 def test_embedding_reproduces_its_golden_stego(name, kind, golden, single_thread) -> None:
-    """Today's embedder, bit for bit: on the small cover (``{model}.v2.embed.png``, since
-    2026-11-28: the verify loop stops once error correction has half of its budget to spare)
-    and on a 256x256 one where the code orders are capped (``.v2.orders4.embed.png``, since
-    2026-11-29). Stegos of earlier writers are kept above as extraction goldens."""
+    """Today's embedder, bit for bit (``.v2t``: the trellis-coded body, since 2026-11-29), on
+    the small cover and on a 256x256 one. Stegos of earlier writers are kept above as
+    extraction goldens (``.v2.embed``: the Hamming writer of 2026-11-28)."""
     entry = MANIFEST[kind][name]
     stego, _ = embedding.embed_file(
         _cover(entry),

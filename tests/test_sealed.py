@@ -54,25 +54,28 @@ def test_the_real_kdf_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_small_file_touches_few_carriers_and_a_large_one_more() -> None:
     small = embedded(b"x", None)[1]
-    large = embedded(np.random.default_rng(1).bytes(2000), None)[1]
-    assert small.used.size < large.used.size <= CARRIERS
-    assert small.body.order > large.body.order >= sealed.MIN_BODY_ORDER
+    large = embedded(np.random.default_rng(1).bytes(1500), None)[1]
+    full = embedded(np.random.default_rng(1).bytes(sealed.capacity_bytes(CARRIERS, file_name="f.bin")), None)[
+        1
+    ]
+    assert small.used.size < large.used.size < full.used.size <= CARRIERS
+    assert small.body.code == sealed.Trellis(sealed.MAX_BODY_WIDTH)
+    assert large.body.code == sealed.Trellis(sealed.MIN_BODY_WIDTH)
+    assert full.body.code == sealed.Hamming(sealed.MIN_BODY_ORDER)
     assert small.head.used.size <= sealed.head_carriers(CARRIERS)
 
 
-def test_code_orders_are_capped_and_stegos_of_the_uncapped_writer_still_open(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Writers before 2026-11-29 used orders up to 16: a small file then read several times
-    the carriers it reads now, and each read carrier near an edit is one more to put back."""
-    assert sealed.ORDER_LIMITS == (4, 16)
-    signs, capped = embedded(b"x", "pw")
-    assert capped.head.order == capped.body.order == 4
+def test_stegos_of_the_hamming_writer_still_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writers before 2026-11-29 used Hamming codes of orders up to 16 for head and body:
+    a small file then read several times the carriers it reads now, and each read carrier
+    near an edit is one more to put back."""
+    signs, today = embedded(b"x", "pw")
+    assert today.head.code == sealed.Hamming(4)
     with monkeypatch.context() as legacy:
-        legacy.setattr(sealed, "ORDER_LIMITS", (16,))
-        old_signs, uncapped = embedded(b"x", "pw")
-    assert uncapped.head.order > 4 and uncapped.body.order > 4
-    assert uncapped.used.size > 2 * capped.used.size
+        legacy.setattr(sealed, "LAYOUTS", sealed.LAYOUTS[1:])
+        old_signs, before = embedded(b"x", "pw")
+    assert before.head.code.order > 4 and before.body.code.order > 4
+    assert before.used.size > 2 * today.used.size
     for read in (signs, old_signs):
         assert sealed.open_signs(read, passphrase="pw").data == b"x"
 

@@ -16,10 +16,12 @@ detectable without training, and two stegos made with one passphrase shared carr
 4. The body: the container (:func:`pack_v2`, whitened as a whole) Reed-Solomon coded with
    ``BODY_NSYM`` parity bytes per codeword.
 
-Head and body are written by cost-aware matrix embedding (:mod:`invsteg.payload.matrix`):
-each segment's order p is the largest its carriers allow up to ``ORDER_LIMITS[0]``, so a small
-file changes few signs and reads few carriers. The extractor recomputes p from the sizes
-(head: fixed; body: from the decoded length), under each limit in ``ORDER_LIMITS``.
+The head is written by cost-aware matrix embedding (:mod:`invsteg.payload.matrix`, order
+p <= 4), the body by a syndrome-trellis code (:mod:`invsteg.payload.trellis`, 2-4 carriers
+per bit) or, near capacity, a Hamming code: few signs change, and a small file reads few
+carriers. The extractor recomputes the codes from the sizes (head: fixed; body: from the
+decoded length), under each of ``LAYOUTS`` (stegos before 2026-11-29: Hamming codes of
+order up to 16).
 
 Why one costly KDF and not two: the locator must be derived before the salt can be read, so
 it cannot use the per-message salt. The message keys then come from the locator and the salt
@@ -43,7 +45,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from invsteg.errors import PayloadError
-from invsteg.payload import matrix
+from invsteg.payload import matrix, trellis
 from invsteg.payload.container import (
     _INNER_FIXED,
     DIGEST_LEN,
@@ -87,12 +89,29 @@ HEAD_PLAIN_LEN = SALT_LEN + _LENGTH.size  # the salt and the masked container le
 HEAD_BITS = 8 * ecc_encoded_len(HEAD_PLAIN_LEN, HEAD_NSYM)  # 288
 BODY_NSYM = 32  # corrects 16 wrong bytes per 255: the verify loop leaves none on this machine
 MIN_CARRIERS = 8 * HEAD_BITS  # the head takes an eighth of the carriers at most
-# The highest matrix-code order a message may use, newest first: the writer uses the first,
-# the reader tries each. A high order changes fewer signs per bit but reads many more
-# carriers, and every carrier read near an edit may be knocked over and must be put back:
-# at small payloads those repairs outnumbered the message's own flips (docs/design.md).
-# 16: stegos written before 2026-11-29.
-ORDER_LIMITS = (4, matrix.MAX_ORDER)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a message's codes are chosen: the head's Hamming order at most ``head_limit``;
+    the body by a syndrome-trellis code (``trellis``) or a Hamming code of order at most
+    ``body_limit``. A code that reads many carriers changes fewer signs per bit, but every
+    carrier read near an edit may be knocked over and must be put back: at small payloads
+    those repairs outnumbered the message's own flips (docs/design.md)."""
+
+    head_limit: int
+    body_limit: int
+    trellis: bool
+
+
+# Newest first: the writer uses the first, the reader tries each.
+LAYOUTS = (
+    Layout(head_limit=4, body_limit=4, trellis=True),  # since 2026-11-29
+    Layout(head_limit=matrix.MAX_ORDER, body_limit=matrix.MAX_ORDER, trellis=False),
+)
+# Trellis widths (carriers per body bit) the body may use: as many carriers per bit as a
+# Hamming code of order 4 reads at most, at least 2 (a width of 1 leaves no choice).
+MIN_BODY_WIDTH, MAX_BODY_WIDTH = 2, 4
 
 ARGON2_MEMORY_KIB = 128 * 1024
 ARGON2_ITERATIONS = 5
@@ -206,7 +225,7 @@ def head_carriers(carriers: int) -> int:
     return min(carriers // 8, 64 * HEAD_BITS)
 
 
-def body_order(carriers: int, bits: int, limit: int = ORDER_LIMITS[0]) -> int:
+def body_order(carriers: int, bits: int, limit: int = matrix.MAX_ORDER) -> int:
     """The body's matrix-code order: the largest up to ``limit`` that fits in a quarter of
     the carriers (``1 / BODY_SPREAD``), else in all of them; 0 if none of at least
     ``MIN_BODY_ORDER`` fits. A code that touches every carrier changes the fewest signs on
@@ -249,27 +268,77 @@ def capacity_bytes(carriers: int, *, file_name: str = "", encrypted: bool = True
 
 
 @dataclass(frozen=True)
+class Hamming:
+    """Matrix embedding with a binary Hamming code of this order (:mod:`~invsteg.payload.matrix`)."""
+
+    order: int
+
+    def carriers_used(self, bits: int) -> int:
+        return matrix.carriers_used(bits, self.order)
+
+    def embed(self, signs: np.ndarray, costs: np.ndarray, message: np.ndarray) -> np.ndarray:
+        return matrix.embed(signs, costs, message, self.order)
+
+    def extract(self, signs: np.ndarray, bits: int) -> np.ndarray:
+        return matrix.extract(signs, bits, self.order)
+
+
+@dataclass(frozen=True)
+class Trellis:
+    """A syndrome-trellis code of this width (:mod:`~invsteg.payload.trellis`)."""
+
+    width: int
+
+    def carriers_used(self, bits: int) -> int:
+        return trellis.carriers_used(bits, self.width)
+
+    def embed(self, signs: np.ndarray, costs: np.ndarray, message: np.ndarray) -> np.ndarray:
+        return trellis.embed(signs, costs, message, self.width)
+
+    def extract(self, signs: np.ndarray, bits: int) -> np.ndarray:
+        return trellis.extract(signs, bits, self.width)
+
+
+Code = Hamming | Trellis
+
+
+def body_code(carriers: int, bits: int, layout: Layout) -> Code | None:
+    """The body's code for ``bits`` coded bits in ``carriers`` signs under ``layout``: a
+    trellis of the widest width up to ``MAX_BODY_WIDTH`` that fits a quarter of the carriers
+    (``MIN_BODY_WIDTH`` if only all of them hold that), else (near capacity) a Hamming code;
+    None if nothing fits."""
+    if layout.trellis:
+        width = min(MAX_BODY_WIDTH, carriers // BODY_SPREAD // max(bits, 1))
+        if width < MIN_BODY_WIDTH and MIN_BODY_WIDTH * bits <= carriers:
+            width = MIN_BODY_WIDTH
+        if width >= MIN_BODY_WIDTH:
+            return Trellis(width)
+    order = body_order(carriers, bits, layout.body_limit)
+    return Hamming(order) if order else None
+
+
+@dataclass(frozen=True)
 class Segment:
     """Message ``bits`` for the carriers at ``positions`` (indices into the carrier vector),
-    matrix-coded at ``order``; only the first ``used`` positions matter."""
+    written by ``code``; only the first ``used`` positions matter."""
 
     positions: np.ndarray
     bits: np.ndarray
-    order: int
+    code: Code
 
     @property
     def used(self) -> np.ndarray:
-        return self.positions[: matrix.carriers_used(self.bits.size, self.order)]
+        return self.positions[: self.code.carriers_used(self.bits.size)]
 
     def flips(self, signs: np.ndarray, costs: np.ndarray) -> np.ndarray:
         """``(len(signs),)`` bool: which carrier signs to flip so this segment reads back."""
         out = np.zeros(signs.size, dtype=bool)
-        local = matrix.embed(signs[self.positions], costs[self.positions], self.bits, self.order)
+        local = self.code.embed(signs[self.positions], costs[self.positions], self.bits)
         out[self.positions[local]] = True
         return out
 
     def read(self, signs: np.ndarray) -> np.ndarray:
-        return matrix.extract(signs[self.positions], self.bits.size, self.order)
+        return self.code.extract(signs[self.positions], self.bits.size)
 
 
 @dataclass(frozen=True)
@@ -306,18 +375,19 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
-def _head_layout(carriers: int, locator: bytes, limit: int) -> tuple[np.ndarray, int, np.ndarray]:
-    """(head positions, head order, the other carriers), in the locator's order, for code
-    orders up to ``limit``: one function for the embedder and the extractor, so they cannot
-    drift apart."""
+def _head_layout(carriers: int, locator: bytes, layout: Layout) -> tuple[np.ndarray, Code, np.ndarray]:
+    """(head positions, head code, the other carriers), in the locator's order: one function
+    for the embedder and the extractor, so they cannot drift apart."""
     order = permutation(carriers, locator)
     split = head_carriers(carriers)
-    return order[:split], matrix.code_order(split, HEAD_BITS, limit), order[split:]
+    return order[:split], Hamming(matrix.code_order(split, HEAD_BITS, layout.head_limit)), order[split:]
 
 
-def _body_layout(rest: np.ndarray, keys: MessageKeys, blob_len: int, limit: int) -> tuple[np.ndarray, int]:
-    """(body positions in the message's order, body order) for a ``blob_len``-byte container."""
-    return rest[permutation(rest.size, keys.order)], body_order(rest.size, body_bits(blob_len), limit)
+def _body_layout(
+    rest: np.ndarray, keys: MessageKeys, blob_len: int, layout: Layout
+) -> tuple[np.ndarray, Code | None]:
+    """(body positions in the message's order, body code) for a ``blob_len``-byte container."""
+    return rest[permutation(rest.size, keys.order)], body_code(rest.size, body_bits(blob_len), layout)
 
 
 @dataclass(frozen=True)
@@ -398,21 +468,24 @@ def seal(
         random_bytes=random_bytes,
         room=max_blob_bytes(carriers),
     )
-    limit = ORDER_LIMITS[0]
-    head_positions, head_order, rest = _head_layout(carriers, locator, limit)
+    layout = LAYOUTS[0]
+    head_positions, head_code, rest = _head_layout(carriers, locator, layout)
     head_bits = bytes_to_bits(ecc_encode(message.head, HEAD_NSYM))
-    body_positions, order = _body_layout(rest, message.keys, len(message.blob), limit)
+    body_positions, code = _body_layout(rest, message.keys, len(message.blob), layout)
+    assert code is not None  # max_blob_bytes fits
     return Sealed(
-        head=Segment(head_positions, head_bits, head_order),
-        body=Segment(body_positions, bytes_to_bits(ecc_encode(message.blob, BODY_NSYM)), order),
+        head=Segment(head_positions, head_bits, head_code),
+        body=Segment(body_positions, bytes_to_bits(ecc_encode(message.blob, BODY_NSYM)), code),
         blob=message.blob,
     )
 
 
-def _read_head(signs: np.ndarray, locator: bytes, limit: int) -> tuple[MessageKeys, int, np.ndarray] | None:
+def _read_head(
+    signs: np.ndarray, locator: bytes, layout: Layout
+) -> tuple[MessageKeys, int, np.ndarray] | None:
     """(keys, blob length, body-candidate positions) if a head is found under ``locator``."""
-    head_positions, order, rest = _head_layout(signs.size, locator, limit)
-    bits = matrix.extract(signs[head_positions], HEAD_BITS, order)
+    head_positions, code, rest = _head_layout(signs.size, locator, layout)
+    bits = code.extract(signs[head_positions], HEAD_BITS)
     try:
         head = ecc_decode(bits_to_bytes(bits), HEAD_NSYM)
     except PayloadError:
@@ -435,18 +508,18 @@ def open_signs(signs: np.ndarray, *, passphrase: str | None, locator: bytes | No
     encrypted = passphrase is not None
     locator = locator or locator_key(passphrase)
     failure: PayloadError | None = None
-    for limit in ORDER_LIMITS:
-        found = _read_head(signs, locator, limit)
+    for layout in LAYOUTS:
+        found = _read_head(signs, locator, layout)
         if found is None:
             continue
         try:
-            return _open_body(signs, found, limit, encrypted=encrypted)
+            return _open_body(signs, found, layout, encrypted=encrypted)
         except PayloadCorruptedError as exc:  # tampered too
-            # a head that two limits read alike: the body says which one wrote it
+            # a head that two layouts read alike: the body says which one wrote it
             failure = failure or exc
     if failure is not None:
         raise failure
-    if encrypted and any(_read_head(signs, PUBLIC_LOCATOR, limit) for limit in ORDER_LIMITS):
+    if encrypted and any(_read_head(signs, PUBLIC_LOCATOR, layout) for layout in LAYOUTS):
         raise PassphraseNotExpectedError(
             "the payload is not encrypted, but a passphrase was given; extract without one"
         )
@@ -459,12 +532,14 @@ def open_signs(signs: np.ndarray, *, passphrase: str | None, locator: bytes | No
 
 
 def _open_body(
-    signs: np.ndarray, found: tuple[MessageKeys, int, np.ndarray], limit: int, *, encrypted: bool
+    signs: np.ndarray, found: tuple[MessageKeys, int, np.ndarray], layout: Layout, *, encrypted: bool
 ) -> Unpacked:
     keys, blob_len, rest = found
     if blob_len > max_blob_bytes(signs.size):
         raise PayloadCorruptedError(f"payload is corrupted: the head announces {blob_len} bytes")
-    positions, order = _body_layout(rest, keys, blob_len, limit)
-    coded = bits_to_bytes(matrix.extract(signs[positions], body_bits(blob_len), order))
+    positions, code = _body_layout(rest, keys, blob_len, layout)
+    if code is None:
+        raise PayloadCorruptedError(f"payload is corrupted: the head announces {blob_len} bytes")
+    coded = bits_to_bytes(code.extract(signs[positions], body_bits(blob_len)))
     blob = bytes(ecc_decode(coded, BODY_NSYM))[:blob_len]
     return unpack_v2(blob, keys=keys, encrypted=encrypted)
