@@ -88,3 +88,19 @@ def test_a_wrong_sign_corrupts_at_most_height_consecutive_bits() -> None:
 def test_too_few_carriers_is_an_error() -> None:
     with pytest.raises(ValueError, match="need 20 carriers"):
         trellis.extract(np.zeros(19, dtype=np.uint8), 10, 2)
+
+
+def test_chunks_searched_side_by_side_equal_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trellis, "CHUNK", 64)
+    monkeypatch.setattr(trellis, "GROUP", 3)
+    bits, width = 64 * 7 + 5, 3
+    signs, costs, message = _case(bits, width, seed=6)
+    flips = trellis.embed(signs, costs, message, width)
+    assert np.array_equal(trellis.extract(signs ^ flips, bits, width), message)
+    for start in range(0, bits, 64):
+        size = min(64, bits - start)
+        span = slice(start * width, (start + size) * width)
+        alone = trellis._viterbi(
+            signs[None, span], costs[None, span], message[None, start : start + size], width
+        )
+        assert np.array_equal(flips[span], alone[0])

@@ -24,6 +24,7 @@ import numpy as np
 
 HEIGHT = 7  # h: 128 trellis states; the paper's codes gain little beyond 7-10
 CHUNK = 4096  # message bits per independent trellis
+GROUP = 16  # chunks searched side by side: 16 * 4096 * w * 128 bytes of back-pointers
 MAX_WIDTH = 8
 
 
@@ -92,41 +93,63 @@ def embed(signs: np.ndarray, costs: np.ndarray, message: np.ndarray, width: int)
     message = np.asarray(message, dtype=np.int64)
     costs = np.asarray(costs, dtype=np.float64)
     flips = np.zeros(signs.size, dtype=bool)
-    for start, size in _chunks(message.size):
-        span = slice(start * width, (start + size) * width)
-        flips[span] = _viterbi(signs[span], costs[span], message[start : start + size], width)
+    # whole chunks side by side (the Python loop runs once per carrier of a chunk, not of the
+    # message), in groups that bound the memory of the back-pointers; the short last alone
+    for first, chunks, bits in _groups(message.size):
+        span = slice(first * width, (first + chunks * bits) * width)
+        rows = (chunks, bits * width)
+        flips[span] = _viterbi(
+            signs[span].reshape(rows),
+            costs[span].reshape(rows),
+            message[first : first + chunks * bits].reshape(chunks, bits),
+            width,
+        ).reshape(-1)
     return flips
 
 
+def _groups(bits: int) -> list[tuple[int, int, int]]:
+    """``(first bit, chunks, bits per chunk)``: up to ``GROUP`` whole chunks at a time, then
+    the short last one alone."""
+    whole = bits // CHUNK
+    out = [(start * CHUNK, min(GROUP, whole - start), CHUNK) for start in range(0, whole, GROUP)]
+    if bits % CHUNK:
+        out.append((whole * CHUNK, 1, bits % CHUNK))
+    return out
+
+
 def _viterbi(signs: np.ndarray, costs: np.ndarray, message: np.ndarray, width: int) -> np.ndarray:
-    """One chunk: the cheapest ``(bits * width,)`` flips."""
-    bits = message.size
-    x = signs.astype(np.int64).reshape(bits, width)
-    rho = costs.reshape(bits, width)
+    """Independent trellises side by side: ``(chunks, bits * width)`` signs and costs,
+    ``(chunks, bits)`` message -> the cheapest ``(chunks, bits * width)`` flips."""
+    chunks, bits = message.shape
+    x = signs.astype(np.int64).reshape(chunks, bits, width)
+    rho = costs.reshape(chunks, bits, width)
     keep_cost = np.where(x == 1, rho, 0.0)  # not rho * x: inf * 0 is nan
     flip_cost = np.where(x == 0, rho, 0.0)
     columns = submatrix(width)
     states = np.arange(1 << HEIGHT)
     half = 1 << (HEIGHT - 1)
-    cost = np.full(states.size, np.inf)
-    cost[0] = 0.0
-    take = np.zeros((bits, width, states.size), dtype=bool)  # y = 1 on the way into each state
+    lanes = np.arange(chunks)
+    cost = np.full((chunks, states.size), np.inf)
+    cost[:, 0] = 0.0
+    take = np.zeros((bits, width, chunks, states.size), dtype=bool)  # y = 1 into each state
+    walls = np.full((chunks, half), np.inf)
     for i in range(bits):
         for j in range(width):
-            keep = cost + keep_cost[i, j]  # y = 0
-            flip = cost[states ^ columns[j]] + flip_cost[i, j]  # y = 1
+            keep = cost + keep_cost[:, i, j, None]  # y = 0
+            flip = cost[:, states ^ columns[j]] + flip_cost[:, i, j, None]  # y = 1
             take[i, j] = flip < keep
             cost = np.where(take[i, j], flip, keep)
         # message bit i is the state's lowest bit; then the window moves one row down
-        cost = np.concatenate([cost[message[i] :: 2], np.full(half, np.inf)])
-    state = int(np.argmin(cost))
-    if not np.isfinite(cost[state]):
+        low = np.take_along_axis(cost, 2 * states[None, :half] + message[:, i, None], axis=1)
+        cost = np.concatenate([low, walls], axis=1)
+    state = np.argmin(cost, axis=1)
+    if not np.isfinite(cost[lanes, state]).all():
         raise ValueError("every way to embed the message changes a carrier that must not change")
-    y = np.zeros((bits, width), dtype=np.int64)
+    y = np.zeros((chunks, bits, width), dtype=np.int64)
     for i in range(bits - 1, -1, -1):
-        state = 2 * state + int(message[i])
+        state = 2 * state + message[:, i]
         for j in range(width - 1, -1, -1):
-            if take[i, j, state]:
-                y[i, j] = 1
-                state ^= int(columns[j])
-    return (y != x).reshape(-1)
+            chosen = take[i, j, lanes, state]
+            y[:, i, j] = chosen
+            state = state ^ (chosen * columns[j])
+    return (y != x).reshape(chunks, -1)
