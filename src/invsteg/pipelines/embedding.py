@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -264,9 +265,10 @@ def embed_file(
     used = np.zeros(carriers, dtype=bool)
     used[message.used] = True
     used_map = _latent_map(used, mask, param)
-    # Each pass stops as soon as its progress slows: a read-back and a re-routed code cost
-    # less than the rounds that would squeeze out the last stubborn carriers.
     steering = Steering(margin=settings.margin, aim=settings.aim, max_rounds=settings.steer_rounds)
+    # The first pass leaves the carriers that will not settle to be routed around, so it
+    # stops as soon as progress slows; later passes steer what is left to the end.
+    first_steering = replace(steering, patience=2, stall=0.9)
     wet = np.zeros(carriers, dtype=bool)
     stego, best, flips = cover, None, 0
     wrong_carriers: list[int] = []
@@ -284,7 +286,7 @@ def embed_file(
             _latent_map(target.astype(bool), mask, param),
             used_map,
             model=model,
-            settings=steering,
+            settings=first_steering if index == 0 else steering,
             progress=progress,
         )
         steered += len(history)

@@ -44,8 +44,8 @@ class Steering:
     # Give up once ``patience`` rounds have not brought the wrong carriers ``stall`` of the
     # way closer to right (the caller routes around the ones left, or error correction
     # repairs them).
-    patience: int = 2
-    stall: float = 0.9
+    patience: int = 4
+    stall: float = 0.99
     softness: float = 0.02
     # Levels one sample may move in one round (the hinge is linearised to size the step).
     max_step: int = 4
