@@ -65,19 +65,19 @@ def test_a_small_file_touches_few_carriers_and_a_large_one_more() -> None:
     assert small.head.used.size <= sealed.head_carriers(CARRIERS)
 
 
-def test_stegos_of_the_hamming_writer_still_open(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Writers before 2026-11-29 used Hamming codes of orders up to 16 for head and body:
-    a small file then read several times the carriers it reads now, and each read carrier
-    near an edit is one more to put back."""
-    signs, today = embedded(b"x", "pw")
-    assert today.head.code == sealed.Hamming(4)
-    with monkeypatch.context() as legacy:
-        legacy.setattr(sealed, "LAYOUTS", sealed.LAYOUTS[1:])
-        old_signs, before = embedded(b"x", "pw")
-    assert before.head.code.order > 4 and before.body.code.order > 4
-    assert before.used.size > 2 * today.used.size
-    for read in (signs, old_signs):
-        assert sealed.open_signs(read, passphrase="pw").data == b"x"
+def test_stegos_of_every_layout_open() -> None:
+    """The trellis layout (the writer's first choice), the Hamming one it falls back to, and
+    the Hamming codes of orders up to 16 that writers used before 2026-11-29: a small file
+    then read several times the carriers it reads now, and each read carrier near an edit
+    is one more to put back."""
+    trellis, hamming, before = (embedded(b"x", "pw", layout=layout) for layout in sealed.LAYOUTS)
+    assert sealed.LAYOUTS[:2] == sealed.WRITE_LAYOUTS
+    assert trellis[1].body.code == sealed.Trellis(4) and trellis[1].head.code == sealed.Hamming(4)
+    assert hamming[1].body.code == hamming[1].head.code == sealed.Hamming(4)
+    assert before[1].head.code.order > 4 and before[1].body.code.order > 4
+    assert before[1].used.size > 2 * hamming[1].used.size
+    for signs, _ in (trellis, hamming, before):
+        assert sealed.open_signs(signs, passphrase="pw").data == b"x"
 
 
 def test_capacity_is_exact() -> None:

@@ -104,11 +104,15 @@ class Layout:
     trellis: bool
 
 
-# Newest first: the writer uses the first, the reader tries each.
+# Newest first: the reader tries each. The writer tries WRITE_LAYOUTS in turn, until the
+# cover settles under one (the trellis code flips the fewest signs; the Hamming code's
+# flips settle more surely on a hard cover).
 LAYOUTS = (
     Layout(head_limit=4, body_limit=4, trellis=True),  # since 2026-11-29
+    Layout(head_limit=4, body_limit=4, trellis=False),  # since 2026-11-29
     Layout(head_limit=matrix.MAX_ORDER, body_limit=matrix.MAX_ORDER, trellis=False),
 )
+WRITE_LAYOUTS = LAYOUTS[:2]
 # Trellis widths (carriers per body bit) the body may use: as many carriers per bit as a
 # Hamming code of order 4 reads at most, at least 2 (a width of 1 leaves no choice).
 MIN_BODY_WIDTH, MAX_BODY_WIDTH = 2, 4
@@ -451,10 +455,12 @@ def seal(
     carriers: int,
     locator: bytes | None = None,
     random_bytes: RandomBytes = os.urandom,
+    layout: Layout = LAYOUTS[0],
 ) -> Sealed:
     """Lay out ``data`` for ``carriers`` latent signs (see the module docstring).
 
-    ``locator``: :func:`locator_key` of ``passphrase`` if already derived.
+    ``locator``: :func:`locator_key` of ``passphrase`` if already derived; ``layout``: one of
+    ``LAYOUTS``.
 
     Raises:
         PayloadTooLargeError: it does not fit.
@@ -468,7 +474,6 @@ def seal(
         random_bytes=random_bytes,
         room=max_blob_bytes(carriers),
     )
-    layout = LAYOUTS[0]
     head_positions, head_code, rest = _head_layout(carriers, locator, layout)
     head_bits = bytes_to_bits(ecc_encode(message.head, HEAD_NSYM))
     body_positions, code = _body_layout(rest, message.keys, len(message.blob), layout)

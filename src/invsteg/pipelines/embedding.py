@@ -241,25 +241,85 @@ def embed_file(
     carriers = int(mask.sum())
     room = format2.capacity_bytes(carriers, file_name=file_name, encrypted=passphrase is not None)
     locator = locator or format2.locator_key(passphrase)
-    try:
-        message = format2.seal(
-            data,
-            file_name=file_name,
-            wire_id=wire_id,
-            passphrase=passphrase,
-            carriers=carriers,
-            locator=locator,
-            random_bytes=random_bytes,
-        )
-    except PayloadTooLargeError:
-        kind = "encrypted" if passphrase is not None else "unencrypted"
-        raise PayloadTooLargeError(
-            f"the file is {len(data)} bytes but this {width}x{height} cover holds at most {room} "
-            f"bytes ({kind}, after header and error correction); use a larger cover or a smaller file"
-        ) from None
-
-    param = next(model.parameters())
     values = _carrier_values(read_latents(cover, model=model), mask)
+    attempts: list[_Attempt] = []
+    # The trellis layout changes the fewest signs; a cover that will not settle under it
+    # (its cheapest flips are the latents nearest zero, which edits nearby knock back) is
+    # embedded again from scratch under the sturdier Hamming layout. The reader tries both.
+    for layout in format2.WRITE_LAYOUTS:
+        try:
+            message = format2.seal(
+                data,
+                file_name=file_name,
+                wire_id=wire_id,
+                passphrase=passphrase,
+                carriers=carriers,
+                locator=locator,
+                random_bytes=random_bytes,
+                layout=layout,
+            )
+        except PayloadTooLargeError:
+            kind = "encrypted" if passphrase is not None else "unencrypted"
+            raise PayloadTooLargeError(
+                f"the file is {len(data)} bytes but this {width}x{height} cover holds at most {room} "
+                f"bytes ({kind}, after header and error correction); use a larger cover or a smaller file"
+            ) from None
+        attempts.append(_steer_message(cover, values, message, mask, model, settings, progress))
+        if attempts[-1].best.accepted:
+            break
+    attempt = min(attempts, key=lambda a: (not a.best.accepted, a.best.correction))
+    best, used = attempt.best, attempt.used
+    stego, accepted = best.stego, best.accepted
+    if not _extracts(best.signs, passphrase, locator):
+        raise EmbeddingFailedError(
+            "this cover cannot carry the file reliably (carriers still read back wrong after the "
+            "verify rounds, beyond what error correction repairs); try more --max-rounds, a larger "
+            "or less dark/bright cover, or a smaller file"
+        )
+    return stego, EmbedReport(
+        width=width,
+        height=height,
+        carriers=carriers,
+        capacity_bytes=room,
+        safe_bytes=safe_bytes(width, height, room),
+        payload_bytes=len(data),
+        used_carriers=int(used.sum()),
+        flips=attempt.flips,
+        changed_samples=int((stego != cover).sum()),
+        rounds=len(attempt.wrong_carriers),
+        steer_rounds=sum(a.steer_rounds for a in attempts),
+        wrong_carriers=attempt.wrong_carriers,
+        correction_used=attempt.correction_used,
+        accepted=accepted,
+        exact=best.wrong == 0,
+        psnr_db=psnr(stego, cover),
+    )
+
+
+class _Attempt(NamedTuple):
+    """One message's verify passes: its best pass and what they took."""
+
+    best: _Pass
+    used: np.ndarray
+    flips: int
+    steer_rounds: int
+    wrong_carriers: tuple[int, ...]
+    correction_used: tuple[float, ...]
+
+
+def _steer_message(
+    cover: np.ndarray,
+    values: np.ndarray,
+    message: format2.Sealed,
+    mask: np.ndarray,
+    model: ColourEmbedder,
+    settings: EmbedSettings,
+    progress: Callable[[int, int], None] | None,
+) -> _Attempt:
+    """Steer ``cover`` (whose carriers read ``values``) until ``message`` reads back, in up
+    to ``settings.max_rounds`` verify passes."""
+    param = next(model.parameters())
+    carriers = values.size
     signs = (values > 0).astype(np.uint8)
     costs = np.abs(values).astype(np.float64)  # levels of change a flip needs, roughly
     used = np.zeros(carriers, dtype=bool)
@@ -305,31 +365,7 @@ def embed_file(
         wet |= bad  # would not settle: the next pass routes around them
         costs = np.abs(read).astype(np.float64)
     assert best is not None  # max_rounds >= 1
-    stego, accepted = best.stego, best.accepted
-    if not _extracts(best.signs, passphrase, locator):
-        raise EmbeddingFailedError(
-            "this cover cannot carry the file reliably (carriers still read back wrong after the "
-            "verify rounds, beyond what error correction repairs); try more --max-rounds, a larger "
-            "or less dark/bright cover, or a smaller file"
-        )
-    return stego, EmbedReport(
-        width=width,
-        height=height,
-        carriers=carriers,
-        capacity_bytes=room,
-        safe_bytes=safe_bytes(width, height, room),
-        payload_bytes=len(data),
-        used_carriers=int(used.sum()),
-        flips=flips,
-        changed_samples=int((stego != cover).sum()),
-        rounds=len(wrong_carriers),
-        steer_rounds=steered,
-        wrong_carriers=tuple(wrong_carriers),
-        correction_used=tuple(correction),
-        accepted=accepted,
-        exact=best.wrong == 0,
-        psnr_db=psnr(stego, cover),
-    )
+    return _Attempt(best, used, flips, steered, tuple(wrong_carriers), tuple(correction))
 
 
 def _extracts(signs: np.ndarray, passphrase: str | None, locator: bytes) -> bool:
