@@ -99,7 +99,7 @@ def test_rescalers_reproduce_their_golden_small_and_restored_images(name, single
     from invsteg.io.images import decode_image
 
     net = load_pretrained(name)
-    down = api.rescale_down(_image("cover.png"), net=net)
+    down = api.rescale_down(_image("cover.png"), net=net, model=name)
     _assert_same(down.pixels, f"{name}.down.png")
     golden = decode_image((GOLDEN / f"{name}.down.png").read_bytes(), f"{name}.down.png", "small")
     note = api.RescaleNote.from_text(golden.text)

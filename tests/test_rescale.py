@@ -186,3 +186,18 @@ def test_cli_up_refuses_an_image_made_at_another_scale(tmp_path: Path, tiny_irn_
     assert invsteg(tmp_path, "rescale", "down", "big.png", "--weights", tiny_irn_weights[4]).rc == 0
     run = invsteg(tmp_path, "rescale", "up", "big.down.png", "--weights", tiny_irn_weights[2])
     assert_one_error(run, "4x smaller")
+
+
+def test_a_small_image_upscales_with_the_weights_that_made_it() -> None:
+    """irn-x2-v2 replaced irn-x2 as `--scale 2`'s default; a small PNG irn-x2 made (its
+    golden) still names irn-x2 and comes back exactly as irn-x2 restores it."""
+    golden = Path(__file__).parent / "golden"
+    small = decode_image((golden / "irn-x2.down.png").read_bytes(), "irn-x2.down.png", "small")
+    note = RescaleNote.from_text(small.text)
+    assert note.model == "irn-x2"
+    restored = api.rescale_up(small.pixels, note=note).pixels
+    assert np.array_equal(restored, np.asarray(Image.open(golden / "irn-x2.up.png").convert("RGB")))
+    assert api.rescale_down(restored[:8, :8]).note.model == api.default_rescaler(2) == "irn-x2-v2"
+    assert api.default_rescaler(4) == "irn-x4"
+    with pytest.raises(ValueError, match="scale 3"):
+        api.default_rescaler(3)

@@ -33,7 +33,16 @@ from invsteg.ops.quantize import psnr
 from invsteg.payload.errors import NoPayloadError
 from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
 from invsteg.pipelines.rescaling import DEFAULT_RESCALE_TILE, RescaleNote
-from invsteg.zoo import DEFAULT_MODEL, ModelSpec, Task, create_model, default_model, get_spec, list_models
+from invsteg.zoo import (
+    DEFAULT_MODEL,
+    ModelSpec,
+    Task,
+    create_model,
+    default_model,
+    default_rescaler,
+    get_spec,
+    list_models,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -63,6 +72,7 @@ __all__ = [
     "check_attacks",
     "check_lossless_stego",
     "decode_image",
+    "default_rescaler",
     "embed_file",
     "embed_file_robust",
     "embedding_spec",
@@ -419,10 +429,10 @@ def load_rescaler(
     *,
     device: str = "cpu",
 ) -> Rescaler:
-    """The rescaling model: ``model`` or the one in ``weights``, else ``irn-x{scale}``
+    """The rescaling model: ``model`` or the one in ``weights``, else the default for ``scale``
     (default x2), on ``device``; its scale must be ``scale`` when both are given."""
     if model is None and weights is None:
-        model = f"irn-x{scale or 2}"
+        model = default_rescaler(scale or 2)
     net = create_model(model, weights=weights, task=Task.RESCALE)
     if scale is not None and net.scale != scale:
         raise UsageError(f"{weights or model} rescales by {net.scale}, not by {scale}")
@@ -454,7 +464,7 @@ def rescale_down(
 
     net = net or load_rescaler(scale, model, weights, device=device)
     small = rescaling.downscale(image, net, tile=tile)
-    name = Path(weights).name if weights is not None else model or f"irn-x{net.scale}"
+    name = Path(weights).name if weights is not None else model or default_rescaler(net.scale)
     height, width = image.shape[:2]
     note = RescaleNote(name, net.scale, width, height, tile)
     return Rescaled(small, note, padded=bool(height % net.scale or width % net.scale))

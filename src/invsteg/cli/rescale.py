@@ -33,7 +33,7 @@ app.add_typer(rescale_app, name="rescale")
 
 ScaleOption = Annotated[
     int | None,
-    typer.Option("--scale", "-s", help="2 or 4: picks irn-x2 or irn-x4 (default 2; up: the image's own)."),
+    typer.Option("--scale", "-s", help="2 or 4: picks irn-x2-v2 or irn-x4 (default 2; up: the image's own)."),
 ]
 RescaleModelOption = Annotated[
     str | None, typer.Option("--model", "-m", help="Registered rescaling model (see `invsteg models`).")
@@ -191,10 +191,11 @@ def up(
     files.write_output(images.encode_image(result.pixels, image_format), output, force=force)
     height, width = result.pixels.shape[:2]
     if as_json:
+        used = str(weights) if weights else model or (note.model if note else api.default_rescaler(factor))
         emit_json(
             {
                 "output": output,
-                "model": str(weights) if weights else model or (note.model if note else f"irn-x{factor}"),
+                "model": used,
                 "size": [width, height],
                 "made_by_rescale_down": note is not None,
             }

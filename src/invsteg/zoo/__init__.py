@@ -24,6 +24,7 @@ __all__ = [
     "Task",
     "create_model",
     "default_model",
+    "default_rescaler",
     "get_spec",
     "list_models",
     "parameter_count",
@@ -33,8 +34,10 @@ _DEFAULTS = {
     Task.HIDE: DEFAULT_MODEL,
     Task.ROBUST: "robust",
     Task.EMBED: DEFAULT_EMBED_MODEL,
-    Task.RESCALE: "irn-x2",
+    Task.RESCALE: "irn-x2-v2",
 }
+# The rescaler `--scale N` picks; older weights stay registered for the small images they made.
+_RESCALERS = {2: "irn-x2-v2", 4: "irn-x4"}
 _WRONG_TASK = {
     Task.HIDE: "does not hide images",
     Task.ROBUST: "is not a robust model",
@@ -46,6 +49,17 @@ _WRONG_TASK = {
 def default_model(task: Task) -> str:
     """The name of ``task``'s default model."""
     return _DEFAULTS[Task(task)]
+
+
+def default_rescaler(scale: int) -> str:
+    """The registered rescaler that ``rescale --scale`` picks for ``scale`` (2 or 4).
+
+    Raises:
+        ValueError: another scale.
+    """
+    if scale not in _RESCALERS:
+        raise ValueError(f"no rescaler for scale {scale}; 2 or 4")
+    return _RESCALERS[scale]
 
 
 def create_model(
