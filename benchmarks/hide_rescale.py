@@ -44,7 +44,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--val", type=Path, default=Path("../data/val"))
-    parser.add_argument("--rescaler", default="irn-x2-v2", help="a rescaling model, or its weights file")
+    parser.add_argument("--rescaler", default=api.default_rescaler(2), help="a rescaling model or weights")
     parser.add_argument("--limit", type=int, default=None, help="only the first N val photos")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()

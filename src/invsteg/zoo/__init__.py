@@ -30,14 +30,14 @@ __all__ = [
     "parameter_count",
 ]
 
+# The rescaler `--scale N` picks; older weights stay registered for the small images they made.
+_RESCALERS = {2: "irn-x2-v2", 4: "irn-x4"}
 _DEFAULTS = {
     Task.HIDE: DEFAULT_MODEL,
     Task.ROBUST: "robust",
     Task.EMBED: DEFAULT_EMBED_MODEL,
-    Task.RESCALE: "irn-x2-v2",
+    Task.RESCALE: _RESCALERS[2],
 }
-# The rescaler `--scale N` picks; older weights stay registered for the small images they made.
-_RESCALERS = {2: "irn-x2-v2", 4: "irn-x4"}
 _WRONG_TASK = {
     Task.HIDE: "does not hide images",
     Task.ROBUST: "is not a robust model",
