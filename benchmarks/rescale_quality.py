@@ -4,7 +4,8 @@ Each image (in the views of docs/design.md: center256, whole512, full size cropp
 multiple of 4) is made 2x or 4x smaller and restored:
 
 - IRN: ``invsteg rescale down`` -> 8-bit PNG bytes -> ``rescale up`` (z = 0), through the
-  same api calls the CLI makes;
+  same api calls the CLI makes, with each ``--refine`` pass count (0: the network's own
+  small image; the default: its levels searched, docs/design.md);
 - bicubic: Pillow bicubic down, Pillow bicubic up (the usual thumbnail and upscale);
 - Lanczos: Pillow Lanczos down and up.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import date
+from itertools import product
 from pathlib import Path
 from statistics import mean, median
 
@@ -47,10 +49,10 @@ def scores(restored: np.ndarray, original: np.ndarray) -> dict[str, float]:
     return compare(restored[inner], original[inner])
 
 
-def irn_round_trip(image: np.ndarray, net) -> tuple[np.ndarray, np.ndarray, float, float]:
+def irn_round_trip(image: np.ndarray, net, refine: int) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(small, restored, seconds down, seconds up) through real PNG bytes."""
     start = time.perf_counter()
-    down = api.rescale_down(image, net=net)
+    down = api.rescale_down(image, net=net, refine=refine)
     middle = time.perf_counter()
     data = encode_image(down.pixels, "PNG", text=down.note.to_text())
     loaded = decode_image(data, "small.png", "small")
@@ -61,14 +63,14 @@ def irn_round_trip(image: np.ndarray, net) -> tuple[np.ndarray, np.ndarray, floa
     return down.pixels, up.pixels, middle - start, end - again
 
 
-def evaluate(images: list[np.ndarray], scale: int, net) -> dict[str, dict]:
+def evaluate(images: list[np.ndarray], scale: int, net, refine: int) -> dict[str, dict]:
     rows: dict[str, list[dict[str, float]]] = {"IRN": [], "bicubic": [], "Lanczos": []}
     small_psnrs, seconds, megapixels = [], [0.0, 0.0], 0.0
     for image in images:
         height, width = image.shape[:2]
         small_size = (width // scale, height // scale)
         thumbnail = resample(image, small_size, Image.Resampling.BICUBIC)
-        small, restored, down_s, up_s = irn_round_trip(image, net)
+        small, restored, down_s, up_s = irn_round_trip(image, net, refine)
         rows["IRN"].append(scores(restored, image))
         small_psnrs.append(psnr(small, thumbnail))
         seconds[0] += down_s
@@ -113,6 +115,9 @@ def main() -> None:
     parser.add_argument("--views", default="center256,whole512,full")
     parser.add_argument("--models", default="irn-x2,irn-x4", help="registered rescaling models")
     parser.add_argument("--weights", type=Path, nargs="*", default=[], help="weights files to add")
+    parser.add_argument(
+        "--refine", default=str(api.DEFAULT_REFINE_PASSES), help="comma-separated pass counts of rescale down"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
     parser.add_argument("--section", default="", help="a name of its own for this run's results section")
@@ -135,23 +140,23 @@ def main() -> None:
         "Speed: IRN seconds per megapixel of the large image, in-process, "
         f"{torch.get_num_threads()} threads.",
         "",
-        "| model | view | IRN Y-PSNR | bicubic | Lanczos | IRN - bicubic (median per photo) "
+        "| model | refine | view | IRN Y-PSNR | bicubic | Lanczos | IRN - bicubic (median per photo) "
         "| SSIM IRN / bicubic | small vs bicubic | down / up s/MP |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for model, net in nets.items():
-        for view in args.views.split(","):
-            r = evaluate(load_view(args.val, view, net.scale), net.scale, net)
-            irn, bicubic, lanczos = r["IRN"], r["bicubic"], r["Lanczos"]
-            lines.append(
-                f"| {model} (x{net.scale}) | {view} | {irn['psnr_y']:.2f} [{irn['worst_y']:.2f}] "
-                f"| {bicubic['psnr_y']:.2f} [{bicubic['worst_y']:.2f}] | {lanczos['psnr_y']:.2f} "
-                f"| {irn['psnr_y'] - bicubic['psnr_y']:+.2f} ({irn['median_gain']:+.2f}) "
-                f"| {irn['ssim']:.4f} / {bicubic['ssim']:.4f} "
-                f"| {irn['small']:.2f} [{irn['worst_small']:.2f}] "
-                f"| {irn['down_s_per_mp']:.2f} / {irn['up_s_per_mp']:.2f} |"
-            )
-            print(lines[-1], flush=True)
+    refines = [int(r) for r in args.refine.split(",")]
+    for (model, net), refine, view in product(nets.items(), refines, args.views.split(",")):
+        r = evaluate(load_view(args.val, view, net.scale), net.scale, net, refine)
+        irn, bicubic, lanczos = r["IRN"], r["bicubic"], r["Lanczos"]
+        lines.append(
+            f"| {model} (x{net.scale}) | {refine} | {view} | {irn['psnr_y']:.2f} [{irn['worst_y']:.2f}] "
+            f"| {bicubic['psnr_y']:.2f} [{bicubic['worst_y']:.2f}] | {lanczos['psnr_y']:.2f} "
+            f"| {irn['psnr_y'] - bicubic['psnr_y']:+.2f} ({irn['median_gain']:+.2f}) "
+            f"| {irn['ssim']:.4f} / {bicubic['ssim']:.4f} "
+            f"| {irn['small']:.2f} [{irn['worst_small']:.2f}] "
+            f"| {irn['down_s_per_mp']:.2f} / {irn['up_s_per_mp']:.2f} |"
+        )
+        print(lines[-1], flush=True)
     lines.append(end)
     publish(start, end, args.output, lines)
 

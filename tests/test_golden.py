@@ -94,14 +94,18 @@ def test_embedding_reproduces_its_golden_stego(name, kind, golden, single_thread
 
 @pytest.mark.parametrize("name", sorted(MANIFEST.get("rescale", {})))
 def test_rescalers_reproduce_their_golden_small_and_restored_images(name, single_thread) -> None:
-    """The small PNG (its note included) and what `rescale up` makes of it, bit for bit."""
+    """The small PNG (its note included) and what `rescale up` makes of it, bit for bit:
+    the network's own small image (``refine=0``, ``.down``) and today's default search
+    over its levels (``.refined.down``, since 2026-11-29)."""
     from invsteg import api
     from invsteg.io.images import decode_image
 
     net = load_pretrained(name)
-    down = api.rescale_down(_image("cover.png"), net=net, model=name)
+    down = api.rescale_down(_image("cover.png"), net=net, model=name, refine=0)
     _assert_same(down.pixels, f"{name}.down.png")
     golden = decode_image((GOLDEN / f"{name}.down.png").read_bytes(), f"{name}.down.png", "small")
     note = api.RescaleNote.from_text(golden.text)
     assert note == down.note
     _assert_same(api.rescale_up(golden.pixels, note=note, net=net).pixels, f"{name}.up.png")
+    refined = api.rescale_down(_image("cover.png"), net=net, model=name)
+    _assert_same(refined.pixels, f"{name}.refined.down.png")

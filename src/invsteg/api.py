@@ -32,7 +32,7 @@ from invsteg.ops.distortions import check_attacks
 from invsteg.ops.quantize import psnr
 from invsteg.payload.errors import NoPayloadError
 from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
-from invsteg.pipelines.rescaling import DEFAULT_RESCALE_TILE, RescaleNote
+from invsteg.pipelines.rescaling import DEFAULT_REFINE_PASSES, DEFAULT_RESCALE_TILE, RescaleNote
 from invsteg.zoo import (
     DEFAULT_MODEL,
     ModelSpec,
@@ -59,6 +59,7 @@ ROBUST_ONE = "robust-one"  # hide --robust with one secret
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MODEL",
+    "DEFAULT_REFINE_PASSES",
     "DEFAULT_RESCALE_TILE",
     "DEFAULT_TILE",
     "Box",
@@ -444,6 +445,7 @@ class Rescaled:
     """A rescaled image and the note that ties a small image to its upscale."""
 
     pixels: np.ndarray
+    model: str  # the model's name, or its weights file's
     note: RescaleNote | None  # down: to store in the small PNG; up: the note it followed, if any
     padded: bool = False  # down: the input was padded to a multiple of the scale
 
@@ -456,18 +458,23 @@ def rescale_down(
     weights: Path | str | None = None,
     net: Rescaler | None = None,
     tile: int = DEFAULT_RESCALE_TILE,
+    refine: int = DEFAULT_REFINE_PASSES,
     device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Rescaled:
     """``image`` made ``scale`` times smaller so that :func:`rescale_up` restores it.
-    Sides that are not multiples of the scale are padded (the note keeps the true size)."""
+    Sides that are not multiples of the scale are padded (the note keeps the true size).
+    ``refine``: passes of the search over the small image's levels (0: the network's output,
+    rounded; each pass costs about a forward and a backward pass); ``progress`` is called
+    with ``(tiles done, tiles)``."""
     from invsteg.pipelines import rescaling
 
     net = net or load_rescaler(scale, model, weights, device=device)
-    small = rescaling.downscale(image, net, tile=tile)
-    name = Path(weights).name if weights is not None else model or default_rescaler(net.scale)
+    small = rescaling.downscale(image, net, tile=tile, refine=refine, progress=progress)
+    name = _rescaler_name(net, model, weights)
     height, width = image.shape[:2]
     note = RescaleNote(name, net.scale, width, height, tile)
-    return Rescaled(small, note, padded=bool(height % net.scale or width % net.scale))
+    return Rescaled(small, name, note, padded=bool(height % net.scale or width % net.scale))
 
 
 def rescale_up(
@@ -498,7 +505,11 @@ def rescale_up(
     size = size or ((note.width, note.height) if note else None)
     tile = tile or (note.tile if note else DEFAULT_RESCALE_TILE)
     large = rescaling.upscale(small, net, tile=tile, size=size, temperature=temperature, seed=seed)
-    return Rescaled(large, note)
+    return Rescaled(large, _rescaler_name(net, model, weights), note)
+
+
+def _rescaler_name(net: Rescaler, model: str | None, weights: Path | str | None) -> str:
+    return Path(weights).name if weights is not None else model or default_rescaler(net.scale)
 
 
 # -- models and channels ------------------------------------------------------------------------
