@@ -31,10 +31,11 @@ def psnr_y(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _gaussian_window(size: int, sigma: float, dtype: torch.dtype) -> Tensor:
+    """The 1-D Gaussian ``(size,)``; the 2-D window is its outer product, applied as two
+    1-D passes (11x fewer multiplies per pixel than the 11x11 kernel, the same result)."""
     coords = torch.arange(size, dtype=dtype) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]
+    return g / g.sum()
 
 
 def ssim(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5) -> Tensor:
@@ -42,10 +43,12 @@ def ssim(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5) -> Tensor:
     averaged over channels."""
     a, b = a.double(), b.double()
     c = a.shape[1]
-    kernel = _gaussian_window(window, sigma, a.dtype).to(a.device).expand(c, 1, window, window)
+    g = _gaussian_window(window, sigma, a.dtype).to(a.device)
+    down = g.view(1, 1, window, 1).expand(c, 1, window, 1)
+    across = g.view(1, 1, 1, window).expand(c, 1, 1, window)
 
     def blur(x: Tensor) -> Tensor:
-        return F.conv2d(x, kernel, groups=c)
+        return F.conv2d(F.conv2d(x, down, groups=c), across, groups=c)
 
     c1, c2 = 0.01**2, 0.03**2
     mu_a, mu_b = blur(a), blur(b)
