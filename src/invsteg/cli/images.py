@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -32,7 +31,7 @@ from invsteg.cli._app import (
     say,
 )
 from invsteg.cli.batch import is_folder, output_folder, run_batch
-from invsteg.cli.progress import long_work
+from invsteg.cli.progress import long_work, tile_progress
 from invsteg.errors import UsageError
 
 RobustOption = Annotated[
@@ -113,7 +112,7 @@ def hide(
             quality=quality,
             device=device,
             precision=precision,
-            progress=_tiles(bar),
+            progress=tile_progress(bar),
         )
     files.write_output(stego.data, output, force=force)
     width, height = stego.secret_size
@@ -154,11 +153,6 @@ class _Options:
     max_pixels: int
     force: bool
     as_json: bool
-
-
-def _tiles(bar: Callable[[int, int | None, str], None] | None) -> Callable[[int, int], None] | None:
-    """A tiler's ``(done, tiles)`` progress on a :func:`long_work` bar."""
-    return None if bar is None else lambda done, total: bar(done, total, "tiles")
 
 
 def _hide_folders(covers: str, secrets: list[str], output: str | None, opt: _Options) -> None:
@@ -286,7 +280,7 @@ def reveal(
             tile=tile,
             device=device,
             precision=precision,
-            progress=_tiles(bar),
+            progress=tile_progress(bar),
         )
     for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
         files.write_output(images.encode_image(pixels, image_format), path, force=force)

@@ -76,3 +76,8 @@ def long_work(label: str) -> Iterator[Callable[[int, int | None, str], None] | N
         yield bar
     finally:
         bar.close()
+
+
+def tile_progress(bar: Callable[[int, int | None, str], None] | None) -> Callable[[int, int], None] | None:
+    """A tiler's ``(done, tiles)`` progress on a :func:`long_work` bar (None off a terminal)."""
+    return None if bar is None else lambda done, total: bar(done, total, "tiles")

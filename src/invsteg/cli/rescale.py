@@ -23,7 +23,7 @@ from invsteg.cli._app import (
     parse_size,
     say,
 )
-from invsteg.cli.progress import long_work
+from invsteg.cli.progress import long_work, tile_progress
 from invsteg.errors import UsageError
 
 DEFAULT_REFINE_PASSES = 8  # pipelines.rescaling's, without importing numpy for --help
@@ -105,7 +105,7 @@ def down(
             tile=tile or api.DEFAULT_RESCALE_TILE,
             refine=refine,
             device=device,
-            progress=None if bar is None else lambda done, total: bar(done, total, "tiles"),
+            progress=tile_progress(bar),
         )
     note = result.note
     assert note is not None  # down always makes one
