@@ -96,7 +96,7 @@ def test_refining_moves_whole_levels_and_never_raises_the_error(nets) -> None:
 
 def test_refining_sharpens_the_shipped_models_restore() -> None:
     """On a photo (the golden cover), the default search restores better than the network's
-    rounded output: the rounding alone costs IRN 0.4-1.4 dB (docs/design.md)."""
+    rounded output: the rounding alone costs IRN 0.1-1.4 dB (docs/design.md)."""
     photo = np.asarray(Image.open(Path(__file__).parent / "golden" / "cover.png").convert("RGB"))[:64, :64]
     net = api.load_rescaler(2)
     restored = {

@@ -7,7 +7,7 @@ tiles; upscaling cuts the same grid (scaled down), so each tile comes back from 
 the small tile its own downscale made.
 
 Downscaling can also search the small image's 8-bit levels (:func:`refine_levels`): the
-network's own output, rounded, loses 0.4-1.4 dB of the restore to the rounding alone, and
+network's own output, rounded, loses 0.1-1.4 dB of the restore to the rounding alone, and
 a few passes of the encoder-side search win most of it back (docs/rescaling.md).
 """
 
