@@ -8,7 +8,7 @@ the small tile its own downscale made.
 
 Downscaling can also search the small image's 8-bit levels (:func:`refine_levels`): the
 network's own output, rounded, loses 0.1-1.4 dB of the restore to the rounding alone, and
-a few passes of the encoder-side search win most of it back (docs/rescaling.md).
+a few passes of the encoder-side search win most of it back (docs/design.md).
 """
 
 from __future__ import annotations
@@ -127,10 +127,10 @@ def refine_levels(net: Rescaler, image: Tensor, levels: Tensor, *, passes: int) 
     error, gradient = error_and_gradient(levels)
     share = _FIRST_SHARE
     for _ in range(passes):
-        steepness = gradient.abs().flatten()
+        steepness = gradient.abs()
         moved = max(1, min(int(share * steepness.numel()), steepness.numel() - 1))
-        threshold = steepness.kthvalue(steepness.numel() - moved).values
-        candidate = (levels - gradient.sign() * (gradient.abs() > threshold)).clamp(0, 255)
+        threshold = steepness.flatten().kthvalue(steepness.numel() - moved).values
+        candidate = (levels - gradient.sign() * (steepness > threshold)).clamp(0, 255)
         new_error, new_gradient = error_and_gradient(candidate)
         if new_error < error:
             levels, error, gradient = candidate, new_error, new_gradient
