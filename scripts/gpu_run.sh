@@ -3,6 +3,7 @@
 # the jobs of gpu_campaign.py (all, or those named in $JOBS) side by side for the time left;
 # logs and exports copied to $OUT as they appear, so a run cut short still returns them.
 #   bash scripts/gpu_run.sh LIMIT_SECONDS CHECK_SECONDS
+# SMOKE=1 runs the jobs as gpu_campaign.py --smoke does (the CPU test of this script).
 set -u
 LIMIT=${1:-585}
 CHECKS=${2:-110}
@@ -19,10 +20,10 @@ save_logs() { tar czf /tmp/logs.tgz --exclude='*.pt' --exclude='*.safetensors' -
 (while sleep 40; do save_logs; done) &
 saver=$!
 (sleep 120; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader) &
-MINUTES=$(python3 -c "print(round(($LIMIT - $SECONDS - 45) / 60, 2))")
+MINUTES=$(python3 -c "print(round(($LIMIT - $SECONDS - 60) / 60, 2))")
 echo "training $MINUTES min per job"
 timeout $((LIMIT - SECONDS - 5)) python3 scripts/gpu_campaign.py --data gpu --minutes "$MINUTES" \
-  ${JOBS:+--jobs "$JOBS"} --exports "$OUT/w" --runs /tmp/runs 2>&1 | grep -v 'stage . on'
+  ${JOBS:+--jobs "$JOBS"} ${SMOKE:+--smoke} --exports "$OUT/w" --runs /tmp/runs 2>&1 | grep -v 'stage . on'
 kill "$saver"
 save_logs
 rm -f "$OUT/w/SHA256SUMS"

@@ -1,4 +1,11 @@
-"""HiNet (Jing et al., ICCV 2021): image-in-image hiding with couplings on Haar subbands."""
+"""HiNet (Jing et al., ICCV 2021): image-in-image hiding with couplings on Haar subbands.
+
+HiNet's reverse pass feeds ``z = 0`` (or noise) for the lost part. With
+``predictor_growth`` > 0 the model also owns a lost-part predictor, as the robust models
+do (after RIIS): a small dense block maps the stego's bands to the lost part's conditional
+mean, and :meth:`HiNet.reveal` feeds that instead. Its last conv starts at zero, so a
+model given a predictor starts exactly where the predictor-less one was.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ class HiNetConfig:
     clamp: float = 2.0
     image_channels: int = 3
     secrets: int = 1
+    predictor_growth: int = 0  # 0: reveal with z = 0; else a lost-part predictor of this growth
 
 
 class HiNet(nn.Module):
@@ -43,6 +51,13 @@ class HiNet(nn.Module):
         self.net = InvertibleSequential(
             AffineCoupling(channels, self.band_channels, subnet, hinet_scale(config.clamp))
             for _ in range(config.blocks)
+        )
+        # Only when asked for: predictor-less weights files keep their exact parameter set.
+        lost_channels = self.band_channels * config.secrets
+        self.predictor = (
+            DenseBlock(self.band_channels, lost_channels, growth=config.predictor_growth)
+            if config.predictor_growth
+            else None
         )
 
     def forward(self, x: Tensor, *, cond: Tensor | None = None, reverse: bool = False) -> Tensor:
@@ -81,12 +96,19 @@ class HiNet(nn.Module):
     def reveal(self, stego: Tensor, z: Tensor | None = None) -> list[Tensor]:
         """Recover the secret images ``[(B, 3, H, W), ...]`` from a stego image.
 
-        ``z`` stands in for the lost part; zeros (its mean) unless given.
+        ``z`` stands in for the lost part; unless given, the predictor's estimate from the
+        stego, or zeros (its mean) for a model without one.
         """
         stego_bands = haar_dwt(stego)
         if z is None:
-            b, _, h, w = stego_bands.shape
-            z = stego_bands.new_zeros(b, self.band_channels * self.config.secrets, h, w)
+            z = self.predict_lost(stego_bands)
         out = self(torch.cat((stego_bands, z), dim=1), reverse=True)
         secret_bands = out[:, self.band_channels :].split(self.band_channels, dim=1)
         return [haar_iwt(bands) for bands in secret_bands]
+
+    def predict_lost(self, stego_bands: Tensor) -> Tensor:
+        """Stego bands ``(B, 12, h, w)`` -> the lost part's estimate ``(B, 12 K, h, w)``."""
+        if self.predictor is not None:
+            return self.predictor(stego_bands)
+        b, _, h, w = stego_bands.shape
+        return stego_bands.new_zeros(b, self.band_channels * self.config.secrets, h, w)

@@ -43,6 +43,9 @@ class TrainConfig:
     model: str = "hinet-small"
     model_config: dict[str, Any] = field(default_factory=dict)  # overrides of the spec's config
     init_weights: str | None = None  # start a new run from these safetensors (fine-tuning)
+    # Parameters named with these prefixes may be missing from init_weights: a part the model
+    # gains (e.g. "predictor.", a lost-part predictor), kept at its initialisation.
+    init_new: tuple[str, ...] = ()
     freeze: tuple[str, ...] = ()  # parameters named with these prefixes stay fixed (e.g. "core.")
     train_dir: str = "../data/train"
     val_dir: str = "../data/val"
@@ -65,8 +68,10 @@ class TrainConfig:
     checkpoint_every: int = 250
     log_every: int = 25
     seed: int = 0
-    bf16: bool | None = None  # None: only where bf16 is fast (CUDA, CPUs with AVX512-BF16/AMX)
-    channels_last: bool = False  # measured slower for fp32 on AVX2 CPUs
+    # None: whichever trains faster here, timed at start-up (invsteg.train.speed); bf16 is
+    # ~3x faster on CPUs with AMX, ~10x slower on AVX2 ones, channels_last varies too.
+    bf16: bool | None = None
+    channels_last: bool | None = None
     explode_factor: float = 20.0  # loss above this times its running median = explosion
     alpha: float = 0.1  # embedding: latents carry bits beyond +-alpha (the sign mapper's margin)
     margin: float = 0.5  # embedding stage 2: re-extracted latents should keep |z| > margin
@@ -83,7 +88,7 @@ class TrainConfig:
         if isinstance(values.get("loss"), dict):
             _check_fields(LossWeights, values["loss"])
             values["loss"] = LossWeights(**values["loss"])
-        for name in ("scales", "freeze"):
+        for name in ("scales", "freeze", "init_new"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)

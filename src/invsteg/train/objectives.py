@@ -17,6 +17,7 @@ from invsteg.eval.metrics import psnr, rgb_to_y, ssim
 from invsteg.ops.attacks import AttackConfig, AttackMixer, gaussian_noise, jpeg_approx
 from invsteg.ops.color import lab_to_rgb, rgb_to_lab
 from invsteg.ops.quantize import round_8bit
+from invsteg.ops.wavelets import haar_dwt
 from invsteg.train.config import TrainConfig
 from invsteg.train.losses import chroma, low_frequency, mse_255, peak_amplitudes, spectral_peaks
 
@@ -50,7 +51,9 @@ def _visibility(stego: Tensor, cover: Tensor) -> dict[str, list[float]]:
 
 
 class HidingObjective(nn.Module):
-    """HiNet's objective: hide -> straight-through 8-bit rounding -> reveal."""
+    """HiNet's objective: hide -> straight-through 8-bit rounding -> reveal. A model with a
+    lost-part predictor reveals with its prediction and adds the ``lost`` term (predicted vs
+    true lost part), as the robust models do."""
 
     inputs = 2  # cover, secret
 
@@ -61,14 +64,17 @@ class HidingObjective(nn.Module):
 
     def forward(self, images: list[Tensor], step: int) -> tuple[Tensor, Terms]:
         cover, secret = images
-        stego, _ = self.model.hide(cover, secret)
+        stego, lost = self.model.hide(cover, secret)
         received = round_8bit(stego) if self.config.round_stego else stego
-        (revealed,) = self.model.reveal(received)
+        predicted_lost = self.model.predict_lost(haar_dwt(received))
+        (revealed,) = self.model.reveal(received, predicted_lost)
         terms = {
             "guide": mse_255(stego, cover),
             "reconstruction": mse_255(revealed, secret),
             "low_frequency": mse_255(low_frequency(stego), low_frequency(cover)),
         } | _visibility_terms(stego, cover, self.config)
+        if self.model.predictor is not None:
+            terms["lost"] = mse_255(predicted_lost, lost)
         return _weighted(terms, self.config), terms
 
     @torch.no_grad()

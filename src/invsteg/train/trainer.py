@@ -10,6 +10,7 @@ import copy
 import csv
 import math
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from invsteg.train.checkpoint import load_checkpoint, save_checkpoint
 from invsteg.train.config import TrainConfig
 from invsteg.train.data import ImageBank, center_crops
 from invsteg.train.objectives import objective_for
+from invsteg.train.speed import Arithmetic, ArithmeticChoice, choose_arithmetic
 from invsteg.zoo import get_spec
 from invsteg.zoo._pretrained import load_weights_file, random_model, save_weights, write_sum
 
@@ -130,11 +132,14 @@ class Trainer:
         self.spec = get_spec(self.config.model)
         torch.manual_seed(self.config.seed)
         self.model = random_model(self.spec, **self.config.model_config).to(self.device)
-        if self.config.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
         if state is None and self.config.init_weights:
-            init = load_weights_file(Path(self.config.init_weights))
-            self.model.load_state_dict(init.state_dict(), strict=True)
+            self._load_init(Path(self.config.init_weights))
+        # Measured before the optimizer exists, so its state takes the chosen memory format.
+        self.arithmetic = self._choose_arithmetic()
+        self.use_bf16 = self.arithmetic.chosen.bf16
+        self.channels_last = self.arithmetic.chosen.channels_last
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.ema = AveragedModel(self.model, avg_fn=ema_with_warmup(self.config.ema_decay))
         self.optimizer = torch.optim.AdamW(
             trainable_parameters(self.model, self.config.freeze),
@@ -157,13 +162,48 @@ class Trainer:
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise WeightsError(f"cannot resume from {self.out_dir}: {first}") from None
-        # Decided once: reading /proc/cpuinfo every step would sit on the hot path.
-        self.use_bf16 = self.config.bf16 if self.config.bf16 is not None else bf16_is_fast(self.device)
         self.objective = objective_for(self.spec.task, self.model, self.config)
         self.training_pass: nn.Module = self.objective
         if self.world > 1:
             self.training_pass = nn.parallel.DistributedDataParallel(self.objective)
         self.last_good = self._state()
+
+    def _load_init(self, path: Path) -> None:
+        """Start from ``path``'s weights; only parameters under ``config.init_new`` may be missing."""
+        init = load_weights_file(path).state_dict()
+        allowed = self.config.init_new
+        try:
+            result = self.model.load_state_dict(init, strict=False)
+        except RuntimeError as exc:  # a shape differs
+            first = str(exc).strip().splitlines()[-1].strip()
+            raise WeightsError(f"init_weights {path} does not fit {self.config.model}: {first}") from None
+        missing = [name for name in result.missing_keys if not allowed or not name.startswith(allowed)]
+        if missing or result.unexpected_keys:
+            raise WeightsError(
+                f"init_weights {path} does not fit {self.config.model}: missing {missing[:3]}, "
+                f"unexpected {result.unexpected_keys[:3]}"
+            )
+        if allowed and not result.missing_keys:
+            raise ValueError(f"init_new {list(allowed)}: {path} already has every parameter")
+
+    def _choose_arithmetic(self) -> ArithmeticChoice:
+        """bf16 / channels_last as configured, or timed here where the config leaves them open."""
+        config = self.config
+        if self.world > 1:  # ranks must agree: no per-rank timing
+            bf16 = config.bf16 if config.bf16 is not None else bf16_is_fast(self.device)
+            return ArithmeticChoice(Arithmetic(bf16, bool(config.channels_last)), {}, config.batch)
+        choice = choose_arithmetic(
+            lambda model: objective_for(self.spec.task, model, config),
+            self.model,
+            config.crop,
+            config.batch,
+            bf16=config.bf16,
+            channels_last=config.channels_last,
+            device=self.device,
+        )
+        if choice.seconds:
+            print(f"invsteg train: {choice.describe()}", file=sys.stderr, flush=True)
+        return choice
 
     # -- state -------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -215,7 +255,7 @@ class Trainer:
             self.rank * per_rank : (self.rank + 1) * per_rank
         ]
         batch = batch.to(self.device)
-        if self.config.channels_last:
+        if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         return batch
 
@@ -297,6 +337,10 @@ class Trainer:
         started, images, first_step = time.perf_counter(), 0, self.step
         with bar, open(log_path, "a", newline="") as log_file:
             log = csv.writer(log_file)
+            if self.arithmetic.seconds and self.rank == 0:
+                chosen = f"arithmetic={self.arithmetic.chosen.name}"
+                timings = [f"step_s_{name}={s:.4g}" for name, s in self.arithmetic.seconds.items()]
+                log.writerow([time.strftime("%H:%M:%S"), self.step, chosen, *timings])
             while self.step < stop:
                 result = self.train_step(bank)
                 if result is None:

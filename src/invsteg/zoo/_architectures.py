@@ -114,6 +114,7 @@ ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType(
                     "clamp": _CLAMP,
                     "image_channels": Field(int, choices=(3,)),
                     "secrets": _SECRETS,
+                    "predictor_growth": Field(int, 0, 128),
                 }
             ),
         ),
