@@ -62,7 +62,7 @@ START, END = "<!-- steganalysis:start -->", "<!-- steganalysis:end -->"
 
 SIZE = 256
 PASSPHRASE = "steganalysis benchmark"
-EMBEDDERS = ("invsteg", "hill", "lsbm")
+EMBEDDERS = ("format3-hill", "format3-hill-colour", "format3-hill-cmd", "invsteg", "hill", "lsbm")
 DETECTORS = ("spam_rgb", "spam_rgb_diff", "crm", "model_aware")
 RICH = frozenset({"crm"})  # detectors measured first and skipped when too slow
 HIST_BINS, HIST_MAX = 30, 3.0
@@ -213,7 +213,32 @@ def embed_lsbm(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
     return Embedded(np.stack(channels, axis=-1).astype(np.uint8), OK)
 
 
-EMBED: dict[str, Embedder] = {"invsteg": embed_invsteg, "hill": embed_hill, "lsbm": embed_lsbm}
+def embed_format3(cost: str) -> Embedder:
+    """Payload format 3 (``invsteg.pipelines.adaptive``) under ``cost``, without a passphrase:
+    its bits are whitened either way, and the key derivation would only cost time here."""
+
+    def embed(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
+        from invsteg.payload import PayloadTooLargeError
+        from invsteg.pipelines import adaptive
+
+        rng = np.random.default_rng(seed)
+        try:
+            stego, _ = adaptive.embed_file(cover, rng.bytes(nbytes), cost=cost, random_bytes=rng.bytes)
+        except PayloadTooLargeError:
+            return Embedded(None, NO_FIT)
+        return Embedded(stego, OK)
+
+    return embed
+
+
+EMBED: dict[str, Embedder] = {
+    "format3-hill": embed_format3("hill"),
+    "format3-hill-colour": embed_format3("hill-colour"),
+    "format3-hill-cmd": embed_format3("hill-cmd"),
+    "invsteg": embed_invsteg,
+    "hill": embed_hill,
+    "lsbm": embed_lsbm,
+}
 
 
 def invsteg_capacity(cover: np.ndarray) -> int:

@@ -49,11 +49,13 @@ if TYPE_CHECKING:
 
     from invsteg.models.contracts import ColourEmbedder, ImageHider, Rescaler
     from invsteg.payload import Unpacked
+    from invsteg.pipelines.adaptive import AdaptiveReport
     from invsteg.pipelines.embedding import Capacity, EmbedReport
     from invsteg.pipelines.robust_files import RobustReport
 
 LOSSLESS = ("PNG", "BMP", "TIFF")
 ROBUST = "robust"  # the name extraction reports for the robust channel
+ADAPTIVE = "adaptive"  # the name extraction reports for payload format 3 (no model)
 ROBUST_ONE = "robust-one"  # hide --robust with one secret
 
 __all__ = [
@@ -283,18 +285,43 @@ def embed_file(
     passphrase: str | None = None,
     model: str | None = None,
     weights: Path | str | None = None,
+    cost: str | None = None,
+    kdf_level: int | None = None,
     max_rounds: int = 8,
     image_format: str = "PNG",
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[bytes, EmbedReport]:
+) -> tuple[bytes, EmbedReport | AdaptiveReport]:
     """Hide ``data`` in ``cover``'s colours; the stego file's bytes (lossless ``image_format``)
-    and the report of the verify-after-embed loop. Extracts bit-exact (:func:`extract_file`).
-    ``progress`` is called after each steering round with ``(round, carriers still wrong)``."""
+    and the embedder's report. Extracts bit-exact (:func:`extract_file`).
+
+    Without ``model`` and ``weights``: payload format 3, +-1 changes of the colour samples
+    chosen under ``cost`` (:mod:`invsteg.pipelines.adaptive`; ``kdf_level``: the passphrase's
+    Argon2id cost, stored in the stego). With either: format 2 through that Steg-cINN model,
+    ``max_rounds`` verify passes at most, ``progress`` called after each steering round with
+    ``(round, carriers still wrong)``.
+    """
+    if image_format not in LOSSLESS:
+        raise UsageError(f"image_format={image_format!r} is lossy and would destroy the hidden file; use PNG")
+    if model is None and weights is None:
+        from invsteg.payload.parity import DEFAULT_KDF_LEVEL
+        from invsteg.pipelines import adaptive
+
+        stego, adaptive_report = adaptive.embed_file(
+            cover,
+            data,
+            file_name=file_name,
+            passphrase=passphrase,
+            cost=cost or adaptive.DEFAULT_COST,
+            kdf_level=DEFAULT_KDF_LEVEL if kdf_level is None else kdf_level,
+        )
+        return encode_image(stego, image_format), adaptive_report
+    if cost is not None or kdf_level is not None:
+        raise UsageError(
+            "cost and kdf_level choose how format 3 embeds; a model writes format 2 without them"
+        )
     from invsteg.pipelines import embedding
 
-    if image_format not in LOSSLESS:
-        raise UsageError(f"{image_format} is lossy and would destroy the hidden file; write PNG")
     spec = embedding_spec(model)
     net: ColourEmbedder = create_model(spec.name, weights=weights, task=Task.EMBED).to(resolve_device(device))
     stego, report = embedding.embed_file(
@@ -327,14 +354,20 @@ def extract_file(
     robust: bool = False,
     device: str = "cpu",
 ) -> Extracted:
-    """The file ``embed-file`` hid in ``stego``. Without ``model``/``weights`` every shipped
-    embedding model is tried, the default first (stegos of older defaults still extract),
-    then the robust channel; ``robust``: only the robust channel."""
-    from invsteg.pipelines import embedding, robust_files
+    """The file ``embed-file`` hid in ``stego``. Without ``model``/``weights``: payload format 3
+    (no model, no torch), then every shipped embedding model, the default first (stegos of
+    older releases still extract), then the robust channel; ``robust``: only the robust
+    channel. Only "no payload found" moves on to the next: a wrong passphrase or damage
+    found by one of them is final."""
+    from invsteg.pipelines import adaptive, embedding, robust_files
 
     if robust:
         return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
     if model is None and weights is None:
+        try:
+            return Extracted(adaptive.extract_file(stego, passphrase=passphrase), ADAPTIVE)
+        except NoPayloadError:
+            pass
         try:
             unpacked, used = embedding.extract_file_any_model(
                 stego, passphrase=passphrase, device=resolve_device(device)
@@ -375,6 +408,32 @@ def capacity(
         info = embedding.capacity(cover, model=net, file_name=file_name, encrypted=encrypted)
         rows.append((str(weights) if weights else spec.name, info))
     return rows
+
+
+@dataclass(frozen=True)
+class AdaptiveCapacity:
+    """What a cover holds in payload format 3: ``net_bytes`` of file content at most (after
+    header, encryption or integrity fields, the stored name and error correction; exact),
+    ``bpp`` = ``8 net_bytes / (W H)``, and the ``safe_bytes`` beyond which the steganalysis
+    benchmark tells stegos from photos more often."""
+
+    width: int
+    height: int
+    net_bytes: int
+    bpp: float
+    safe_bytes: int
+    encrypted: bool
+
+
+def adaptive_capacity(cover: np.ndarray, *, file_name: str = "", encrypted: bool = True) -> AdaptiveCapacity:
+    """:class:`AdaptiveCapacity` of ``cover`` (only its size matters)."""
+    from invsteg.pipelines import adaptive
+
+    height, width = cover.shape[:2]
+    net = adaptive.capacity_bytes(width, height, file_name=file_name, encrypted=encrypted)
+    return AdaptiveCapacity(
+        width, height, net, 8 * net / (width * height), adaptive.safe_bytes(width, height, net), encrypted
+    )
 
 
 # -- robust files --------------------------------------------------------------------------------

@@ -66,6 +66,25 @@ RobustOption = Annotated[
         "a social network), in far fewer bytes than the default mode.",
     ),
 ]
+CostOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cost",
+        help="How the default method (payload format 3) picks the samples it changes: hill, "
+        "hill-colour or hill-cmd (changes agree with their pixel's other channels and their "
+        "neighbours). [default: hill-cmd]",
+    ),
+]
+KdfLevelOption = Annotated[
+    int | None,
+    typer.Option(
+        "--kdf-level",
+        min=0,
+        max=3,
+        help="The passphrase's Argon2id cost, stored in the stego: 0 (64 MiB), 1 (128 MiB), "
+        "2 (256 MiB), 3 (512 MiB); higher slows every guess, yours too. [default: 0]",
+    ),
+]
 NameOption = Annotated[
     str | None, typer.Option("--name", help="File name to store (default: FILE's base name; none for stdin).")
 ]
@@ -89,7 +108,11 @@ def embed_file(
     no_passphrase: NoPassphraseOption = False,
     model: EmbedModelOption = None,
     weights: WeightsOption = None,
-    max_rounds: Annotated[int, typer.Option(min=1, help="Verify-after-embed passes at most.")] = 8,
+    cost: CostOption = None,
+    kdf_level: KdfLevelOption = None,
+    max_rounds: Annotated[
+        int, typer.Option(min=1, help="With --model: verify-after-embed passes at most.")
+    ] = 8,
     robust: RobustOption = False,
     device: DeviceOption = "auto",
     jpeg: Annotated[
@@ -119,8 +142,9 @@ def embed_file(
 ) -> None:
     """Hide FILE in the colours of COVER; `extract-file` recovers it bit-exact.
 
-    The stego keeps the cover's lightness and, with the default model, its colour in 2x2
-    blocks; the colour detail carries the file, error-corrected.
+    By default (payload format 3) some colour samples change by one level, where the
+    photo's texture hides a change best (a syndrome-trellis code under HILL costs); no model
+    runs. With --model a Steg-cINN model writes format 2 into its latents instead.
     `invsteg capacity COVER` tells how many bytes fit.
 
     With --robust the file goes into the lightness of cells across the image instead, and
@@ -129,6 +153,7 @@ def embed_file(
     """
     from invsteg import api
     from invsteg.io import files, images
+    from invsteg.pipelines.adaptive import AdaptiveReport
 
     if is_folder(cover):
         raise UsageError(f"{cover} is a folder: embed-file hides one file in one cover; give a cover image")
@@ -136,6 +161,12 @@ def embed_file(
         raise UsageError("--jpeg and --resize set what a robust stego survives; add --robust")
     if robust and (model is not None or weights is not None):
         raise UsageError("--robust uses no model: leave out --model and --weights")
+    if (cost is not None or kdf_level is not None) and (robust or model is not None or weights is not None):
+        raise UsageError(
+            "--cost and --kdf-level set the default method; leave out --model, --weights, --robust"
+        )
+    if cost is not None:
+        _check_cost(cost)
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, file], output, as_json)
     suffix = Path(output).suffix.lower()
@@ -145,7 +176,8 @@ def embed_file(
         raise UsageError(f"{output}: {lossy} is lossy and would destroy the hidden file; write PNG{also}")
     image_format = images.output_format(output, allow_lossy=robust)
     files.check_output(output, force=force, inputs=inputs(cover, file, weights, passphrase_file))
-    spec = None if robust else api.embedding_spec(model)
+    with_model = model is not None or weights is not None
+    spec = api.embedding_spec(model) if with_model else None
     cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
     data = files.read_bytes(file, "payload", allow_empty=True, limit=PAYLOAD_BYTE_LIMIT)
     stored_name = name if name is not None else ("" if file == "-" else Path(file).name)
@@ -166,7 +198,6 @@ def embed_file(
             as_json,
         )
         return
-    assert spec is not None
     with long_work("embedding") as bar:
         rounds = itertools.count(1)
         stego, report = api.embed_file(
@@ -174,8 +205,10 @@ def embed_file(
             data,
             file_name=stored_name,
             passphrase=passphrase,
-            model=spec.name,
+            model=spec.name if spec is not None else None,
             weights=weights,
+            cost=cost,
+            kdf_level=kdf_level,
             max_rounds=max_rounds,
             image_format=image_format,
             device=device,
@@ -184,11 +217,12 @@ def embed_file(
             else lambda _, wrong: bar(next(rounds), None, f"{wrong} carriers still to settle"),
         )
     files.write_output(stego, output, force=force)
+    used = api.ADAPTIVE if spec is None else (str(weights) if weights else spec.name)
     if as_json:
         emit_json(
             {
                 "stego": output,
-                "model": str(weights) if weights else spec.name,
+                "model": used,
                 "size": [report.width, report.height],
                 "file_name": stored_name,
                 "bytes": len(data),
@@ -197,16 +231,20 @@ def embed_file(
             | report.summary()
         )
     elif output != "-":
-        exact = (
-            "every bit reads back"
-            if report.exact
-            else f"error correction repairs the rest ({min(report.correction_used):.0%} of it used)"
-        )
         changed = report.changed_samples / (3 * report.width * report.height)
+        if isinstance(report, AdaptiveReport):
+            how = f"{report.cost} costs, every bit reads back"
+        else:
+            exact = (
+                "every bit reads back"
+                if report.exact
+                else f"error correction repairs the rest ({min(report.correction_used):.0%} of it used)"
+            )
+            how = f"{report.rounds} verify pass(es), {exact}"
         say(
             f"wrote {output}: {len(data):,} of {report.capacity_bytes:,} bytes, "
             f"{'encrypted' if passphrase is not None else 'not encrypted'}; "
-            f"{changed:.2%} of colour samples changed, {report.rounds} verify pass(es), {exact}; "
+            f"{changed:.2%} of colour samples changed by one level ({used}), {how}; "
             f"stego PSNR {report.psnr_db or math.inf:.2f} dB"
         )
     if len(data) > report.safe_bytes:
@@ -214,6 +252,13 @@ def embed_file(
             f"note: {len(data):,} bytes is more than this cover's safe size ({report.safe_bytes:,}); "
             "steganalysis tells such stegos from clean photos more often (README, How hidden is it?)"
         )
+
+
+def _check_cost(cost: str) -> None:
+    from invsteg.pipelines.adaptive import COSTS
+
+    if cost not in COSTS:
+        raise UsageError(f"--cost {cost!r}: choose one of {', '.join(COSTS)}")
 
 
 DEFAULT_ROBUST_JPEG = 75
@@ -443,14 +488,27 @@ def capacity(
     rows = api.capacity(
         cover_image.pixels, model=model, weights=weights, file_name=name, encrypted=not no_passphrase
     )
+    adaptive = None
+    if model is None and weights is None:
+        adaptive = api.adaptive_capacity(cover_image.pixels, file_name=name, encrypted=not no_passphrase)
     if as_json:
         models = [{"model": used} | asdict(info) for used, info in rows]
+        if adaptive is not None:
+            models.insert(0, {"model": api.ADAPTIVE, "format": 3} | asdict(adaptive))
         emit_json({"cover": cover, "size": list(cover_image.size), "models": models})
         return
+    if adaptive is not None:
+        kind = "encrypted" if adaptive.encrypted else "not encrypted"
+        say(
+            f"{api.ADAPTIVE} (default, format 3): {adaptive.net_bytes:,} bytes ({adaptive.bpp:.3f} "
+            f"bits per pixel), {kind}, after header and error correction; safe size "
+            f"{adaptive.safe_bytes:,} bytes (beyond it steganalysis tells stegos from photos more "
+            "often: README, How hidden is it?)"
+        )
     default = default_model(Task.EMBED)
     for used, info in rows:
         kind = "encrypted" if info.encrypted else "not encrypted"
-        label = f"{used} (default)" if used == default else used
+        label = f"{used} (default model, format 2)" if used == default else used
         say(
             f"{label}: {info.net_bytes:,} bytes ({info.bpp:.3f} bits per pixel), {kind}, "
             f"after header and error correction, with a stored name of {info.file_name_bytes} bytes; "

@@ -1,6 +1,2 @@
-"""Assembled networks, each built from a config dataclass."""
-
-from invsteg.models.hinet import HiNet, HiNetConfig
-from invsteg.models.stegcinn import StegCINN, StegCINNConfig
-
-__all__ = ["HiNet", "HiNetConfig", "StegCINN", "StegCINNConfig"]
+"""Assembled networks, each built from a config dataclass (import them from their modules:
+this package imports nothing, so :mod:`invsteg.models.contracts` costs no torch import)."""

@@ -153,9 +153,9 @@ class MessageKeys:
     length_mask: bytes
 
     @classmethod
-    def derive(cls, locator: bytes, salt: bytes) -> MessageKeys:
+    def derive(cls, locator: bytes, salt: bytes, info: bytes = b"invsteg/v2/message") -> MessageKeys:
         sizes = (32, 32, 32, 12, _LENGTH.size)
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=sum(sizes), salt=salt, info=b"invsteg/v2/message")
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=sum(sizes), salt=salt, info=info)
         out = hkdf.derive(locator)
         parts, start = [], 0
         for size in sizes:
@@ -179,10 +179,19 @@ def overhead_bytes(file_name: str, *, encrypted: bool) -> int:
     return HEADER_LEN + _INNER_FIXED + len(_stored_name(file_name)) + body
 
 
-def pack_v2(data: bytes, *, file_name: str, wire_id: int, keys: MessageKeys, encrypted: bool) -> bytes:
-    """The whitened version-2 container: header (magic, version 2, wire id, flags, body
-    length) and body (AES-256-GCM of the inner record with the header as associated data,
-    or the inner record and an 8-byte SHA-256 prefix), as in version 1 but keyed per message."""
+def pack_v2(
+    data: bytes,
+    *,
+    file_name: str,
+    wire_id: int,
+    keys: MessageKeys,
+    encrypted: bool,
+    version: int = FORMAT_VERSION_2,
+) -> bytes:
+    """The whitened container of formats 2 and 3: header (magic, ``version``, wire id, flags,
+    body length) and body (AES-256-GCM of the inner record with the header as associated
+    data, or the inner record and an 8-byte SHA-256 prefix), as in version 1 but keyed per
+    message."""
     if not 0 <= wire_id <= 255:
         raise ValueError(f"wire_id must be 0..255, got {wire_id}")
     if len(data) > MAX_DATA_LEN:
@@ -192,7 +201,7 @@ def pack_v2(data: bytes, *, file_name: str, wire_id: int, keys: MessageKeys, enc
     name = _stored_name(file_name)
     inner = bytes([len(name)]) + name + _LENGTH.pack(len(data)) + content
     fixed = _ENC_OVERHEAD if encrypted else _PLAIN_OVERHEAD
-    header = HEADER.pack(MAGIC, FORMAT_VERSION_2, wire_id, flags, len(inner) + fixed)
+    header = HEADER.pack(MAGIC, version, wire_id, flags, len(inner) + fixed)
     if encrypted:
         body = AESGCM(keys.cipher).encrypt(keys.nonce, inner, header)
     else:
@@ -200,17 +209,21 @@ def pack_v2(data: bytes, *, file_name: str, wire_id: int, keys: MessageKeys, enc
     return keys.whiten(header + body)
 
 
-def unpack_v2(blob: bytes, *, keys: MessageKeys, encrypted: bool) -> Unpacked:
+def unpack_v2(
+    blob: bytes, *, keys: MessageKeys, encrypted: bool, version: int = FORMAT_VERSION_2
+) -> Unpacked:
     """Inverse of :func:`pack_v2`. Raises PayloadCorruptedError, PayloadTamperedError or
     UnsupportedVersionError; never returns wrong data."""
     plain = keys.whiten(blob)
     if len(plain) < HEADER_LEN:
         raise PayloadCorruptedError("payload is corrupted: too short for a header")
-    magic, version, wire_id, flags, body_len = HEADER.unpack(plain[:HEADER_LEN])
+    magic, found_version, wire_id, flags, body_len = HEADER.unpack(plain[:HEADER_LEN])
     if magic != MAGIC:
         raise PayloadCorruptedError("payload is corrupted: bad header")
-    if version != FORMAT_VERSION_2:
-        raise UnsupportedVersionError(f"payload format version {version} is not supported; upgrade invsteg")
+    if found_version != version:
+        raise UnsupportedVersionError(
+            f"payload format version {found_version} is not supported; upgrade invsteg"
+        )
     if flags & ~(FLAG_ENCRYPTED | FLAG_COMPRESSED) or bool(flags & FLAG_ENCRYPTED) != encrypted:
         raise PayloadCorruptedError(f"payload is corrupted: header flags 0x{flags:02x}")
     header, body = plain[:HEADER_LEN], plain[HEADER_LEN:]

@@ -1,0 +1,204 @@
+"""embed-file's default: a file in the parities of the colour samples (payload format 3).
+
+    cover --costs (HILL per channel)--> rho
+    file --parity.seal--> parts (public salt, head, 12 body segments)
+         --stc.embed per part, in order--> samples to change --+-1 each--> stego
+
+    stego --parities--> parity.open_samples --> file
+
+Each change is +-1 on one 8-bit sample. Which samples change is the syndrome-trellis code's
+choice under the cost; which way each one goes is free (either flips the parity), so the
+writer spends that freedom on stealth: a sample at 0 or 255 moves inwards, and under the
+``*-colour`` and ``*-cmd`` costs a change goes the way its pixel's other channels (and, for
+``cmd``, its neighbours) already went, at a lower cost there, so that colour differences and
+local smoothness move less (Li et al., "A strategy of clustering modification directions",
+2015). Parts are written one after another so each sees the changes before it. Reading needs
+neither the cost nor numpy beyond integer arithmetic, and never imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from invsteg.errors import InputFileError
+from invsteg.ops.costs import hill_rgb
+from invsteg.ops.quantize import finite_or_none, psnr
+from invsteg.payload import parity
+from invsteg.payload.container import RandomBytes, Unpacked
+from invsteg.payload.errors import EmbeddingFailedError
+
+COSTS = ("hill", "hill-colour", "hill-cmd")
+DEFAULT_COST = "hill-cmd"
+# How much cheaper a change is where it agrees with the changes around it (CMD's alpha).
+SYNC_DISCOUNT = 9.0
+MIN_SIDE = 16
+# The largest payload (bits per pixel) whose stegos every detector of the steganalysis
+# benchmark told from clean photos no better than P_E 0.40 (benchmarks/results.md,
+# "Steganalysis"; `python -m benchmarks.steganalysis`).
+SAFE_BPP = 0.0
+
+__all__ = ["COSTS", "DEFAULT_COST", "AdaptiveReport", "capacity_bytes", "embed_file", "extract_file"]
+
+
+@dataclass(frozen=True)
+class AdaptiveReport:
+    """What :func:`embed_file` did: ``changed_samples`` of the ``3 W H`` colour samples moved
+    by one level; ``psnr_db`` of stego vs cover (``inf`` if identical)."""
+
+    width: int
+    height: int
+    cost: str
+    capacity_bytes: int
+    safe_bytes: int
+    payload_bytes: int
+    changed_samples: int
+    psnr_db: float
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready fields (the CLI's ``--json``)."""
+        return {
+            "format": parity.FORMAT_VERSION_3,
+            "cost": self.cost,
+            "capacity_bytes": self.capacity_bytes,
+            "safe_bytes": self.safe_bytes,
+            "changed_samples": self.changed_samples,
+            "changed_share": self.changed_samples / (3 * self.width * self.height),
+            "psnr_db": finite_or_none(self.psnr_db),
+        }
+
+
+def _check_image(pixels: np.ndarray, role: str) -> None:
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise InputFileError(
+            f"the {role} must be an (H, W, 3) uint8 image, got {pixels.shape} {pixels.dtype}"
+        )
+    if min(pixels.shape[:2]) < MIN_SIDE:
+        raise InputFileError(
+            f"the {role} is {pixels.shape[1]}x{pixels.shape[0]} pixels; at least {MIN_SIDE} on each side"
+        )
+
+
+def capacity_bytes(width: int, height: int, *, file_name: str = "", encrypted: bool = True) -> int:
+    """Net file bytes a ``width x height`` cover holds (exact: one more does not fit unless it
+    compresses)."""
+    return parity.capacity_bytes((height, width), file_name=file_name, encrypted=encrypted)
+
+
+def safe_bytes(width: int, height: int, net_bytes: int) -> int:
+    """The safe size of a ``width x height`` cover: ``SAFE_BPP`` of it, at most the capacity."""
+    return min(net_bytes, int(SAFE_BPP * width * height / 8))
+
+
+def _costs_of(cost: str, pixels: np.ndarray) -> np.ndarray:
+    if cost not in COSTS:
+        raise ValueError(f"cost must be one of {', '.join(COSTS)}, got {cost!r}")
+    return hill_rgb(pixels).reshape(-1)
+
+
+def _agreement(
+    changes: np.ndarray, positions: np.ndarray, shape: tuple[int, int], spatial: bool
+) -> np.ndarray:
+    """Per sample at ``positions``, the sum of the changes (+-1) already made to its pixel's
+    other channels and, if ``spatial``, to its four neighbours in its own channel."""
+    height, width = shape
+    pixel, channel = np.divmod(positions, 3)
+    score = changes[pixel * 3 + (channel + 1) % 3] + changes[pixel * 3 + (channel + 2) % 3]
+    if spatial:
+        row, col = np.divmod(pixel, width)
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            r, c = row + dr, col + dc
+            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            neighbour = (np.clip(r, 0, height - 1) * width + np.clip(c, 0, width - 1)) * 3 + channel
+            score = score + np.where(inside, changes[neighbour], 0)
+    return np.sign(score).astype(np.int8)
+
+
+def embed_file(
+    cover: np.ndarray,
+    data: bytes,
+    *,
+    file_name: str = "",
+    passphrase: str | None = None,
+    cost: str = DEFAULT_COST,
+    kdf_level: int = parity.DEFAULT_KDF_LEVEL,
+    random_bytes: RandomBytes = os.urandom,
+) -> tuple[np.ndarray, AdaptiveReport]:
+    """Hide ``data`` in ``cover`` ``(H, W, 3)`` uint8; the stego ``(H, W, 3)`` uint8 and a report.
+
+    The stego is verified before it is returned: every part reads back from its parities.
+    ``cost``: one of ``COSTS``; ``kdf_level``: the passphrase's Argon2id cost
+    (``parity.KDF_LEVELS``), stored in the stego.
+
+    Raises:
+        InputFileError: the cover is not an RGB image of at least ``MIN_SIDE`` pixels a side.
+        PayloadTooLargeError: the file does not fit.
+    """
+    started = time.perf_counter()
+    _check_image(cover, "cover")
+    shape = cover.shape[:2]
+    rho = _costs_of(cost, cover)
+    sealed = parity.seal(
+        data,
+        shape=shape,
+        file_name=file_name,
+        passphrase=passphrase,
+        kdf_level=kdf_level,
+        random_bytes=random_bytes,
+    )
+    values = cover.reshape(-1).astype(np.int16)
+    parities = (values & 1).astype(np.uint8)
+    changes = np.zeros(values.size, dtype=np.int8)
+    rng = np.random.default_rng(np.frombuffer(random_bytes(16), dtype=np.uint32))
+    sync, spatial = cost != "hill", cost == "hill-cmd"
+    for part in sealed.parts:
+        positions = part.positions
+        part_costs = rho[positions]
+        direction = rng.choice(np.array([-1, 1], dtype=np.int8), size=positions.size)
+        if sync:
+            preferred = _agreement(changes, positions, shape, spatial)
+            value = values[positions]
+            allowed = ((preferred > 0) & (value < 255)) | ((preferred < 0) & (value > 0))
+            part_costs[allowed] /= SYNC_DISCOUNT
+            direction = np.where(allowed, preferred, direction)
+        chosen = parity.write_part(parities[positions], part_costs, part.bits)
+        flipped = positions[chosen]
+        direction = direction[chosen]
+        direction = np.where(values[flipped] == 0, 1, np.where(values[flipped] == 255, -1, direction))
+        values[flipped] += direction
+        changes[flipped] = direction
+        parities[flipped] ^= 1
+    for part in sealed.parts:  # what the reader will read: never assumed
+        if not np.array_equal(parity.read_part(parities, part.positions, part.bits.size), part.bits):
+            raise EmbeddingFailedError("internal error: a written part does not read back")
+    stego = values.astype(np.uint8).reshape(cover.shape)
+    room = capacity_bytes(shape[1], shape[0], file_name=file_name, encrypted=passphrase is not None)
+    report = AdaptiveReport(
+        width=shape[1],
+        height=shape[0],
+        cost=cost,
+        capacity_bytes=room,
+        safe_bytes=safe_bytes(shape[1], shape[0], room),
+        payload_bytes=len(data),
+        changed_samples=int(np.count_nonzero(changes)),
+        psnr_db=psnr(cover, stego),
+        seconds=time.perf_counter() - started,
+    )
+    return stego, report
+
+
+def extract_file(stego: np.ndarray, *, passphrase: str | None = None) -> Unpacked:
+    """The file :func:`embed_file` hid in ``stego`` ``(H, W, 3)`` uint8.
+
+    Raises:
+        NoPayloadError: none found (or the passphrase is wrong).
+        PassphraseNotExpectedError, PayloadCorruptedError (the stego is damaged),
+        PayloadTamperedError, UnsupportedVersionError: never wrong data.
+    """
+    _check_image(stego, "stego")
+    return parity.open_samples(stego, passphrase=passphrase)

@@ -1,0 +1,229 @@
+"""embed-file's default method, payload format 3: bit-exact through real PNG files, exact
+capacity, every bad input refused, and a golden stego that extracts forever."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from invsteg import api
+from invsteg.payload import parity
+from invsteg.payload.errors import (
+    NoPayloadError,
+    PassphraseNotExpectedError,
+    PayloadCorruptedError,
+    PayloadTooLargeError,
+)
+from invsteg.pipelines import adaptive
+
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_META = GOLDEN / "adaptive.v3.json"
+
+
+def counter_bytes(label: str):
+    """A deterministic ``random_bytes``: SHA-256 of a label and a counter (no numpy stream)."""
+    state = {"n": 0}
+
+    def draw(size: int) -> bytes:
+        out = b""
+        while len(out) < size:
+            out += hashlib.sha256(f"{label}/{state['n']}".encode()).digest()
+            state["n"] += 1
+        return out[:size]
+
+    return draw
+
+
+def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth gradient with texture in one half (costs vary as in a photo)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = (60 + 100 * x / max(width, 1) + 40 * np.sin(y / 7.0))[..., None] + np.array([0, 20, -20])
+    noise = rng.normal(0, 12, (height, width, 3)) * (x[..., None] > width // 2)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def round_trip(cover: np.ndarray, data: bytes, passphrase: str | None, **options) -> np.ndarray:
+    png, report = api.embed_file(cover, data, passphrase=passphrase, **options)
+    stego = api.decode_image(png).pixels
+    assert api.extract_file(stego, passphrase=passphrase).unpacked.data == data
+    diff = stego.astype(int) - cover.astype(int)
+    assert np.abs(diff).max() <= 1  # +-1 changes only, never out of range (uint8)
+    assert report.changed_samples == np.count_nonzero(diff)
+    return stego
+
+
+IMAGES = {
+    "photo": lambda h, w: photo(h, w),
+    "flat": lambda h, w: np.full((h, w, 3), 128, np.uint8),
+    "black": lambda h, w: np.zeros((h, w, 3), np.uint8),
+    "white": lambda h, w: np.full((h, w, 3), 255, np.uint8),
+    "noise": lambda h, w: np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(IMAGES))
+@pytest.mark.parametrize("cost", adaptive.COSTS)
+def test_a_file_filling_the_capacity_comes_back_bit_exact(kind: str, cost: str) -> None:
+    cover = IMAGES[kind](61, 83)
+    room = adaptive.capacity_bytes(83, 61, encrypted=True)
+    assert room > 0
+    data = counter_bytes(f"{kind}/{cost}")(room)
+    round_trip(cover, data, "pass", cost=cost)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    height=st.integers(28, 90),
+    width=st.integers(28, 90),
+    share=st.floats(0.0, 1.0),
+    kind=st.sampled_from(sorted(IMAGES)),
+    encrypted=st.booleans(),
+)
+def test_any_size_and_payload_up_to_the_maximum(height, width, share, kind, encrypted) -> None:
+    room = adaptive.capacity_bytes(width, height, encrypted=encrypted)
+    data = counter_bytes(f"{height}/{width}")(int(share * room))
+    round_trip(IMAGES[kind](height, width), data, "pw" if encrypted else None)
+
+
+def test_the_capacity_is_exact() -> None:
+    cover = photo(64, 64)
+    for encrypted, name in ((True, ""), (False, "report.pdf")):
+        room = adaptive.capacity_bytes(64, 64, file_name=name, encrypted=encrypted)
+        passphrase = "pw" if encrypted else None
+        data = counter_bytes("exact")(room + 1)  # incompressible
+        api.embed_file(cover, data[:room], file_name=name, passphrase=passphrase)
+        with pytest.raises(PayloadTooLargeError):
+            api.embed_file(cover, data, file_name=name, passphrase=passphrase)
+    assert api.adaptive_capacity(photo(1000, 1000)).bpp > 1.0
+
+
+def test_a_small_file_changes_few_samples_and_leaves_the_rest_bit_identical() -> None:
+    cover = photo(256, 256)
+    stego = round_trip(cover, b"x", "pw")
+    assert np.count_nonzero(stego != cover) < 0.002 * cover.size
+
+
+def test_wrong_or_missing_passphrases_are_refused() -> None:
+    cover = photo(64, 96)
+    png, _ = api.embed_file(cover, b"secret", passphrase="right")
+    stego = api.decode_image(png).pixels
+    with pytest.raises(NoPayloadError):
+        adaptive.extract_file(stego, passphrase="wrong")
+    with pytest.raises(NoPayloadError):
+        adaptive.extract_file(stego, passphrase=None)
+    plain = api.decode_image(api.embed_file(cover, b"open", passphrase=None)[0]).pixels
+    with pytest.raises(PassphraseNotExpectedError):
+        adaptive.extract_file(plain, passphrase="pw")
+    with pytest.raises(NoPayloadError):
+        adaptive.extract_file(cover, passphrase="pw")
+
+
+def test_damage_never_yields_a_wrong_file() -> None:
+    cover = photo(96, 96)
+    data = counter_bytes("damage")(adaptive.capacity_bytes(96, 96) // 2)
+    stego = api.decode_image(api.embed_file(cover, data, passphrase="pw")[0]).pixels
+    rng = np.random.default_rng(0)
+    outcomes = set()
+    for fraction in (0.0002, 0.001, 0.01):
+        damaged = stego.reshape(-1).copy()
+        hit = rng.choice(damaged.size, max(1, int(fraction * damaged.size)), replace=False)
+        damaged[hit] = np.where(damaged[hit] < 255, damaged[hit] + 1, damaged[hit] - 1)
+        try:
+            assert adaptive.extract_file(damaged.reshape(stego.shape), passphrase="pw").data == data
+            outcomes.add("exact")
+        except PayloadCorruptedError as exc:
+            assert "damaged" in str(exc) or "corrupted" in str(exc) or "tampered" in str(exc)
+            outcomes.add("damaged")
+        except NoPayloadError:
+            outcomes.add("none")
+    assert outcomes <= {"exact", "damaged", "none"}
+
+
+def test_the_key_derivation_is_salted_per_stego_and_its_cost_is_stored() -> None:
+    cover = photo(64, 64)
+    salts = set()
+    for level in (0, 1):
+        png, _ = api.embed_file(cover, b"same file", passphrase="same", kdf_level=level)
+        stego = api.decode_image(png).pixels
+        public = parity.read_part(
+            (stego.reshape(-1) & 1).astype(np.uint8), parity.public_positions((64, 64)), 136
+        )
+        salts.add(np.packbits(public)[:16].tobytes())
+        assert np.packbits(public)[16] & 3 == level
+        assert api.extract_file(stego, passphrase="same").unpacked.data == b"same file"
+    assert len(salts) == 2
+
+
+def test_bad_options_are_refused_by_name() -> None:
+    cover = photo(64, 64)
+    with pytest.raises(ValueError, match="cost"):
+        api.embed_file(cover, b"x", cost="lsb")
+    with pytest.raises(ValueError, match="kdf_level"):
+        api.embed_file(cover, b"x", passphrase="pw", kdf_level=4)
+    with pytest.raises(api.UsageError, match="cost"):
+        api.embed_file(cover, b"x", model="stegcinn-detail", cost="hill")
+    with pytest.raises(PayloadTooLargeError):
+        api.embed_file(np.zeros((16, 16, 3), np.uint8), b"")
+
+
+# -- the format, forever --------------------------------------------------------------------------
+
+
+def golden_inputs() -> tuple[np.ndarray, bytes, dict]:
+    meta = json.loads(GOLDEN_META.read_text())
+    cover = api.decode_image((GOLDEN / meta["cover"]).read_bytes()).pixels
+    data = counter_bytes(meta["data_label"])(meta["bytes"])
+    return cover, data, meta
+
+
+def test_the_golden_format_3_stego_extracts_forever() -> None:
+    _, data, meta = golden_inputs()
+    stego = api.decode_image((GOLDEN / meta["stego"]).read_bytes()).pixels
+    extracted = api.extract_file(stego, passphrase=meta["passphrase"])
+    assert extracted.model == api.ADAPTIVE
+    assert extracted.unpacked.data == data
+    assert extracted.unpacked.file_name == meta["file_name"]
+
+
+def test_the_writer_still_writes_what_the_golden_holds() -> None:
+    """On any CPU: the same inputs extract to the same bytes, and nearly the same samples change
+    (the costs are floats; a last-bit difference may move a tie)."""
+    cover, data, meta = golden_inputs()
+    stego, _ = adaptive.embed_file(
+        cover,
+        data,
+        file_name=meta["file_name"],
+        passphrase=meta["passphrase"],
+        cost=meta["cost"],
+        random_bytes=counter_bytes(meta["random_label"]),
+    )
+    assert adaptive.extract_file(stego, passphrase=meta["passphrase"]).data == data
+    golden = api.decode_image((GOLDEN / meta["stego"]).read_bytes()).pixels
+    ours, theirs = stego != cover, golden != cover
+    assert np.count_nonzero(ours & theirs) >= 0.99 * np.count_nonzero(theirs)
+
+
+def test_extracting_a_format_3_stego_never_imports_torch(tmp_path: Path) -> None:
+    _, data, meta = golden_inputs()
+    (tmp_path / "key.txt").write_text(meta["passphrase"] + "\n")
+    args = ["extract-file", str(GOLDEN / meta["stego"]), "-o", "out.bin", "--passphrase-file", "key.txt"]
+    code = (
+        "import sys\n"
+        "from invsteg.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code in (0, None), exit.code\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=120)
+    assert (tmp_path / "out.bin").read_bytes() == data
