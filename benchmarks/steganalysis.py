@@ -639,7 +639,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{len(covers.pixels)} covers from {len(set(covers.sources))} photos ({covers.key})", file=sys.stderr
     )
     fingerprint = invsteg_fingerprint()
-    versioned = ("invsteg", "model_aware", "capacity")
+    versioned = (*(e for e in EMBEDDERS if e.startswith("format3")), "invsteg", "model_aware", "capacity")
     cache = Cache(args.cache, covers, {name: f"{name}-{fingerprint}" for name in versioned})
     need_max = "max" in args.payloads
     capacities = capacities_of(covers, cache) if need_max or "invsteg" in args.embedders else None

@@ -376,7 +376,7 @@ def extract_file(
             try:
                 return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
             except NoPayloadError:
-                raise NoPayloadError(f"{exc}, and the robust channel") from None
+                raise NoPayloadError(f"{exc}, format 3 and the robust channel") from None
         return Extracted(unpacked, used)
     spec = embedding_spec(model)
     net = create_model(spec.name, weights=weights, task=Task.EMBED).to(resolve_device(device))

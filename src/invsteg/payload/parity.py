@@ -1,31 +1,33 @@
-"""Payload format 3: a sealed file in the parities (least significant bits) of an image's
-8-bit colour samples, written by a syndrome-trellis code.
+"""Payload format 3: a sealed file in an image's 8-bit colour samples, read from their values
+mod 2 and mod 3, written by syndrome-trellis codes.
 
 No model is involved: a writer changes some samples by +-1 (which flips their parity) where a
-cost function says the image hides a change best, and the reader only reads parities, so a
+cost function says the image hides a change best, and the reader only reads residues, so a
 stego extracts bit-exact on any machine with integer arithmetic. The layout of an ``(H, W, 3)``
 image's ``N = 3 H W`` samples (row-major, channels last):
 
-1. **Public part.** A fixed permutation of all samples (:func:`~invsteg.payload.ecc.
-   permutation` under a public seed); its first ``salt_carriers(N)`` samples carry 17 bytes:
+1. **Public part.** ``salt_carriers(N)`` samples drawn under a public seed, from each
+   segment (below) in proportion to its size, carry 17 bytes:
    a random 16-byte **salt** and a **cost byte** whose value mod 4 is the Argon2id level
    (:data:`KDF_LEVELS`; the writer draws the byte uniformly among those of its level). Both
    read as random bits in any image, stego or not.
 2. ``locator = Argon2id(passphrase, salt, level)`` (a public constant without a passphrase):
    the salt is per stego, so one passphrase guess tests one stego, not all of them; the cost
    is in the stego, so a later release can raise it and old stegos still open.
-3. ``keys = HKDF-SHA256(locator, salt)`` order the other samples. The first
-   ``head_carriers`` of that order hold the **head**: the container's length XOR a key mask
+3. ``keys = HKDF-SHA256(locator, salt)`` order each segment's other samples; the first of
+   them, ``head_carriers`` in all in proportion to the segments, hold the **head**: the container's length XOR a key mask
    and a 4-byte key check, Reed-Solomon coded. A head that decodes with the right check says
    the passphrase is right, so a body that then fails is reported as damage.
 4. The **body**: the container (format 2's, version byte 3: AES-256-GCM, whitened) coded with
-   ``BODY_NSYM`` Reed-Solomon parity bytes per 255, split over ``SEGMENTS`` segments, one
-   per (2x2 lattice, channel) of the remaining samples in key order, in proportion to their
-   sizes. Segments let a writer embed one after another and make each change agree with its
+   ``BODY_NSYM`` Reed-Solomon parity bytes per 255, split over the ``SEGMENTS`` segments
+   (one per place in a 2x2 block and channel; what remains of each, in key order), in
+   proportion to their sizes. Segments let a writer embed one after another and make each change agree with its
    neighbours' (docs/design.md, "embed-file format 3").
 
-Every part is one :mod:`invsteg.payload.stc` message over its samples' parities, so the
-layout and each part's code follow from ``(H, W)`` and the decoded length alone.
+Every part is one :mod:`invsteg.payload.stc` message: the public part and the head binary, on
+their samples' parities; the body ternary, on its samples' values mod 3 (the coded container's
+bits as base-3 digits, 12 per 19 bits). The layout and each part's code follow from ``(H, W)``
+and the decoded length alone.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from invsteg.errors import PayloadError
@@ -59,7 +62,13 @@ from invsteg.payload.sealed import MessageKeys, overhead_bytes, pack_v2, unpack_
 
 FORMAT_VERSION_3 = 3
 WIRE_ID = 0  # the container's model id: none
-STC_HEIGHT = 7
+# The public part and the head are binary codes on parities (h = 7); the body a ternary one
+# on values mod 3 (h = 5): a +-1 change then carries up to log2(3) bits, and the distortion
+# at the same payload fell 15-30 % (benchmarks/results.md, "Syndrome-trellis code").
+BINARY_HEIGHT = 7
+TERNARY_HEIGHT = 5
+HEIGHTS = {2: BINARY_HEIGHT, 3: TERNARY_HEIGHT}
+TRIT_GROUP_BITS, TRIT_GROUP = 19, 12  # 2^19 <= 3^12: 19 bits as 12 base-3 digits
 SALT_LEN = 16
 PUBLIC_BYTES = SALT_LEN + 1  # the salt and the cost byte
 _LENGTH = struct.Struct(">I")
@@ -67,7 +76,9 @@ CHECK_LEN = 4
 HEAD_NSYM = 8  # corrects 4 wrong bytes of the 16-byte head
 HEAD_BITS = 8 * (_LENGTH.size + CHECK_LEN + HEAD_NSYM)
 BODY_NSYM = 16
-MAX_RATE = 0.5  # body bits per body sample, at most
+# Body base-3 digits per body sample, at most: 4 carriers per digit, so that even where every
+# sample may move one way only (0 or 255) the trellis still reaches every message (tested).
+MAX_RATE = 0.25
 LATTICES = 4
 SEGMENTS = LATTICES * 3
 # Argon2id (memory KiB, iterations) per level; 4 lanes. A hostile stego picks the level it
@@ -89,9 +100,28 @@ def head_carriers(samples: int) -> int:
     return min((samples - salt_carriers(samples)) // 16, 64 * HEAD_BITS)
 
 
-def body_bits(blob_len: int) -> int:
-    """Bits of a ``blob_len``-byte container after Reed-Solomon."""
-    return 8 * ecc_encoded_len(blob_len, BODY_NSYM)
+def body_trits(blob_len: int) -> int:
+    """Base-3 digits of a ``blob_len``-byte container after Reed-Solomon."""
+    return TRIT_GROUP * -(-8 * ecc_encoded_len(blob_len, BODY_NSYM) // TRIT_GROUP_BITS)
+
+
+def bits_to_trits(bits: np.ndarray) -> np.ndarray:
+    """Bits (zero-padded to whole groups of 19) as base-3 digits, 12 per group."""
+    groups = -(-bits.size // TRIT_GROUP_BITS)
+    padded = np.zeros(groups * TRIT_GROUP_BITS, dtype=np.int64)
+    padded[: bits.size] = bits
+    values = padded.reshape(groups, TRIT_GROUP_BITS) @ (1 << np.arange(TRIT_GROUP_BITS - 1, -1, -1))
+    digits = (values[:, None] // 3 ** np.arange(TRIT_GROUP - 1, -1, -1)) % 3
+    return digits.reshape(-1).astype(np.uint8)
+
+
+def trits_to_bits(trits: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`bits_to_trits` (a group above 2^19 - 1, never written, keeps its
+    low 19 bits)."""
+    digits = np.asarray(trits, dtype=np.int64).reshape(-1, TRIT_GROUP)
+    values = digits @ (3 ** np.arange(TRIT_GROUP - 1, -1, -1))
+    bits = (values[:, None] >> np.arange(TRIT_GROUP_BITS - 1, -1, -1)) & 1
+    return bits.reshape(-1).astype(np.uint8)
 
 
 def locator_key(passphrase: str | None, salt: bytes, level: int) -> bytes:
@@ -106,10 +136,12 @@ def locator_key(passphrase: str | None, salt: bytes, level: int) -> bytes:
 
 @dataclass(frozen=True)
 class Part:
-    """One syndrome-trellis message: the flat sample indices ``(n,)`` that carry ``bits``."""
+    """One syndrome-trellis message: the flat sample indices ``(n,)`` whose values mod
+    ``modulus`` carry ``symbols``."""
 
     positions: np.ndarray
-    bits: np.ndarray
+    symbols: np.ndarray
+    modulus: int
 
 
 @dataclass(frozen=True)
@@ -122,30 +154,20 @@ class Layout:
     segments: tuple[np.ndarray, ...]
 
 
-def sample_segments(shape: tuple[int, int]) -> np.ndarray:
-    """The segment of every sample of an ``(H, W)`` image ``(3 H W,)``: its pixel's place in
-    the 2x2 lattice times 3, plus its channel."""
-    height, width = shape
-    lattice = (np.arange(height)[:, None] & 1) * 2 + (np.arange(width)[None, :] & 1)
-    return (lattice[:, :, None] * 3 + np.arange(3)).astype(np.int8).reshape(-1)
-
-
 def segment_sizes(shape: tuple[int, int]) -> list[int]:
-    """Samples per segment of an ``(H, W)`` image."""
+    """Samples per segment of an ``(H, W)`` image: segment ``3 l + c`` holds channel ``c`` of
+    the pixels at place ``l`` of each 2x2 block (row parity times 2 plus column parity)."""
     height, width = shape
     rows, cols = ((height + 1) // 2, height // 2), ((width + 1) // 2, width // 2)
     return [rows[r] * cols[c] for r in (0, 1) for c in (0, 1) for _ in range(3)]
 
 
-def _take_first(order: np.ndarray, segments: np.ndarray, counts: list[int]) -> np.ndarray:
-    """Mask ``(N,)`` of the first ``counts[s]`` samples of each segment ``s`` in ``order``."""
-    ranked = order[np.argsort(segments[order], kind="stable")]  # by segment, in order
-    sizes = np.bincount(segments[order], minlength=SEGMENTS)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    taken = np.zeros(segments.size, dtype=bool)
-    for start, count in zip(starts, counts, strict=True):
-        taken[ranked[start : start + count]] = True
-    return taken
+def segment_samples(shape: tuple[int, int], segment: int) -> np.ndarray:
+    """The flat sample indices of one segment, row-major."""
+    height, width = shape
+    (row, col), channel = divmod(segment // 3, 2), segment % 3
+    pixels = np.arange(row, height, 2)[:, None] * width + np.arange(col, width, 2)[None, :]
+    return (pixels.reshape(-1) * 3 + channel).astype(np.int64)
 
 
 def _shares(shape: tuple[int, int]) -> tuple[list[int], list[int]]:
@@ -164,27 +186,49 @@ def body_sizes(shape: tuple[int, int]) -> list[int]:
     return [s - p - h for s, p, h in zip(segment_sizes(shape), public, head, strict=True)]
 
 
+def _segment_seed(seed: bytes, segment: int) -> bytes:
+    return hashlib.sha256(seed + bytes([segment])).digest()
+
+
+def _draw(seed: bytes, size: int, count: int) -> np.ndarray:
+    """``count`` distinct indices below ``size`` in a keyed random order: AES-CTR words mod
+    ``size``, repeats dropped (so the cost is ``count``, not ``size``)."""
+    chosen = np.empty(0, dtype=np.int64)
+    block = 0
+    while chosen.size < count:
+        want = 2 * (count - chosen.size) + 64
+        counter = block.to_bytes(16, "big")
+        stream = Cipher(algorithms.AES(seed), modes.CTR(counter)).encryptor().update(bytes(8 * want))
+        block += want // 2 + 1
+        draws = np.concatenate([chosen, (np.frombuffer(stream, "<u8") % np.uint64(size)).astype(np.int64)])
+        _, first = np.unique(draws, return_index=True)
+        chosen = draws[np.sort(first)]
+    return chosen[:count]
+
+
 def public_positions(shape: tuple[int, int]) -> np.ndarray:
     """The public part's samples in an ``(H, W)`` image, in reading order."""
-    samples = 3 * shape[0] * shape[1]
-    order = permutation(samples, _PUBLIC_SEED)
-    taken = _take_first(order, sample_segments(shape), _shares(shape)[0])
-    return order[taken[order]]
+    parts = [
+        segment_samples(shape, segment)[_draw(_segment_seed(_PUBLIC_SEED, segment), size, share)]
+        for segment, (size, share) in enumerate(zip(segment_sizes(shape), _shares(shape)[0], strict=True))
+    ]
+    return np.concatenate(parts)
 
 
 def keyed_layout(shape: tuple[int, int], public: np.ndarray, keys: MessageKeys) -> Layout:
-    """The head and the body segments under ``keys`` (see the module docstring)."""
-    segments = sample_segments(shape)
-    order = permutation(segments.size, keys.order)
-    free = np.ones(segments.size, dtype=bool)
-    free[public] = False
-    order = order[free[order]]
-    in_head = _take_first(order, segments, _shares(shape)[1])
-    head = order[in_head[order]]
-    body = order[~in_head[order]]
-    grouped = body[np.argsort(segments[body], kind="stable")]  # each segment in key order
-    bounds = np.cumsum(body_sizes(shape))[:-1]
-    return Layout(public, head, tuple(np.split(grouped, bounds)))
+    """The head and the body segments under ``keys`` (see the module docstring): each
+    segment's samples but the public ones, in a keyed order of their own; the first of them
+    hold the head."""
+    public_mask = np.zeros(3 * shape[0] * shape[1], dtype=bool)
+    public_mask[public] = True
+    heads, bodies = [], []
+    for segment, share in enumerate(_shares(shape)[1]):
+        samples = segment_samples(shape, segment)
+        ordered = samples[permutation(samples.size, _segment_seed(keys.order, segment))]
+        ordered = ordered[~public_mask[ordered]]
+        heads.append(ordered[:share])
+        bodies.append(ordered[share:])
+    return Layout(public, np.concatenate(heads), tuple(bodies))
 
 
 def segment_bits(sizes: list[int], total: int) -> list[int]:
@@ -197,8 +241,8 @@ def segment_bits(sizes: list[int], total: int) -> list[int]:
     return shares
 
 
-def _fits(sizes: list[int], bits: int) -> bool:
-    shares = segment_bits(sizes, bits)
+def _fits(sizes: list[int], trits: int) -> bool:
+    shares = segment_bits(sizes, trits)
     return all(
         share == 0 or (share <= MAX_RATE * size and stc.plan(size, share) is not None)
         for size, share in zip(sizes, shares, strict=True)
@@ -218,7 +262,7 @@ def max_blob_bytes(shape: tuple[int, int]) -> int:
     low, high = 0, samples // 8
     while low < high:  # the largest blob whose coded length fits
         mid = (low + high + 1) // 2
-        low, high = (mid, high) if _fits(sizes, body_bits(mid)) else (low, mid - 1)
+        low, high = (mid, high) if _fits(sizes, body_trits(mid)) else (low, mid - 1)
     return low
 
 
@@ -283,28 +327,32 @@ def seal(
         )
     layout = keyed_layout(shape, public_positions(shape), keys)
     head = _xor(_LENGTH.pack(len(blob)), keys.length_mask) + _check(locator, salt)
-    body = bytes_to_bits(ecc_encode(blob, BODY_NSYM))
+    body = bits_to_trits(bytes_to_bits(ecc_encode(blob, BODY_NSYM)))
     shares = segment_bits(body_sizes(shape), body.size)
     parts = [
-        Part(layout.public, bytes_to_bits(salt + bytes([cost_byte]))),
-        Part(layout.head, bytes_to_bits(ecc_encode(head, HEAD_NSYM))),
+        Part(layout.public, bytes_to_bits(salt + bytes([cost_byte])), 2),
+        Part(layout.head, bytes_to_bits(ecc_encode(head, HEAD_NSYM)), 2),
     ]
     start = 0
     for positions, share in zip(layout.segments, shares, strict=True):
-        parts.append(Part(positions, body[start : start + share]))
+        parts.append(Part(positions, body[start : start + share], 3))
         start += share
-    return Sealed(tuple(part for part in parts if part.bits.size), blob)
+    return Sealed(tuple(part for part in parts if part.symbols.size), blob)
 
 
-def read_part(parities: np.ndarray, positions: np.ndarray, bits: int) -> np.ndarray:
-    """The ``bits`` message bits that the samples at ``positions`` carry."""
-    return stc.extract(parities[positions], bits, STC_HEIGHT)
+def read_part(values: np.ndarray, positions: np.ndarray, count: int, modulus: int) -> np.ndarray:
+    """The ``count`` message symbols that the samples ``values`` ``(N,)`` at ``positions``
+    carry mod ``modulus``."""
+    return stc.extract(values[positions] % modulus, count, HEIGHTS[modulus], modulus)
 
 
-def write_part(parities: np.ndarray, costs: np.ndarray, bits: np.ndarray) -> np.ndarray:
-    """Which of a part's samples to change ``(n,)`` bool so that their ``parities`` ``(n,)``
-    carry ``bits``, at the least total ``costs`` ``(n,)`` the code finds."""
-    return stc.embed(parities, costs, bits, STC_HEIGHT)
+def write_part(values: np.ndarray, costs: np.ndarray, part: Part) -> np.ndarray:
+    """How to move each of ``part``'s samples (``values`` ``(n,)`` of them) so that they carry
+    its symbols, at the least total cost the code finds: ``(n,)`` uint8, 0 to stay, ``d`` to
+    add ``d`` mod the part's modulus. ``costs``: ``(n,)`` per flip for a binary part, ``(n, 2)``
+    for +1 and -1 for a ternary one."""
+    modulus = part.modulus
+    return stc.embed(values % modulus, costs, part.symbols, HEIGHTS[modulus], modulus)
 
 
 def open_samples(samples: np.ndarray, *, passphrase: str | None) -> Unpacked:
@@ -318,15 +366,15 @@ def open_samples(samples: np.ndarray, *, passphrase: str | None) -> Unpacked:
     """
     samples = np.asarray(samples)
     shape = samples.shape[:2]
-    parities = (samples.reshape(-1) & 1).astype(np.uint8)
+    values = samples.reshape(-1).astype(np.int64)
     if max_blob_bytes(shape) == 0:
         raise NoPayloadError("no payload found: the image is too small to hold one")
     public = public_positions(shape)
-    public_bytes = bits_to_bytes(read_part(parities, public, 8 * PUBLIC_BYTES))
+    public_bytes = bits_to_bytes(read_part(values, public, 8 * PUBLIC_BYTES, 2))
     salt, level = bytes(public_bytes[:SALT_LEN]), public_bytes[SALT_LEN] & 3
-    found = _read_head(parities, shape, public, passphrase, salt, level)
+    found = _read_head(values, shape, public, passphrase, salt, level)
     if found is None:
-        if passphrase is not None and _read_head(parities, shape, public, None, salt, level):
+        if passphrase is not None and _read_head(values, shape, public, None, salt, level):
             raise PassphraseNotExpectedError(
                 "the payload is not encrypted, but a passphrase was given; extract without one"
             )
@@ -338,14 +386,14 @@ def open_samples(samples: np.ndarray, *, passphrase: str | None) -> Unpacked:
     keys, layout, blob_len = found
     if blob_len > max_blob_bytes(shape):
         raise PayloadCorruptedError(f"payload is corrupted: the head announces {blob_len} bytes")
-    total = body_bits(blob_len)
-    shares = segment_bits(body_sizes(shape), total)
+    shares = segment_bits(body_sizes(shape), body_trits(blob_len))
     pieces = [
-        read_part(parities, positions, share)
+        read_part(values, positions, share, 3)
         for positions, share in zip(layout.segments, shares, strict=True)
         if share
     ]
-    coded = bits_to_bytes(np.concatenate(pieces))
+    coded_len = ecc_encoded_len(blob_len, BODY_NSYM)
+    coded = bits_to_bytes(trits_to_bits(np.concatenate(pieces))[: 8 * coded_len])
     try:
         blob = bytes(ecc_decode(coded, BODY_NSYM))[:blob_len]
     except PayloadError:
@@ -357,7 +405,7 @@ def open_samples(samples: np.ndarray, *, passphrase: str | None) -> Unpacked:
 
 
 def _read_head(
-    parities: np.ndarray,
+    values: np.ndarray,
     shape: tuple[int, int],
     public: np.ndarray,
     passphrase: str | None,
@@ -368,7 +416,7 @@ def _read_head(
     keys = MessageKeys.derive(locator, salt, info=_KEY_INFO)
     layout = keyed_layout(shape, public, keys)
     try:
-        head = bytes(ecc_decode(bits_to_bytes(read_part(parities, layout.head, HEAD_BITS)), HEAD_NSYM))
+        head = bytes(ecc_decode(bits_to_bytes(read_part(values, layout.head, HEAD_BITS, 2)), HEAD_NSYM))
     except PayloadError:
         return None
     if head[_LENGTH.size :] != _check(locator, salt):

@@ -1,50 +1,57 @@
-"""Syndrome-trellis codes at any rate: ``k`` message bits as the syndrome of ``n >= k``
-carrier bits, embedded at (near) the least total flip cost by the Viterbi algorithm.
+"""Syndrome-trellis codes over GF(q), q = 2 or 3, at any rate: ``k`` message symbols as the
+syndrome of ``n >= k`` carrier symbols, embedded at (near) the least total cost by the
+Viterbi algorithm.
 
 Filler, Judas and Fridrich, "Minimizing additive distortion in steganography using
 syndrome-trellis codes" (IEEE TIFS 2011). Payload format 3's code (format 2's fixed-width
-code is :mod:`invsteg.payload.trellis`). The layout of ``n`` carriers for ``k`` bits
-(:func:`plan`) is a pure function of the two sizes, so a reader recomputes it:
+binary code is :mod:`invsteg.payload.trellis`). A carrier's symbol is its sample's value mod
+q: with q = 2 a +-1 change flips it either way; with q = 3 +1 and -1 reach the two other
+symbols, so the direction of each change carries information too (ternary embedding, up to
+log2(3) bits per change). The layout of ``n`` carriers for ``k`` symbols (:func:`plan`) is a
+pure function of the two sizes, so a reader recomputes it:
 
-- **Groups.** At low rates the carriers are taken ``g`` at a time into *super-carriers*:
-  a super-carrier's bit is the XOR of its group's bits, and flipping it flips the group's
-  cheapest member. ``g`` is chosen so that about ``WIDTH`` super-carriers serve each message
-  bit, so the trellis's work grows with the message, not with the image; the optimal
-  embedding at a low rate changes only cheap carriers anyway, so little is lost (measured in
-  ``tests/test_stc.py`` against the rate-distortion bound).
-- **Chunks.** The message is cut into ``K`` chunks of ``q`` bits (zero-padded), each an
+- **Groups.** At low rates the carriers are taken ``g`` at a time into *super-carriers*
+  whose symbol is the sum of the group's (mod q); moving it by ``d`` moves the group's member
+  that does so most cheaply. ``g`` is chosen so that about ``WIDTH`` super-carriers serve
+  each message symbol, so the trellis's work grows with the message, not with the image.
+- **Chunks.** The message is cut into ``K`` chunks of ``m`` symbols (zero-padded), each an
   independent trellis over ``a`` consecutive super-carriers; chunks run side by side in
   numpy, so no Python loop runs per carrier of the image.
-- **Blocks.** Within a chunk, message bit ``i`` owns the super-carriers
-  ``floor(i a / q) .. floor((i + 1) a / q)``; the ``j``-th of them is column ``j`` of a
-  fixed ``h x W`` matrix ``Ĥ`` whose bit ``r`` adds to message bit ``i + r``.
+- **Blocks.** Within a chunk, message symbol ``i`` owns the super-carriers
+  ``floor(i a / m) .. floor((i + 1) a / m)``; the ``j``-th of them is column ``j`` of a fixed
+  ``h x W`` matrix ``Ĥ`` whose row ``r`` adds to message symbol ``i + r``.
 
-``Ĥ`` comes from SHA-256 of a fixed label, so it is the same everywhere forever. Pure numpy:
-``bits`` 0/1 ``uint8``, ``costs`` finite floats >= 0.
+``Ĥ`` comes from SHA-256 of a fixed label, so it is the same everywhere forever. Pure numpy.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-WIDTH = 8  # super-carriers per message bit aimed at when carriers are grouped
-CHUNK_BITS = 256  # message bits per independent trellis, at most: more side by side
-MAX_COST = 1e6  # costs are clipped here: a float32 path sum must not lose small costs
-_BACKPOINTER_BYTES = 64 << 20  # memory for one group of chunks' decisions
+WIDTH = 8  # super-carriers per message symbol aimed at when carriers are grouped
+CHUNK_SYMBOLS = 256  # message symbols per independent trellis, at most: more side by side
+MAX_COST = 1e6  # finite costs are clipped here: a float32 path sum must keep small costs
+_DECISION_BYTES = 64 << 20  # memory for one group of chunks' decisions
+MODULI = (2, 3)
+
+
+class Unreachable(ValueError):
+    """The carriers' allowed moves cannot carry the message (some may not move at all)."""
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How ``carriers`` carriers hold ``bits`` message bits (see the module docstring)."""
+    """How ``carriers`` carriers hold ``symbols`` message symbols (see the module docstring)."""
 
     carriers: int
-    bits: int
+    symbols: int
     group: int  # g: carriers per super-carrier
     chunks: int  # K
-    chunk_bits: int  # q
+    chunk_symbols: int  # m
     chunk_carriers: int  # a: super-carriers per chunk
 
     @property
@@ -53,172 +60,218 @@ class Plan:
         return self.chunks * self.chunk_carriers * self.group
 
 
-def plan(carriers: int, bits: int) -> Plan | None:
-    """The layout of ``bits`` message bits over ``carriers`` carriers, or None if they do not
-    fit (rate above 1 after padding)."""
-    if bits < 1 or carriers < 1:
+def plan(carriers: int, symbols: int) -> Plan | None:
+    """The layout of ``symbols`` message symbols over ``carriers`` carriers, or None if they
+    do not fit (rate above 1 after padding)."""
+    if symbols < 1 or carriers < 1:
         return None
-    group = max(1, carriers // (bits * WIDTH))
+    group = max(1, carriers // (symbols * WIDTH))
     supers = carriers // group
-    chunks = -(-bits // CHUNK_BITS)
-    chunk_bits = -(-bits // chunks)
+    chunks = -(-symbols // CHUNK_SYMBOLS)
+    chunk_symbols = -(-symbols // chunks)
     chunk_carriers = supers // chunks
-    if chunk_carriers < chunk_bits:
+    if chunk_carriers < chunk_symbols:
         return None
-    return Plan(carriers, bits, group, chunks, chunk_bits, chunk_carriers)
+    return Plan(carriers, symbols, group, chunks, chunk_symbols, chunk_carriers)
 
 
-def submatrix(height: int, width: int) -> np.ndarray:
-    """``Ĥ``'s columns as ``height``-bit integers ``(width,)``: each has its first and last
-    row set (so every block reaches the next ``height`` message bits), distinct while
-    ``width <= 2 ** (height - 2)``."""
-    if not 2 <= height <= 16:
-        raise ValueError(f"height must be in 2..16, got {height}")
-    distinct = 1 << (height - 2)
-    columns: list[int] = []
+def _check(height: int, modulus: int) -> None:
+    if modulus not in MODULI:
+        raise ValueError(f"modulus must be one of {MODULI}, got {modulus}")
+    if not 2 <= height <= 12 or modulus**height > 1 << 12:
+        raise ValueError(f"height {height} is out of range for modulus {modulus}")
+
+
+@lru_cache(maxsize=64)
+def submatrix(height: int, width: int, modulus: int) -> np.ndarray:
+    """``Ĥ``'s columns as digit vectors ``(width, height)`` in ``0..modulus-1``, each with its
+    first and last digit nonzero (so every block reaches the next ``height`` symbols),
+    distinct while there are enough such vectors."""
+    _check(height, modulus)
+    distinct = (modulus - 1) ** 2 * modulus ** (height - 2)
+    columns: list[tuple[int, ...]] = []
     counter = 0
     while len(columns) < width:
-        digest = hashlib.sha256(f"invsteg/stc3/h{height}/w{width}/{counter}".encode()).digest()
-        for word in np.frombuffer(digest, dtype="<u2"):
-            column = (int(word) & ((1 << height) - 1)) | 1 | (1 << (height - 1))
+        digest = hashlib.sha256(f"invsteg/stc/q{modulus}/h{height}/w{width}/{counter}".encode()).digest()
+        for start in range(0, len(digest) - height + 1, height):
+            digits = [byte % modulus for byte in digest[start : start + height]]
+            digits[0] = digits[0] or 1
+            digits[-1] = digits[-1] or modulus - 1
+            column = tuple(digits)
             if (column not in columns or len(columns) >= distinct) and len(columns) < width:
                 columns.append(column)
         counter += 1
-    return np.array(columns, dtype=np.int64)
+    out = np.array(columns, dtype=np.int64)
+    out.flags.writeable = False
+    return out
 
 
-def _block_layout(p: Plan, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per super-carrier position in a chunk: its block ``(a,)`` and column value ``(a,)``;
-    and each block's first position ``(q,)``."""
-    starts = (np.arange(p.chunk_bits, dtype=np.int64) * p.chunk_carriers) // p.chunk_bits
-    block = np.repeat(np.arange(p.chunk_bits), np.diff(np.append(starts, p.chunk_carriers)))
+def _block_layout(p: Plan, height: int, modulus: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per super-carrier position in a chunk: its block ``(a,)`` and column index into
+    ``submatrix`` ``(a,)``; and each block's first position ``(m,)``."""
+    starts = (np.arange(p.chunk_symbols, dtype=np.int64) * p.chunk_carriers) // p.chunk_symbols
+    block = np.repeat(np.arange(p.chunk_symbols), np.diff(np.append(starts, p.chunk_carriers)))
     position = np.arange(p.chunk_carriers) - starts[block]
-    columns = submatrix(height, int(position.max()) + 1)
-    return block, columns[position], starts
+    return block, position, starts
 
 
-def _supers(bits: np.ndarray, p: Plan) -> np.ndarray:
-    """Super-carrier bits ``(K, a)``: the XOR of each group."""
-    grouped = np.asarray(bits[: p.used], dtype=np.uint8).reshape(-1, p.group)
-    return np.bitwise_xor.reduce(grouped, axis=1).reshape(p.chunks, p.chunk_carriers)
+def _supers(symbols: np.ndarray, p: Plan, modulus: int) -> np.ndarray:
+    """Super-carrier symbols ``(K, a)``: each group's sum mod q."""
+    grouped = np.asarray(symbols[: p.used], dtype=np.int64).reshape(-1, p.group)
+    return (grouped.sum(axis=1) % modulus).reshape(p.chunks, p.chunk_carriers)
 
 
-def extract(bits: np.ndarray, count: int, height: int) -> np.ndarray:
-    """The ``count`` message bits carried by ``bits`` ``(carriers,)``, ``(count,)`` uint8.
+def extract(symbols: np.ndarray, count: int, height: int, modulus: int = 2) -> np.ndarray:
+    """The ``count`` message symbols carried by ``symbols`` ``(carriers,)`` (each in
+    ``0..modulus-1``), ``(count,)`` uint8.
 
     Raises:
-        ValueError: ``count`` bits do not fit ``bits.size`` carriers.
+        ValueError: ``count`` symbols do not fit ``symbols.size`` carriers.
     """
-    bits = np.asarray(bits).reshape(-1)
-    p = plan(bits.size, count)
+    symbols = np.asarray(symbols).reshape(-1)
+    p = plan(symbols.size, count)
     if p is None:
-        raise ValueError(f"{count} bits do not fit {bits.size} carriers")
-    _, column, starts = _block_layout(p, height)
-    contributions = _supers(bits, p).astype(np.int64) * column
-    syndromes = np.bitwise_xor.reduceat(contributions, starts, axis=1)  # (K, q): each block's
-    message = np.zeros_like(syndromes)
-    for row in range(min(height, p.chunk_bits)):  # block i's bit `row` lands on message bit i + row
-        message[:, row:] ^= (syndromes[:, : p.chunk_bits - row] >> row) & 1
-    return message.reshape(-1)[:count].astype(np.uint8)
+        raise ValueError(f"{count} symbols do not fit {symbols.size} carriers")
+    _, position, starts = _block_layout(p, height, modulus)
+    columns = submatrix(height, int(position.max()) + 1, modulus)[position]  # (a, h)
+    supers = _supers(symbols, p, modulus)
+    # each block's sum of its carriers times their columns: (K, m, h)
+    sums = np.add.reduceat(supers[:, :, None] * columns[None], starts, axis=1) % modulus
+    message = np.zeros((p.chunks, p.chunk_symbols), dtype=np.int64)
+    for row in range(min(height, p.chunk_symbols)):  # block i's row r lands on symbol i + r
+        message[:, row:] += sums[:, : p.chunk_symbols - row, row]
+    return (message % modulus).reshape(-1)[:count].astype(np.uint8)
 
 
-def embed(bits: np.ndarray, costs: np.ndarray, message: np.ndarray, height: int) -> np.ndarray:
-    """Which carriers to flip so that ``extract(bits ^ flips, message.size, height) ==
-    message``, at the least total cost the trellis finds; ``(carriers,)`` bool.
+def embed(
+    symbols: np.ndarray, costs: np.ndarray, message: np.ndarray, height: int, modulus: int = 2
+) -> np.ndarray:
+    """By how much (mod q) to move each carrier's symbol so that the carriers carry
+    ``message``, at the least total cost the trellis finds; ``(carriers,)`` uint8, 0 where a
+    carrier stays.
 
     Args:
-        bits: ``(n,)`` 0/1, the cover's carrier bits.
-        costs: ``(n,)`` finite >= 0, the cost of flipping each carrier.
-        message: ``(k,)`` 0/1.
-        height: the trellis's constraint height ``h`` (``2 ** h`` states).
+        symbols: ``(n,)`` the cover's carrier symbols, ``0..modulus-1``.
+        costs: ``(n,)`` the cost of a flip (q = 2), or ``(n, q - 1)`` the cost of moving each
+            carrier's symbol by ``1 .. q-1`` (q = 3: a +1 and a -1 change); >= 0, ``inf``
+            where a move is not allowed (a sample at 0 or 255).
+        message: ``(k,)`` in ``0..modulus-1``.
+        height: the trellis's constraint height ``h`` (``q ** h`` states).
 
     Raises:
         ValueError: the message does not fit, or the shapes disagree.
+        Unreachable: the allowed moves cannot reach the message.
     """
-    bits = np.asarray(bits, dtype=np.uint8).reshape(-1)
-    costs = np.asarray(costs, dtype=np.float64).reshape(-1)
-    message = np.asarray(message, dtype=np.uint8).reshape(-1)
-    if costs.shape != bits.shape:
-        raise ValueError(f"bits {bits.shape} and costs {costs.shape} differ")
+    _check(height, modulus)
+    symbols = np.asarray(symbols, dtype=np.int64).reshape(-1)
+    costs = np.asarray(costs, dtype=np.float64).reshape(symbols.size, modulus - 1)
+    message = np.asarray(message, dtype=np.int64).reshape(-1)
     if not np.all(costs >= 0):
         raise ValueError("costs must be >= 0 (and not NaN)")
-    p = plan(bits.size, message.size)
+    p = plan(symbols.size, message.size)
     if p is None:
-        raise ValueError(f"{message.size} bits do not fit {bits.size} carriers")
-    grouped = np.minimum(costs[: p.used], MAX_COST).reshape(-1, p.group)
-    cheapest = np.argmin(grouped, axis=1)
-    super_costs = grouped[np.arange(grouped.shape[0]), cheapest].reshape(p.chunks, p.chunk_carriers)
-    cover = _supers(bits, p)
-    padded = np.zeros(p.chunks * p.chunk_bits, dtype=np.uint8)
+        raise ValueError(f"{message.size} symbols do not fit {symbols.size} carriers")
+    costs = np.where(np.isinf(costs), np.inf, np.minimum(costs, MAX_COST))
+    grouped = costs[: p.used].reshape(-1, p.group, modulus - 1)
+    cheapest = np.argmin(grouped, axis=1)  # (supers, q - 1): which member moves by d
+    super_costs = np.take_along_axis(grouped, cheapest[:, None, :], axis=1)[:, 0, :]
+    # move costs indexed by increment 0 .. q-1 (0: stay): (K, a, q)
+    moves = np.concatenate([np.zeros((super_costs.shape[0], 1)), super_costs], axis=1)
+    moves = moves.reshape(p.chunks, p.chunk_carriers, modulus)
+    cover = _supers(symbols, p, modulus)
+    padded = np.zeros(p.chunks * p.chunk_symbols, dtype=np.int64)
     padded[: message.size] = message
-    wanted = padded.reshape(p.chunks, p.chunk_bits)
-    per_chunk = max(1, 8 * _BACKPOINTER_BYTES // (p.chunk_carriers << height))
+    wanted = padded.reshape(p.chunks, p.chunk_symbols)
+    states = modulus**height
+    per_group = max(1, _DECISION_BYTES // (p.chunk_carriers * states))
     stego = np.empty_like(cover)
-    layout = _block_layout(p, height)
-    for first in range(0, p.chunks, per_chunk):
-        part = slice(first, first + per_chunk)
-        stego[part] = _viterbi(cover[part], super_costs[part], wanted[part], layout, height)
-    flipped_supers = np.flatnonzero((stego != cover).reshape(-1))
-    flips = np.zeros(bits.size, dtype=bool)
-    flips[flipped_supers * p.group + cheapest[flipped_supers]] = True
-    return flips
+    layout = _block_layout(p, height, modulus)
+    for first in range(0, p.chunks, per_group):
+        part = slice(first, first + per_group)
+        stego[part] = _viterbi(cover[part], moves[part], wanted[part], layout, height, modulus)
+    increments = ((stego - cover) % modulus).reshape(-1)
+    moved = np.flatnonzero(increments)
+    out = np.zeros(symbols.size, dtype=np.uint8)
+    out[moved * p.group + cheapest[moved, increments[moved] - 1]] = increments[moved]
+    return out
+
+
+@lru_cache(maxsize=64)
+def _sources(height: int, modulus: int, width: int) -> np.ndarray:
+    """``(width, q, S)``: for column ``c`` and stego symbol ``z``, the state each state ``s``
+    came from (``s - z * column``, digit by digit); digit 0 is the pending message symbol."""
+    states = modulus**height
+    digits = (np.arange(states)[:, None] // modulus ** np.arange(height)) % modulus  # (S, h)
+    weights = modulus ** np.arange(height)
+    columns = submatrix(height, width, modulus)
+    out = np.empty((width, modulus, states), dtype=np.int64)
+    for c, column in enumerate(columns):
+        for z in range(modulus):
+            out[c, z] = ((digits - z * column) % modulus) @ weights
+    out.flags.writeable = False
+    return out
 
 
 def _viterbi(
     cover: np.ndarray,
-    costs: np.ndarray,
+    moves: np.ndarray,
     wanted: np.ndarray,
     layout: tuple[np.ndarray, np.ndarray, np.ndarray],
     height: int,
+    modulus: int,
 ) -> np.ndarray:
-    """The cheapest stego super-carrier bits ``(C, a)`` for ``C`` chunks side by side.
+    """The cheapest stego super-carrier symbols ``(C, a)`` for ``C`` chunks side by side.
 
-    States are the ``h`` pending syndrome bits, laid out ``(2^h, C)`` so that a column's XOR
-    moves whole rows. Each step keeps, per state, the cheaper of "this carrier's stego bit
-    is 0" and "is 1", and stores that choice packed 8 to a byte; at a block's end the states
-    whose lowest bit is not the message bit die and the rest shift down.
+    States are the ``h`` pending syndrome digits, laid out ``(q^h, C)`` so that adding a
+    column moves whole rows. Each step keeps, per state, the cheapest of the ``q`` stego
+    symbols and stores that choice; at a block's end the states whose lowest digit is not the
+    message symbol die and the rest shift down. Costs are kept as sums of the moves made (not
+    as signed differences: a float32 running sum of large differences would drown small ones).
     """
-    block, column, starts = layout
+    block, position, starts = layout
     chunks, steps = cover.shape
-    states = 1 << height
-    half = states // 2
+    states = modulus**height
+    kept_states = states // modulus
     ends = np.zeros(steps, dtype=bool)
     ends[np.append(starts[1:], steps) - 1] = True
-    # what stego bit 0 and stego bit 1 cost: the flip's cost on the one that differs from the
-    # cover's bit (kept apart, not as one signed difference: a float32 running sum of
-    # differences of large costs would drown the small ones)
-    flip = costs.astype(np.float32).T
-    bit = cover.T.astype(bool)
-    cost_zero = np.where(bit, flip, 0).astype(np.float32)  # (a, C)
-    cost_one = np.where(bit, 0, flip).astype(np.float32)
-    rows = {int(c): np.arange(states) ^ int(c) for c in np.unique(column)}
-    decisions = np.empty((steps, -(-states * chunks // 8)), dtype=np.uint8)  # flat: fastest to pack
+    sources = _sources(height, modulus, int(position.max()) + 1)
+    lane = np.arange(chunks)
+    # cost of stego symbol z at step t: the move from the cover's symbol, (a, q, C)
+    z = np.arange(modulus)
+    increment = (z[None, :, None] - cover.T[:, None, :]) % modulus
+    symbol_costs = np.take_along_axis(moves.transpose(1, 2, 0), increment, axis=1).astype(np.float32)
+    decisions = np.empty((steps, states, chunks), dtype=np.uint8)
     path = np.full((states, chunks), np.inf, dtype=np.float32)
     path[0] = 0.0
-    moved = np.empty_like(path)
-    chose = np.empty((states, chunks), dtype=bool)
+    best = np.empty_like(path)
+    candidate = np.empty_like(path)
+    better = np.empty((states, chunks), dtype=bool)
     for t in range(steps):
-        np.take(path, rows[int(column[t])], axis=0, out=moved)
-        moved += cost_one[t]
-        path += cost_zero[t]
-        np.less(moved, path, out=chose)
-        decisions[t] = np.packbits(chose.reshape(-1))
-        np.minimum(path, moved, out=path)
+        source = sources[position[t]]
+        choice = decisions[t]
+        np.add(path, symbol_costs[t, 0], out=best)
+        choice.fill(0)
+        for symbol in range(1, modulus):
+            np.take(path, source[symbol], axis=0, out=candidate)
+            candidate += symbol_costs[t, symbol]
+            np.less(candidate, best, out=better)
+            np.minimum(best, candidate, out=best)
+            choice[better] = symbol
+        path, best = best, path
         if ends[t]:
-            bit = wanted[:, block[t]].astype(bool)
-            pairs = path.reshape(half, 2, chunks)
-            kept = np.where(bit, pairs[:, 1, :], pairs[:, 0, :])
-            kept -= kept.min(axis=0)
-            path[:half] = kept
-            path[half:] = np.inf
-    state = np.argmin(path[:half], axis=0).astype(np.int64)
-    lane = np.arange(chunks)
-    out = np.empty((chunks, steps), dtype=np.uint8)
+            kept = path.reshape(kept_states, modulus, chunks)[:, wanted[:, block[t]], lane]
+            floor = kept.min(axis=0)
+            kept -= np.where(np.isfinite(floor), floor, 0)
+            path[:kept_states] = kept
+            path[kept_states:] = np.inf
+    if not np.isfinite(path[:kept_states].min(axis=0)).all():
+        raise Unreachable("no allowed moves carry this message (too many carriers cannot move)")
+    state = np.argmin(path[:kept_states], axis=0)
+    out = np.empty((chunks, steps), dtype=np.int64)
     for t in range(steps - 1, -1, -1):
         if ends[t]:
-            state = 2 * state + wanted[:, block[t]]
-        flat = state * chunks + lane
-        y = (decisions[t, flat >> 3] >> (7 - (flat & 7))) & 1
-        out[:, t] = y
-        state ^= y.astype(np.int64) * column[t]
+            state = wanted[:, block[t]] + modulus * state
+        symbol = decisions[t, state, lane]
+        out[:, t] = symbol
+        state = sources[position[t]][symbol, state]
     return out

@@ -31,6 +31,7 @@ from invsteg.ops.quantize import finite_or_none, psnr
 from invsteg.payload import parity
 from invsteg.payload.container import RandomBytes, Unpacked
 from invsteg.payload.errors import EmbeddingFailedError
+from invsteg.payload.stc import Unreachable
 
 COSTS = ("hill", "hill-colour", "hill-cmd")
 DEFAULT_COST = "hill-cmd"
@@ -101,22 +102,50 @@ def _costs_of(cost: str, pixels: np.ndarray) -> np.ndarray:
     return hill_rgb(pixels).reshape(-1)
 
 
-def _agreement(
-    changes: np.ndarray, positions: np.ndarray, shape: tuple[int, int], spatial: bool
-) -> np.ndarray:
-    """Per sample at ``positions``, the sum of the changes (+-1) already made to its pixel's
-    other channels and, if ``spatial``, to its four neighbours in its own channel."""
-    height, width = shape
-    pixel, channel = np.divmod(positions, 3)
-    score = changes[pixel * 3 + (channel + 1) % 3] + changes[pixel * 3 + (channel + 2) % 3]
+def _spread(
+    around: np.ndarray, changed: np.ndarray, direction: np.ndarray, width: int, spatial: bool
+) -> None:
+    """Add the changes ``direction`` (+-1) of the samples ``changed`` (flat indices) to
+    ``around`` ``(3 H W,)``: to their pixel's other channels and, if ``spatial``, to their four
+    neighbours in the same channel; so ``sign(around)`` is each sample's agreed direction."""
+    pixel, channel = np.divmod(changed, 3)
+    targets = [pixel * 3 + (channel + 1) % 3, pixel * 3 + (channel + 2) % 3]
+    amounts = [direction, direction]
     if spatial:
         row, col = np.divmod(pixel, width)
-        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            r, c = row + dr, col + dc
-            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-            neighbour = (np.clip(r, 0, height - 1) * width + np.clip(c, 0, width - 1)) * 3 + channel
-            score = score + np.where(inside, changes[neighbour], 0)
-    return np.sign(score).astype(np.int8)
+        height = around.size // (3 * width)
+        for inside, step in (
+            (row > 0, -width),
+            (row < height - 1, width),
+            (col > 0, -1),
+            (col < width - 1, 1),
+        ):
+            targets.append(changed[inside] + 3 * step)
+            amounts.append(direction[inside])
+    np.add.at(around, np.concatenate(targets), np.concatenate(amounts).astype(around.dtype))
+
+
+def _write(
+    part: parity.Part, value: np.ndarray, rho: np.ndarray, preferred: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """The change (-1, 0, +1) of each of ``part``'s samples (``value``, with HILL costs ``rho``
+    and agreed directions ``preferred``, 0 for none): a change in the agreed direction costs
+    ``SYNC_DISCOUNT`` times less, and no sample leaves 0..255."""
+    up = np.where(value < 255, rho, np.inf)
+    down = np.where(value > 0, rho, np.inf)
+    up[preferred > 0] /= SYNC_DISCOUNT
+    down[preferred < 0] /= SYNC_DISCOUNT
+    if part.modulus == 3:
+        try:
+            moves = parity.write_part(value, np.stack([up, down], axis=1), part)
+        except Unreachable as exc:
+            raise EmbeddingFailedError(f"this cover cannot hold the file: {exc}") from None
+        return np.where(moves == 1, 1, np.where(moves == 2, -1, 0)).astype(np.int8)
+    # binary: either direction flips the parity, so take the cheaper (a coin where equal)
+    flips = parity.write_part(value, np.minimum(up, down), part) != 0
+    coin = rng.integers(0, 2, size=value.size) == 1
+    rise = (up < down) | ((up == down) & coin)
+    return np.where(flips, np.where(rise, 1, -1), 0).astype(np.int8)
 
 
 def embed_file(
@@ -152,29 +181,24 @@ def embed_file(
         random_bytes=random_bytes,
     )
     values = cover.reshape(-1).astype(np.int16)
-    parities = (values & 1).astype(np.uint8)
     changes = np.zeros(values.size, dtype=np.int8)
+    around = np.zeros(values.size, dtype=np.int16)
     rng = np.random.default_rng(np.frombuffer(random_bytes(16), dtype=np.uint32))
     sync, spatial = cost != "hill", cost == "hill-cmd"
     for part in sealed.parts:
         positions = part.positions
-        part_costs = rho[positions]
-        direction = rng.choice(np.array([-1, 1], dtype=np.int8), size=positions.size)
-        if sync:
-            preferred = _agreement(changes, positions, shape, spatial)
-            value = values[positions]
-            allowed = ((preferred > 0) & (value < 255)) | ((preferred < 0) & (value > 0))
-            part_costs[allowed] /= SYNC_DISCOUNT
-            direction = np.where(allowed, preferred, direction)
-        chosen = parity.write_part(parities[positions], part_costs, part.bits)
-        flipped = positions[chosen]
-        direction = direction[chosen]
-        direction = np.where(values[flipped] == 0, 1, np.where(values[flipped] == 255, -1, direction))
+        value = values[positions]
+        preferred = np.sign(around[positions]).astype(np.int8) if sync else np.zeros(positions.size, np.int8)
+        direction = _write(part, value, rho[positions], preferred, rng)
+        changed = np.flatnonzero(direction)
+        flipped, direction = positions[changed], direction[changed]
         values[flipped] += direction
         changes[flipped] = direction
-        parities[flipped] ^= 1
+        if sync:
+            _spread(around, flipped, direction, shape[1], spatial)
     for part in sealed.parts:  # what the reader will read: never assumed
-        if not np.array_equal(parity.read_part(parities, part.positions, part.bits.size), part.bits):
+        read = parity.read_part(values, part.positions, part.symbols.size, part.modulus)
+        if not np.array_equal(read, part.symbols):
             raise EmbeddingFailedError("internal error: a written part does not read back")
     stego = values.astype(np.uint8).reshape(cover.shape)
     room = capacity_bytes(shape[1], shape[0], file_name=file_name, encrypted=passphrase is not None)
