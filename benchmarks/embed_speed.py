@@ -84,8 +84,20 @@ def cases(kib: int, robust_bytes: int, models: bool, steghide: bool) -> list[tup
             (
                 f"steghide {kib} KB (BMP cover)",
                 kib * 1024,
-                ["steghide", "embed", "-q", "-f", "-cf", "cover.bmp", "-ef", "doc.bin", "-sf", "st.bmp"]
-                + ["-p", PASSPHRASE],
+                [
+                    "steghide",
+                    "embed",
+                    "-q",
+                    "-f",
+                    "-cf",
+                    "cover.bmp",
+                    "-ef",
+                    "doc.bin",
+                    "-sf",
+                    "st.bmp",
+                    "-p",
+                    PASSPHRASE,
+                ],
                 ["steghide", "extract", "-q", "-f", "-sf", "st.bmp", "-xf", "out.bin", "-p", PASSPHRASE],
             )
         )

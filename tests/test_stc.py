@@ -76,7 +76,7 @@ def test_the_trellis_finds_the_cheapest_moves_its_code_allows(modulus: int) -> N
         costs = rng.random((n, modulus - 1))
         message = rng.integers(0, modulus, k)
 
-        def cost(moves: np.ndarray) -> float:
+        def cost(moves: np.ndarray, costs: np.ndarray = costs) -> float:
             return float(sum(costs[i, m - 1] for i, m in enumerate(moves) if m))
 
         moves = stc.embed(cover, costs, message, height, modulus)

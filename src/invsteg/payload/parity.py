@@ -15,14 +15,15 @@ image's ``N = 3 H W`` samples (row-major, channels last):
    the salt is per stego, so one passphrase guess tests one stego, not all of them; the cost
    is in the stego, so a later release can raise it and old stegos still open.
 3. ``keys = HKDF-SHA256(locator, salt)`` order each segment's other samples; the first of
-   them, ``head_carriers`` in all in proportion to the segments, hold the **head**: the container's length XOR a key mask
-   and a 4-byte key check, Reed-Solomon coded. A head that decodes with the right check says
-   the passphrase is right, so a body that then fails is reported as damage.
+   them, ``head_carriers`` in all in proportion to the segments, hold the **head**: the
+   container's length XOR a key mask and a 4-byte key check, Reed-Solomon coded. A head
+   that decodes with the right check says the passphrase is right, so a body that then
+   fails is reported as damage.
 4. The **body**: the container (format 2's, version byte 3: AES-256-GCM, whitened) coded with
    ``BODY_NSYM`` Reed-Solomon parity bytes per 255, split over the ``SEGMENTS`` segments
    (one per place in a 2x2 block and channel; what remains of each, in key order), in
-   proportion to their sizes. Segments let a writer embed one after another and make each change agree with its
-   neighbours' (docs/design.md, "embed-file format 3").
+   proportion to their sizes. Segments let a writer embed one after another and make each
+   change agree with its neighbours' (docs/design.md, "embed-file format 3").
 
 Every part is one :mod:`invsteg.payload.stc` message: the public part and the head binary, on
 their samples' parities; the body ternary, on its samples' values mod 3 (the coded container's
