@@ -672,7 +672,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "split": args.split,
             "key": covers.key,
         },
-        "model": default_model_name(),
+        "model": f"format 3 ({_default_cost()}; format 2's model: {default_model_name()})",
         "invsteg_fingerprint": fingerprint,
         "capacity_bpp": None if capacities is None else float(np.mean(8 * capacities / SIZE**2)),
         "repeats": args.repeats,
@@ -781,6 +781,12 @@ def invsteg_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
+def _default_cost() -> str:
+    from invsteg.pipelines.adaptive import DEFAULT_COST
+
+    return DEFAULT_COST
+
+
 def default_model_name() -> str:
     from invsteg.pipelines.embedding import default_embed_model
 
@@ -838,8 +844,10 @@ def table(result: dict[str, Any]) -> list[str]:
         "|" + "---|" * 2 + "---:|" * (len(head) - 2),
         *(format_row(row, detectors) for row in result["rows"]),
         "",
-        "Payload: bits per pixel of the RGB image, net file bytes (invsteg: a random file, encrypted; "
-        "`max`: 100% of invsteg's reported capacity per cover, the same bits for the references). "
+        "Payload: bits per pixel of the RGB image, net file bytes. format3-COST: embed-file's default "
+        "(payload format 3) under that cost, a random file without a passphrase (whitened either way); "
+        "invsteg: format 2 (`--model`), a random file, encrypted; `max`: 100% of format 2's reported "
+        "capacity per cover, the same bits for the references. "
         "hill, lsbm: conseal's HILL and LSB matching simulators with the same bits split evenly over "
         "R, G, B. Detectors: spam_rgb = SPAM-686 of R, G, B; spam_rgb_diff = that plus SPAM of R-G "
         "and B-G; crm = sealwatch's colour rich model; model_aware = histogram of |z| (30 bins on "

@@ -250,13 +250,15 @@ def _viterbi(
         source = sources[position[t]]
         choice = decisions[t]
         np.add(path, symbol_costs[t, 0], out=best)
-        choice.fill(0)
         for symbol in range(1, modulus):
             np.take(path, source[symbol], axis=0, out=candidate)
             candidate += symbol_costs[t, symbol]
             np.less(candidate, best, out=better)
             np.minimum(best, candidate, out=best)
-            choice[better] = symbol
+            if symbol == 1:
+                np.copyto(choice, better, casting="unsafe")
+            else:
+                np.copyto(choice, symbol, where=better)
         path, best = best, path
         if ends[t]:
             kept = path.reshape(kept_states, modulus, chunks)[:, wanted[:, block[t]], lane]
