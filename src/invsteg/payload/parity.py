@@ -21,8 +21,8 @@ image's ``N = 3 H W`` samples (row-major, channels last):
    fails is reported as damage.
 4. The **body**: the container (format 2's, version byte 3: AES-256-GCM, whitened) coded with
    ``BODY_NSYM`` Reed-Solomon parity bytes per 255, split over the ``SEGMENTS`` segments
-   (one per place in a 2x2 block and channel; what remains of each, in key order), in
-   proportion to their sizes. Segments let a writer embed one after another and make each
+   (one per place in a 2x2 block, all three channels; what remains of each, in key order),
+   in proportion to their sizes. Segments let a writer embed one after another and make each
    change agree with its neighbours' (docs/design.md, "embed-file format 3").
 
 Every part is one :mod:`invsteg.payload.stc` message: the public part and the head binary, on
@@ -80,8 +80,7 @@ BODY_NSYM = 16
 # Body base-3 digits per body sample, at most: 4 carriers per digit, so that even where every
 # sample may move one way only (0 or 255) the trellis still reaches every message (tested).
 MAX_RATE = 0.25
-LATTICES = 4
-SEGMENTS = LATTICES * 3
+SEGMENTS = 4  # the places in a 2x2 block
 # Argon2id (memory KiB, iterations) per level; 4 lanes. A hostile stego picks the level it
 # names, so the largest must stay affordable for anyone who tries to extract one.
 KDF_LEVELS = ((64 * 1024, 3), (128 * 1024, 5), (256 * 1024, 4), (512 * 1024, 3))
@@ -156,19 +155,19 @@ class Layout:
 
 
 def segment_sizes(shape: tuple[int, int]) -> list[int]:
-    """Samples per segment of an ``(H, W)`` image: segment ``3 l + c`` holds channel ``c`` of
-    the pixels at place ``l`` of each 2x2 block (row parity times 2 plus column parity)."""
+    """Samples per segment of an ``(H, W)`` image: segment ``l`` holds the R, G and B samples
+    of the pixels at place ``l`` of each 2x2 block (row parity times 2 plus column parity)."""
     height, width = shape
     rows, cols = ((height + 1) // 2, height // 2), ((width + 1) // 2, width // 2)
-    return [rows[r] * cols[c] for r in (0, 1) for c in (0, 1) for _ in range(3)]
+    return [3 * rows[r] * cols[c] for r in (0, 1) for c in (0, 1)]
 
 
 def segment_samples(shape: tuple[int, int], segment: int) -> np.ndarray:
     """The flat sample indices of one segment, row-major."""
     height, width = shape
-    (row, col), channel = divmod(segment // 3, 2), segment % 3
+    row, col = divmod(segment, 2)
     pixels = np.arange(row, height, 2)[:, None] * width + np.arange(col, width, 2)[None, :]
-    return (pixels.reshape(-1) * 3 + channel).astype(np.int64)
+    return (pixels.reshape(-1, 1) * 3 + np.arange(3)).reshape(-1).astype(np.int64)
 
 
 def _shares(shape: tuple[int, int]) -> tuple[list[int], list[int]]:
