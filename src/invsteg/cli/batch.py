@@ -1,7 +1,8 @@
 """Directory mode: one model load and one torch import for every image of a folder.
 
 A failure on one image is reported (one ``error:`` line naming it) and the rest go on;
-the command then exits 1 after a summary. ``--json`` prints one record per image.
+the command then exits 1 after a summary. ``--json`` prints one record per image. A signal
+is never an image's failure: Ctrl-C or SIGTERM stops the run (exit 130 or 143).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import typer
 
 from invsteg.cli._app import emit_json, error, printable, say
+from invsteg.cli._main import Interrupted
 from invsteg.cli.progress import count_progress
 from invsteg.errors import InvstegError, UsageError
 
@@ -50,6 +52,8 @@ def run_batch(command: str, jobs: Sequence[Job], *, as_json: bool) -> None:
         for name, job in jobs:
             try:
                 records.append({"input": name, "ok": True, **job()})
+            except Interrupted:
+                raise  # the user stops the run; main reports it once
             except InvstegError as exc:
                 error(f"error: {printable(name)}: {exc}")
                 records.append({"input": name, "ok": False, "error": exc.kind, "message": str(exc)})
