@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ENV, Run, assert_error, save_noise
+from helpers import ENV, Run, assert_error, invsteg, save_noise
 from invsteg.cli._main import Interrupted, _interrupt
 
 
@@ -102,3 +103,60 @@ def test_sigterm_during_a_folder_hide_exits_143(tmp_path: Path, tiny_weights: Pa
     assert_error(Run(proc.returncode, b"", err.decode()), 143, "error: terminated")
     written = listing(out)
     assert 0 < len(written) < count and all(name.endswith(".stego.png") for name in written)
+
+
+# -- 2: many pages --------------------------------------------------------------------------------
+
+
+def many_page_tiff(pages: int) -> bytes:
+    """A TIFF of ``pages`` one-pixel grey pages, all sharing one pixel (114 bytes a page)."""
+    entries = [(256, 1), (257, 1), (258, 8), (259, 1), (262, 1), (273, 8), (278, 1), (279, 1)]
+    size = 2 + 12 * len(entries) + 4
+    out = bytearray(b"II*\x00" + struct.pack("<I", 9) + b"\x80")
+    for page in range(pages):
+        out += struct.pack("<H", len(entries))
+        for tag, value in entries:
+            long = tag in (273, 279)
+            out += struct.pack("<HHI", tag, 4 if long else 3, 1)
+            out += struct.pack("<I", value) if long else struct.pack("<HH", value, 0)
+        out += struct.pack("<I", 9 + (page + 1) * size if page < pages - 1 else 0)
+    return bytes(out)
+
+
+def many_frame_gif(frames: int) -> bytes:
+    """A GIF of ``frames`` one-pixel frames."""
+    head = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    frame = b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0)
+    frame += b"\x02\x02\x44\x01\x00"
+    return head + frame * frames + b"\x3b"
+
+
+@pytest.mark.parametrize("make", [many_page_tiff, many_frame_gif], ids=["tiff", "gif"])
+def test_an_image_of_100000_pages_is_read_in_under_5_s(make) -> None:
+    from invsteg.io.images import MAX_FRAMES_COUNTED, decode_image
+
+    data = make(100_000)
+    start = time.monotonic()
+    loaded = decode_image(data, "many", "cover")
+    took = time.monotonic() - start
+    assert took < 5, f"{took:.1f} s"
+    assert loaded.pixels.shape == (1, 1, 3)
+    assert any(f"more than {MAX_FRAMES_COUNTED:,} frames" in notice for notice in loaded.notices)
+
+
+def test_a_few_pages_are_still_counted() -> None:
+    from invsteg.io.images import decode_image
+
+    loaded = decode_image(many_page_tiff(3), "three.tif", "cover")
+    assert any("(3 frames)" in notice for notice in loaded.notices)
+
+
+def test_hide_refuses_a_100000_page_tiff_quickly(tmp_path: Path) -> None:
+    (tmp_path / "many.tif").write_bytes(many_page_tiff(100_000))
+    save_noise(tmp_path / "secret.png")
+    start = time.monotonic()
+    run = invsteg(tmp_path, "hide", "many.tif", "secret.png", "-o", "out.png")
+    assert time.monotonic() - start < 5 + 5  # + the start of a Python process with torch
+    assert run.rc == 2 and run.err_lines[-1] == "error: cover is 1x1; this model needs at least 8x8 pixels"
+    assert "Traceback" not in run.err
+    assert listing(tmp_path) == ["many.tif", "secret.png"]
