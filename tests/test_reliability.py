@@ -21,6 +21,7 @@ import pytest
 
 from helpers import ENV, Run, assert_error, invsteg, save_noise
 from invsteg.cli._main import Interrupted, _interrupt
+from invsteg.io import files
 
 
 def listing(directory: Path) -> list[str]:
@@ -160,3 +161,79 @@ def test_hide_refuses_a_100000_page_tiff_quickly(tmp_path: Path) -> None:
     assert run.rc == 2 and run.err_lines[-1] == "error: cover is 1x1; this model needs at least 8x8 pixels"
     assert "Traceback" not in run.err
     assert listing(tmp_path) == ["many.tif", "secret.png"]
+
+
+# -- 3: no temp file is left by a signal, or (where the file system allows) seen at all --------
+
+
+def _signal_after_the_temp_file_is_created(signum: int):
+    """A profile hook that sends ``signum`` to this process once, right after the first
+    ``os.open`` returns: the handler raises at the next bytecode, where a temp file already
+    exists and the caller has not yet stored what it got back."""
+    sent = []
+
+    def hook(frame, event, arg) -> None:
+        if event == "c_return" and arg is os.open and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signum)
+
+    return hook
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "named"])
+def test_a_signal_right_after_the_temp_file_is_made_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    if not unnamed:
+        monkeypatch.setattr(files, "_O_TMPFILE", 0)  # as on a platform without it
+    hook = _signal_after_the_temp_file_is_created(signal.SIGTERM)
+    with cli_signal_handlers(), pytest.raises(Interrupted):
+        sys.setprofile(hook)
+        try:
+            files.write_output(b"x" * 1000, str(tmp_path / "out.bin"), force=False)
+        finally:
+            sys.setprofile(None)
+    assert listing(tmp_path) == []
+
+
+def test_writes_are_complete_and_private_on_both_paths(tmp_path: Path, monkeypatch) -> None:
+    files.write_output(b"one", str(tmp_path / "a.bin"), force=False, mode=0o600)
+    monkeypatch.setattr(files, "_O_TMPFILE", 0)
+    files.write_output(b"two", str(tmp_path / "b.bin"), force=False, mode=0o600)
+    for name, data in (("a.bin", b"one"), ("b.bin", b"two")):
+        assert (tmp_path / name).read_bytes() == data
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+    files.write_output(b"three", str(tmp_path / "a.bin"), force=True)
+    assert (tmp_path / "a.bin").read_bytes() == b"three"
+    assert listing(tmp_path) == ["a.bin", "b.bin"]
+
+
+WRITER = """
+import sys
+from invsteg.io.files import write_output
+data = b"x" * (4 << 20)
+i = 0
+while True:
+    write_output(data, f"{sys.argv[1]}/f{i}.bin", force=False)
+    i += 1
+"""
+
+
+def test_sigkill_during_writes_leaves_no_visible_temp_file(tmp_path: Path) -> None:
+    if not files._links_unnamed_files(tmp_path):
+        pytest.skip("here a file cannot be made without a name (O_TMPFILE) and named later")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], env=ENV)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(out.iterdir())) < 3:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        proc.kill()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    names = listing(out)
+    assert len(names) >= 3 and all(name.startswith("f") and name.endswith(".bin") for name in names)
