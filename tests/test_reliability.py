@@ -17,10 +17,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from helpers import ENV, Run, assert_error, invsteg, save_noise
+from helpers import ENV, Run, assert_error, assert_one_error, invsteg, save_noise
 from invsteg.cli._main import Interrupted, _interrupt
+from invsteg.errors import UsageError
 from invsteg.io import files
 
 
@@ -237,3 +239,82 @@ def test_sigkill_during_writes_leaves_no_visible_temp_file(tmp_path: Path) -> No
             proc.kill()
     names = listing(out)
     assert len(names) >= 3 and all(name.startswith("f") and name.endswith(".bin") for name in names)
+
+
+# -- 4: an output folder that cannot be made; a tile that is no multiple of the scale -----------
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc")
+def test_an_output_folder_that_cannot_be_made_is_exit_2(tmp_path: Path, tiny_weights: Path) -> None:
+    for name in ("covers", "secrets"):
+        (tmp_path / name).mkdir()
+        save_noise(tmp_path / name / "a.png")
+    # /proc takes no new folder, even from root (a read-only file system, as far as we are concerned)
+    run = invsteg(tmp_path, "hide", "covers", "secrets", "-o", "/proc/invsteg-out", "--weights", tiny_weights)
+    assert_one_error(run, "/proc/invsteg-out")
+
+
+@pytest.mark.parametrize(("scale", "tile"), [(2, 65), (4, 66)])
+def test_a_tile_that_is_no_multiple_of_the_scale_is_a_usage_error(
+    tmp_path: Path, tiny_irn_weights: dict[int, Path], scale: int, tile: int
+) -> None:
+    save_noise(tmp_path / "photo.png", 64, 64)
+    weights = tiny_irn_weights[scale]
+    run = invsteg(tmp_path, "rescale", "down", "photo.png", "--weights", weights, "--tile", tile)
+    assert_one_error(run, "tile")
+    assert listing(tmp_path) == ["photo.png"]
+
+
+# -- 5: the rescale note is bounded before it sizes work -------------------------------------------
+
+
+def test_a_note_asking_for_tiny_tiles_is_no_note() -> None:
+    from invsteg.pipelines.rescaling import MIN_RESCALE_TILE, RescaleNote
+
+    assert MIN_RESCALE_TILE == 64  # what `--tile` allows
+    for tile in (2, 4, 62):
+        assert RescaleNote.from_text(RescaleNote("irn-x2", 2, 256, 256, tile).to_text()) is None
+    assert RescaleNote.from_text(RescaleNote("irn-x2", 2, 256, 256, 64).to_text()) is not None
+
+
+def test_the_library_refuses_tiny_tiles(tiny_irn_weights: dict[int, Path]) -> None:
+    from invsteg.pipelines import rescaling
+    from invsteg.zoo._pretrained import load_weights_file
+
+    net = load_weights_file(tiny_irn_weights[2])
+    small = np.zeros((8, 8, 3), np.uint8)
+    for call in (rescaling.upscale, rescaling.downscale):
+        with pytest.raises(UsageError, match="tile"):
+            call(small, net, tile=2)
+
+
+def test_rescale_up_of_a_crafted_note_is_quick(tmp_path: Path, tiny_irn_weights: dict[int, Path]) -> None:
+    from invsteg.io.images import encode_image
+    from invsteg.pipelines.rescaling import RescaleNote
+
+    small = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    note = RescaleNote("irn-x2-v2", 2, 256, 256, 2).to_text()
+    (tmp_path / "small.png").write_bytes(encode_image(small, "PNG", text=note))
+    start = time.monotonic()
+    run = invsteg(tmp_path, "rescale", "up", "small.png", "--weights", tiny_irn_weights[2], "-o", "up.png")
+    took = time.monotonic() - start
+    assert run.rc == 0, run.err
+    assert took < 5 + 5, f"{took:.1f} s"  # + the start of a Python process with torch
+    assert "not made by `invsteg rescale down`" in run.err
+
+
+# -- 6: a folder made for nothing is removed ------------------------------------------------------
+
+
+def test_a_failed_folder_extract_into_a_new_folder_leaves_no_folder(
+    tmp_path: Path, tiny_stegcinn_weights: Path
+) -> None:
+    (tmp_path / "stegos").mkdir()
+    save_noise(tmp_path / "stegos" / "plain.png", 64, 64)
+    args = ["extract-file", "stegos", "--no-passphrase", "--weights", tiny_stegcinn_weights, "-o"]
+    run = invsteg(tmp_path, *args, "new")
+    assert run.rc == 1, run.err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    run = invsteg(tmp_path, *args, "kept")
+    assert run.rc == 1 and (tmp_path / "kept").is_dir()  # it was there before: not ours to remove
