@@ -22,7 +22,7 @@ import pytest
 
 from helpers import ENV, Run, assert_error, assert_one_error, invsteg, save_noise
 from invsteg.cli._main import Interrupted, _interrupt
-from invsteg.errors import UsageError
+from invsteg.errors import UsageError, WeightsError
 from invsteg.io import files
 
 
@@ -318,3 +318,59 @@ def test_a_failed_folder_extract_into_a_new_folder_leaves_no_folder(
     (tmp_path / "kept").mkdir()
     run = invsteg(tmp_path, *args, "kept")
     assert run.rc == 1 and (tmp_path / "kept").is_dir()  # it was there before: not ours to remove
+
+
+# -- 7: weights of absurd magnitude ---------------------------------------------------------------
+
+
+def _rewritten(source: Path, target: Path, change) -> Path:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(source), "pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    name = next(k for k, v in tensors.items() if v.numel() > 1 and v.abs().max() > 0)
+    tensors[name] = change(tensors[name].clone())
+    save_file(tensors, str(target), metadata=metadata)
+    return target
+
+
+def _flip_top_exponent_bit(tensor):
+    import torch
+
+    bits = tensor.view(torch.int32)
+    bits.view(-1)[0] ^= 1 << 30
+    return tensor
+
+
+@pytest.mark.parametrize(
+    "change", [lambda t: t * 1e30, _flip_top_exponent_bit], ids=["times-1e30", "exponent-bit"]
+)
+def test_weights_of_absurd_magnitude_are_refused(tmp_path: Path, tiny_weights: Path, change) -> None:
+    from invsteg.zoo._pretrained import load_weights_file
+
+    bad = _rewritten(tiny_weights, tmp_path / "bad.safetensors", change)
+    with pytest.raises(WeightsError, match="magnitude"):
+        load_weights_file(bad)
+    save_noise(tmp_path / "cover.png")
+    save_noise(tmp_path / "secret.png", seed=1)
+    run = invsteg(tmp_path, "hide", "cover.png", "secret.png", "-o", "stego.png", "--weights", bad)
+    assert_one_error(run, "magnitude")
+    assert not (tmp_path / "stego.png").exists()
+
+
+def test_the_magnitude_bound_is_far_above_every_shipped_weight() -> None:
+    from safetensors.torch import load_file
+
+    from invsteg.zoo import list_models
+    from invsteg.zoo._pretrained import MAX_WEIGHT_MAGNITUDE, weights_dir
+
+    shipped = [spec.weights for spec in list_models() if spec.weights]
+    largest = max(
+        float(t.abs().max())
+        for name in shipped
+        for t in load_file(str(weights_dir() / name)).values()
+        if t.is_floating_point()
+    )
+    assert 0 < largest < MAX_WEIGHT_MAGNITUDE / 1000  # measured: 0.37 (irn-x4)
