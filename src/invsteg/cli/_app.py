@@ -3,6 +3,7 @@ messages on stderr (one line each, names escaped), ``--json`` on stdout, output 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -124,6 +125,21 @@ MaxPixelsOption = Annotated[
 ]
 
 
+_MADE_FOLDERS: list[Path] = []  # made by this command for its outputs (cli.batch)
+
+
+def remove_when_left_empty(folder: Path) -> None:
+    """Remove ``folder`` when the command ends, however it ends, if nothing is in it: a run
+    whose every image failed leaves no empty output folder behind."""
+    _MADE_FOLDERS.append(folder)
+
+
+def _remove_folders_left_empty() -> None:
+    while _MADE_FOLDERS:
+        with contextlib.suppress(OSError):  # rmdir refuses a folder with anything in it
+            _MADE_FOLDERS.pop().rmdir()
+
+
 def _version_callback(value: bool) -> None:
     if value:
         print(f"invsteg {__version__}")
@@ -148,6 +164,7 @@ def _root(
     if quiet and verbose:
         raise UsageError("--quiet and --verbose contradict each other; give one")
     VERBOSITY.set(-1 if quiet else int(verbose))
+    context.call_on_close(_remove_folders_left_empty)
     if verbose:
         start = time.perf_counter()
         context.call_on_close(lambda: detail(f"done in {time.perf_counter() - start:.2f} s"))

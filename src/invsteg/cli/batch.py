@@ -1,7 +1,8 @@
 """Directory mode: one model load and one torch import for every image of a folder.
 
 A failure on one image is reported (one ``error:`` line naming it) and the rest go on;
-the command then exits 1 after a summary. ``--json`` prints one record per image.
+the command then exits 1 after a summary. ``--json`` prints one record per image. A signal
+is never an image's failure: Ctrl-C or SIGTERM stops the run (exit 130 or 143).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 import typer
 
-from invsteg.cli._app import emit_json, error, printable, say
+from invsteg.cli._app import emit_json, error, printable, remove_when_left_empty, say
+from invsteg.cli._main import Interrupted
 from invsteg.cli.progress import count_progress
-from invsteg.errors import InvstegError, UsageError
+from invsteg.errors import InvstegError, OutputFileError, UsageError
 
 Job = tuple[str, Callable[[], dict[str, Any]]]  # (input name, work returning its JSON record)
 
@@ -31,15 +33,28 @@ def is_folder(source: str) -> bool:
 
 
 def output_folder(output: str | None, command: str) -> Path:
-    """``-o`` of a directory-mode command: a folder, made if missing (its parent must exist)."""
+    """``-o`` of a directory-mode command: a folder, made if missing (its parent must exist).
+
+    A folder made here and still empty when the command ends (every image failed, or the
+    run stopped before its first output) is removed again.
+    """
     if output is None or output == "-":
         raise UsageError(f"{command} of a folder needs -o OUT_FOLDER for its outputs")
     folder = Path(output)
+    is_a_file = UsageError(f"-o {output}: a folder of inputs needs an output folder, and this is a file")
     if folder.exists() and not folder.is_dir():
-        raise UsageError(f"-o {output}: a folder of inputs needs an output folder, and this is a file")
+        raise is_a_file
     if not folder.parent.is_dir():
         raise UsageError(f"-o {output}: its parent folder does not exist")
-    folder.mkdir(exist_ok=True)
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        if not folder.is_dir():  # a file appeared meanwhile
+            raise is_a_file from None
+    except OSError as exc:  # a read-only file system, no permission, ...
+        raise OutputFileError(f"cannot make the output folder {output}: {exc.strerror or exc}") from None
+    else:
+        remove_when_left_empty(folder)
     return folder
 
 
@@ -50,6 +65,8 @@ def run_batch(command: str, jobs: Sequence[Job], *, as_json: bool) -> None:
         for name, job in jobs:
             try:
                 records.append({"input": name, "ok": True, **job()})
+            except Interrupted:
+                raise  # the user stops the run; main reports it once
             except InvstegError as exc:
                 error(f"error: {printable(name)}: {exc}")
                 records.append({"input": name, "ok": False, "error": exc.kind, "message": str(exc)})

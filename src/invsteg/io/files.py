@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,6 +15,11 @@ STDIO = "-"
 MiB = 1 << 20
 # A file system that cannot say its name limit (pathconf fails) is assumed to be the common one.
 DEFAULT_NAME_MAX = 255
+# Linux: a temp file without a name (see write_output); 0 where the platform has none.
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_PROC_FD = Path("/proc/self/fd")
+_LINKS_UNNAMED: dict[int, bool] = {}  # st_dev -> whether O_TMPFILE + linkat works there
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
@@ -174,11 +179,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def write_output(data: bytes, destination: str, *, force: bool, mode: int = 0o644) -> None:
-    """Write ``data`` atomically: a temp file in the same directory, then a rename.
+    """Write ``data`` atomically: a temp file in the same directory, then a link or rename.
 
-    Without ``force`` the final step is ``os.link``, which fails if the name exists,
-    so a file that appeared meanwhile is never overwritten. Stdout gets the bytes as is.
-    The file gets ``mode`` less the umask (0o600 keeps an extracted file private).
+    Where the file system allows it the temp file has no name until it is complete
+    (``O_TMPFILE``, then ``linkat`` through ``/proc/self/fd``), so not even SIGKILL leaves
+    one behind; elsewhere it is a named ``.invsteg-*.tmp``, removed on any exception
+    (Ctrl-C and SIGTERM included). Without ``force`` the final step is a link, which fails
+    if the name exists, so a file that appeared meanwhile is never overwritten. Stdout gets
+    the bytes as is. The file gets ``mode`` less the umask (0o600 keeps an extracted file private).
     """
     if destination == STDIO:
         sys.stdout.buffer.write(data)
@@ -186,11 +194,92 @@ def write_output(data: bytes, destination: str, *, force: bool, mode: int = 0o64
         return
     path = Path(destination)
     try:
-        # The temp name does not grow with the output's, so any name the file system takes works.
-        fd, tmp = tempfile.mkstemp(prefix=".invsteg-", suffix=".tmp", dir=path.parent)
+        if _links_unnamed_files(path.parent):
+            _write_unnamed(data, path, destination, force=force, mode=mode)
+        else:
+            _write_named(data, path, destination, force=force, mode=mode)
+        _fsync_directory(path.parent)
     except OSError as exc:
         raise OutputFileError(f"cannot write {destination}: {exc.strerror or exc}") from None
+
+
+def _links_unnamed_files(directory: Path) -> bool:
+    """Whether a file made in ``directory`` without a name (``O_TMPFILE``) can be named
+    later (``linkat`` through ``/proc/self/fd``; some sandboxes refuse it with EXDEV).
+    Asked once per file system, with an empty file."""
+    if not _O_TMPFILE or not _PROC_FD.is_dir():
+        return False
     try:
+        device = os.stat(directory).st_dev
+    except OSError:
+        return False  # the named path says what is wrong
+    if device not in _LINKS_UNNAMED:
+        _LINKS_UNNAMED[device] = _try_linking_unnamed(directory)
+    return _LINKS_UNNAMED[device]
+
+
+def _try_linking_unnamed(directory: Path) -> bool:
+    name: str | None = _temp_name(directory)
+    try:
+        fd = os.open(directory, _O_TMPFILE | os.O_WRONLY, 0o600)
+    except OSError:  # EOPNOTSUPP, EISDIR, ...: this file system has no unnamed files
+        return False
+    try:
+        os.link(f"{_PROC_FD}/{fd}", name)
+    except FileExistsError:  # a 64-bit clash with another writer's name: not ours to remove
+        name = None
+        return False
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        if name is not None and os.path.lexists(name):
+            os.unlink(name)
+    return True
+
+
+def _write_unnamed(data: bytes, path: Path, destination: str, *, force: bool, mode: int) -> None:
+    fd = os.open(path.parent, _O_TMPFILE | os.O_WRONLY, 0o600)
+    try:
+        with open(fd, "wb", closefd=False) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(fd)
+        os.fchmod(fd, mode & ~_umask())
+        source = f"{_PROC_FD}/{fd}"
+        try:
+            os.link(source, path)  # linkat(AT_SYMLINK_FOLLOW): fails if the name exists
+        except FileExistsError:
+            if not force:
+                raise OutputFileError(f"output exists: {destination} (pass --force to overwrite)") from None
+            _replace_by_link(source, path)
+    finally:  # an unnamed file vanishes with its last descriptor
+        os.close(fd)
+
+
+def _replace_by_link(source: str, path: Path) -> None:
+    """``--force`` over an existing file: a name beside it, then a rename over it (a link
+    cannot replace a name); only SIGKILL between the two leaves that name behind."""
+    tmp: str | None = _temp_name(path.parent)
+    try:
+        os.link(source, tmp)
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None and os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def _write_named(data: bytes, path: Path, destination: str, *, force: bool, mode: int) -> None:
+    # The name is chosen, and the clean-up below armed, before the file exists: a signal
+    # that lands as it is created still has it removed.
+    tmp: str | None = _temp_name(path.parent)
+    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o600)
+        except FileExistsError:  # a 64-bit clash with another writer's: not ours to remove
+            tmp = None
+            raise
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -200,12 +289,14 @@ def write_output(data: bytes, destination: str, *, force: bool, mode: int = 0o64
             os.replace(tmp, path)
         else:
             _link_no_clobber(tmp, path, destination)
-        _fsync_directory(path.parent)
-    except OSError as exc:
-        raise OutputFileError(f"cannot write {destination}: {exc.strerror or exc}") from None
     finally:  # also on Ctrl-C or any other exception: never leave a temp file behind
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.lexists(tmp):
             os.unlink(tmp)
+
+
+def _temp_name(directory: Path) -> str:
+    # The temp name does not grow with the output's, so any name the file system takes works.
+    return str(directory / f".invsteg-{secrets.token_hex(8)}.tmp")
 
 
 def _link_no_clobber(tmp: str, path: Path, destination: str) -> None:

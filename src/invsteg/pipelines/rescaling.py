@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from invsteg.errors import UsageError
 from invsteg.ops.quantize import to_tensor, to_uint8
 from invsteg.pipelines.tiling import fixed_grid, pad_to_multiple
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from invsteg.models.contracts import Rescaler
 
 DEFAULT_RESCALE_TILE = 1024  # pixels of the large image; a multiple of every scale
+MIN_RESCALE_TILE = 64  # what `--tile` allows; a note asking for less is no note of ours
 NOTE_KEY = "invsteg:rescale"
 NOTE_VERSION = 1
 _MAX_SIDE = 1 << 20
@@ -70,6 +72,8 @@ class RescaleNote:
         if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= _MAX_SIDE for v in numbers):
             return None
         if data["scale"] not in (2, 4) or data["tile"] % data["scale"] or len(data["model"]) > 200:
+            return None
+        if data["tile"] < MIN_RESCALE_TILE:  # one model call per tile: a crafted 2 px tile took 40 s
             return None
         return cls(**data)
 
@@ -174,5 +178,8 @@ def _scaled(part: slice, scale: int) -> slice:
 
 
 def _check_tile(tile: int, scale: int) -> None:
-    if tile < scale or tile % scale:
-        raise ValueError(f"the tile ({tile} px) must be a positive multiple of the scale ({scale})")
+    # Each tile is one model call: a tiny tile would make a small image take minutes.
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_RESCALE_TILE or tile % scale:
+        raise UsageError(
+            f"`tile` must be a multiple of the scale ({scale}) of at least {MIN_RESCALE_TILE} px, got {tile}"
+        )

@@ -28,6 +28,10 @@ WEIGHTS_ENV = "INVSTEG_WEIGHTS_DIR"
 SUMS_FILE = "SHA256SUMS"
 ARCHITECTURE_KEY = "invsteg.architecture"
 CONFIG_KEY = "invsteg.config"
+# The largest |value| of each shipped file is 0.16-0.37 (irn-x4's 0.366 the most): 1e3 leaves
+# other training runs a margin of 2,700x, and refuses a tensor scaled by 1e30, or any nonzero
+# value the files hold (>= 1e-9) with its top exponent bit flipped (x 2^128).
+MAX_WEIGHT_MAGNITUDE = 1e3
 MAX_WEIGHTS_BYTES = 1 << 30  # the largest architecture the table allows is ~0.55 GB
 
 
@@ -161,9 +165,17 @@ def load_strict(model: nn.Module, path: Path) -> nn.Module:
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"cannot read weights file {path}: {_first_line(exc)}") from None
     for name, tensor in tensors.items():
-        # A NaN or inf weight turns every stego into noise while the command reports success.
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+        if not tensor.is_floating_point() or not tensor.numel():
+            continue
+        # A NaN or inf weight turns every stego into noise while the command reports success;
+        # so does a finite but absurd one (a tensor scaled by 1e30, a flipped exponent bit).
+        if not torch.isfinite(tensor).all():
             raise WeightsError(f"weights file {path} has non-finite values in {name!r}")
+        if (peak := tensor.abs().max().item()) > MAX_WEIGHT_MAGNITUDE:
+            raise WeightsError(
+                f"weights file {path} is damaged: {name!r} holds a value of magnitude {peak:.3g}, "
+                f"over the {MAX_WEIGHT_MAGNITUDE:g} no trained invsteg model comes near"
+            )
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
