@@ -167,7 +167,8 @@ def segment_samples(shape: tuple[int, int], segment: int) -> np.ndarray:
     height, width = shape
     row, col = divmod(segment, 2)
     pixels = np.arange(row, height, 2)[:, None] * width + np.arange(col, width, 2)[None, :]
-    return (pixels.reshape(-1, 1) * 3 + np.arange(3)).reshape(-1).astype(np.int64)
+    index = np.int32 if 3 * height * width < 2**31 else np.int64  # half the memory on 12 MP
+    return (pixels.reshape(-1, 1) * 3 + np.arange(3)).reshape(-1).astype(index)
 
 
 def _shares(shape: tuple[int, int]) -> tuple[list[int], list[int]]:

@@ -35,7 +35,7 @@ import numpy as np
 WIDTH = 8  # super-carriers per message symbol aimed at when carriers are grouped
 CHUNK_SYMBOLS = 256  # message symbols per independent trellis, at most: more side by side
 MAX_COST = 1e6  # finite costs are clipped here: a float32 path sum must keep small costs
-_DECISION_BYTES = 128 << 20  # memory for one group of chunks' decisions
+_DECISION_BYTES = 64 << 20  # memory for one group of chunks' decisions
 MODULI = (2, 3)
 
 
