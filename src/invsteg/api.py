@@ -27,12 +27,15 @@ from invsteg.errors import ModelError, UsageError
 from invsteg.io.images import DEFAULT_MAX_PIXELS, LOSSY_INPUT_FORMATS, LoadedImage, encode_image
 from invsteg.io.images import decode_image as _decode_image
 from invsteg.io.images import read_image as _read_image
+from invsteg.io.outputs import LOSSLESS
 from invsteg.ops.distortions import attack_image as attack  # resize, blur, noise, JPEG; checked first
 from invsteg.ops.distortions import check_attacks
 from invsteg.ops.quantize import psnr
 from invsteg.payload.errors import NoPayloadError
 from invsteg.pipelines.hiding import DEFAULT_TILE, Box, fit_secret, letterbox, unfit_secret
 from invsteg.pipelines.rescaling import DEFAULT_REFINE_PASSES, DEFAULT_RESCALE_TILE, RescaleNote
+from invsteg.pipelines.robust_files import DEFAULT_JPEG_QUALITY as ROBUST_JPEG_QUALITY
+from invsteg.pipelines.robust_files import VERIFY_SCALE as ROBUST_RESIZE
 from invsteg.zoo import (
     DEFAULT_MODEL,
     ModelSpec,
@@ -52,9 +55,8 @@ if TYPE_CHECKING:
     from invsteg.pipelines.embedding import Capacity, EmbedReport
     from invsteg.pipelines.robust_files import RobustReport
 
-LOSSLESS = ("PNG", "BMP", "TIFF")
 ROBUST = "robust"  # the name extraction reports for the robust channel
-ROBUST_ONE = "robust-one"  # hide --robust with one secret
+ROBUST_ONE = "robust-one"  # robust hiding of one secret
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -62,6 +64,8 @@ __all__ = [
     "DEFAULT_REFINE_PASSES",
     "DEFAULT_RESCALE_TILE",
     "DEFAULT_TILE",
+    "ROBUST_JPEG_QUALITY",
+    "ROBUST_RESIZE",
     "Box",
     "Extracted",
     "ModelInfo",
@@ -126,11 +130,11 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     kind = device.split(":", 1)[0]
     if kind not in DEVICES[1:] or (":" in device and not (kind == "cuda" and device[5:].isdigit())):
-        raise UsageError(f"--device {device!r}: choose one of {', '.join(DEVICES)} (or cuda:N)")
+        raise UsageError(f"`device={device!r}`: choose one of {', '.join(DEVICES)} (or cuda:N)")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu")
+        raise UsageError(f"`device={device!r}`: no CUDA device is available here; use `device='cpu'`")
     if kind == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps: Apple's Metal backend is not available here; use --device cpu")
+        raise UsageError("`device='mps'`: Apple's Metal backend is not available here; use `device='cpu'`")
     return torch.device(device)
 
 
@@ -139,26 +143,60 @@ def check_precision(precision: str) -> None:
     from invsteg.pipelines.precision import PRECISIONS
 
     if precision not in PRECISIONS:
-        raise UsageError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        raise UsageError(f"`precision={precision!r}`: choose one of {', '.join(PRECISIONS)}")
 
 
-def load_hiding_model(
-    model: str | None = None, weights: Path | str | None = None, *, robust: bool = False, device: str = "cpu"
-) -> ImageHider:
-    """The hiding model: registered ``model`` (default: the task's), or a ``weights`` file,
-    on ``device`` (see :func:`resolve_device`)."""
-    net = create_model(model, weights=weights, task=Task.ROBUST if robust else Task.HIDE)
-    return net.to(resolve_device(device))
+def hiding_model_name(
+    model: str | None = None,
+    weights: Path | str | None = None,
+    *,
+    robust: bool = False,
+    secrets: int | None = None,
+) -> str | None:
+    """The one place that decides which model hides (and reveals) with these options: the
+    registered name to build, or None for the architecture a ``weights`` file names.
 
+    ``model`` if given; else, without ``weights``, the task's default: with ``robust`` and
+    one secret, the one-secret robust model (cleaner and sturdier). ``secrets``: how many
+    images are to be hidden per cover (None: revealing, the count is the model's).
 
-def hiding_model_name(model: str | None, *, robust: bool, secrets: int) -> str:
-    """The registered model ``hide`` uses: ``model``, else the task's default; with
-    ``robust`` and one secret, the one-secret robust model (cleaner and sturdier)."""
-    if model is not None:
+    Raises:
+        UsageError: several secrets without ``robust``.
+    """
+    if secrets is not None and secrets > 1 and not robust:
+        raise UsageError(f"{secrets} secrets given: only a robust model (`robust=True`) hides several")
+    if model is not None or weights is not None:
         return model
     if robust:
         return ROBUST_ONE if secrets == 1 else default_model(Task.ROBUST)
     return DEFAULT_MODEL
+
+
+def load_hiding_model(
+    model: str | None = None,
+    weights: Path | str | None = None,
+    *,
+    robust: bool = False,
+    secrets: int | None = None,
+    device: str = "cpu",
+) -> ImageHider:
+    """The hiding model that :func:`hiding_model_name` chooses, on ``device`` (see
+    :func:`resolve_device`); with ``secrets``, checked to hide that many per cover.
+
+    Raises:
+        UsageError: several secrets without ``robust``, or a model that hides another number.
+        ModelError, WeightsError: from :func:`invsteg.zoo.create_model`.
+    """
+    name = hiding_model_name(model, weights, robust=robust, secrets=secrets)
+    net = create_model(name, weights=weights, task=Task.ROBUST if robust else Task.HIDE)
+    if secrets is not None:
+        _check_secret_count(net, secrets)
+    return net.to(resolve_device(device))
+
+
+def _check_secret_count(net: ImageHider, secrets: int) -> None:
+    if secrets != (wanted := secrets_per_cover(net)):
+        raise UsageError(f"this model hides {wanted} secret image(s) per cover; {secrets} given")
 
 
 def secrets_per_cover(net: ImageHider) -> int:
@@ -199,8 +237,11 @@ def hide(
 ) -> Stego:
     """Hide ``secrets`` (one, or K with a robust model) in ``cover`` and encode the stego.
 
-    A secret of another size is letterboxed into the cover's (see :func:`letterbox`).
-    A lossy ``image_format`` (JPEG, WEBP; robust mode) is measured as written.
+    ``net``: a model already loaded (:func:`load_hiding_model`), to hide many covers with
+    one load; otherwise ``model``, ``weights`` and ``robust`` choose one
+    (:func:`hiding_model_name`). A secret of another size is letterboxed into the cover's
+    (see :func:`letterbox`). A lossy ``image_format`` (JPEG, WEBP; robust mode) is measured
+    as written.
     ``precision``: ``auto`` computes in bf16 where the device does so natively (about
     twice as fast; the stego's quality is unchanged and the revealed secret ~0.2 dB
     lower, benchmarks/results.md), ``fp32`` or ``bf16`` force one. ``progress`` is called
@@ -209,13 +250,9 @@ def hide(
     from invsteg.pipelines import hiding
 
     check_precision(precision)
-    if len(secrets) > 1 and not robust:
-        raise UsageError(f"{len(secrets)} secrets given: only --robust hides several")
     if net is None:
-        name = model if weights else hiding_model_name(model, robust=robust, secrets=len(secrets))
-        net = load_hiding_model(name, weights, robust=robust, device=device)
-    if len(secrets) != (wanted := secrets_per_cover(net)):
-        raise UsageError(f"this model hides {wanted} secret image(s) per cover; {len(secrets)} given")
+        net = load_hiding_model(model, weights, robust=robust, secrets=len(secrets), device=device)
+    _check_secret_count(net, len(secrets))
     result = hiding.hide(cover, *secrets, net=net, tile=tile, precision=precision, progress=progress)
     data = encode_image(result.stego, image_format, quality)
     # A lossy stego is measured as written, not as computed (our own output: no pixel limit).
@@ -232,7 +269,7 @@ def check_lossless_stego(stego: LoadedImage, *, allow_lossy: bool) -> None:
     if stego.format in LOSSY_INPUT_FORMATS and not allow_lossy:
         raise UsageError(
             f"stego {stego.source} is {stego.format}: lossy compression destroyed the hidden image; "
-            "reveal from the PNG that `hide` wrote (or pass --allow-lossy to try anyway)"
+            "reveal from the PNG that `hide` wrote (or pass `allow_lossy=True` to try anyway)"
         )
 
 
@@ -388,8 +425,8 @@ def embed_file_robust(
     *,
     file_name: str = "",
     passphrase: str | None = None,
-    jpeg_quality: int = 75,
-    resize: float = 0.75,
+    jpeg_quality: int = ROBUST_JPEG_QUALITY,
+    resize: float = ROBUST_RESIZE,
     image_format: str = "PNG",
 ) -> tuple[bytes, RobustReport]:
     """Hide ``data`` in ``cover`` so that it survives JPEG at ``jpeg_quality``, a resize by
@@ -497,7 +534,7 @@ def rescale_up(
 
     if note is not None and model is None and weights is None and net is None and scale in (None, note.scale):
         if note.model not in {spec.name for spec in list_models(Task.RESCALE)}:
-            raise UsageError(f"this image was made with weights {note.model!r}: pass them with --weights")
+            raise UsageError(f"this image was made with weights {note.model!r}: pass them as `weights`")
         model = note.model
     net = net or load_rescaler(scale, model, weights, device=device)
     if note is not None and note.scale != net.scale:

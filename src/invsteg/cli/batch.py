@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from invsteg.cli._app import emit_json, error, printable, say
+from invsteg.cli.flags import as_flags
 from invsteg.cli.progress import count_progress
 from invsteg.errors import InvstegError, UsageError
 
@@ -51,8 +52,9 @@ def run_batch(command: str, jobs: Sequence[Job], *, as_json: bool) -> None:
             try:
                 records.append({"input": name, "ok": True, **job()})
             except InvstegError as exc:
-                error(f"error: {printable(name)}: {exc}")
-                records.append({"input": name, "ok": False, "error": exc.kind, "message": str(exc)})
+                message = as_flags(str(exc))
+                error(f"error: {printable(name)}: {message}")
+                records.append({"input": name, "ok": False, "error": exc.kind, "message": message})
             advance()
     failed = sum(not record["ok"] for record in records)
     if as_json:

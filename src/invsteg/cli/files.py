@@ -128,7 +128,7 @@ def embed_file(
     `capacity --robust` tells how many bytes fit, and -o may be a JPEG.
     """
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files, outputs
 
     if is_folder(cover):
         raise UsageError(f"{cover} is a folder: embed-file hides one file in one cover; give a cover image")
@@ -138,12 +138,8 @@ def embed_file(
         raise UsageError("--robust uses no model: leave out --model and --weights")
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, file], output, as_json)
-    suffix = Path(output).suffix.lower()
-    lossy = images.LOSSY_FORMATS.get(suffix) if output != "-" else None
-    if lossy is not None and not (robust and lossy == "JPEG"):
-        also = "" if robust else ", or pass --robust to write a JPEG that keeps it"
-        raise UsageError(f"{output}: {lossy} is lossy and would destroy the hidden file; write PNG{also}")
-    image_format = images.output_format(output, allow_lossy=robust)
+    kind = outputs.ROBUST_FILE_STEGO if robust else outputs.FILE_STEGO
+    image_format = outputs.output_format(output, kind).name
     files.check_output(output, force=force, inputs=inputs(cover, file, weights, passphrase_file))
     spec = None if robust else api.embedding_spec(model)
     cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
@@ -152,8 +148,8 @@ def embed_file(
     passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=True).value
     notes(cover_image)
     if robust:
-        quality = jpeg if jpeg is not None else DEFAULT_ROBUST_JPEG
-        scale = resize if resize is not None else DEFAULT_ROBUST_RESIZE
+        quality = jpeg if jpeg is not None else api.ROBUST_JPEG_QUALITY
+        scale = resize if resize is not None else api.ROBUST_RESIZE
         _embed_robust(
             cover_image.pixels,
             data,
@@ -214,10 +210,6 @@ def embed_file(
             f"note: {len(data):,} bytes is more than this cover's safe size ({report.safe_bytes:,}); "
             "steganalysis tells such stegos from clean photos more often (README, How hidden is it?)"
         )
-
-
-DEFAULT_ROBUST_JPEG = 75
-DEFAULT_ROBUST_RESIZE = 0.75
 
 
 def _embed_robust(
