@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -23,6 +22,7 @@ from invsteg.cli._app import (
     app,
     check_model,
     check_stdio,
+    check_terminal_output,
     default_output,
     emit_json,
     get_passphrase,
@@ -320,7 +320,7 @@ def extract_file(
         return
     if output is not None:
         check_stdio([stego], output, as_json)
-        _check_terminal(output, force=force)
+        check_terminal_output(output, force=force)
         files.check_output(output, force=force, inputs=read_from)
     spec = api.embedding_spec(model)
     stego_image = api.read_image(stego, "stego", max_pixels=max_pixels)
@@ -363,14 +363,6 @@ def extract_file(
             f" (stored as {unpacked.file_name!r})" if unpacked.file_name not in ("", destination) else ""
         )
         say(f"wrote {destination}{renamed}: {len(unpacked.data):,} bytes")
-
-
-def _check_terminal(output: str, *, force: bool) -> None:
-    """Raw file bytes on a terminal garble it (and may hold escape sequences): ask for intent."""
-    if output == "-" and sys.stdout.isatty() and not force:
-        raise UsageError(
-            "stdout is a terminal: redirect it (> FILE), give -o FILE, or pass --force to print the file"
-        )
 
 
 def extracted_name(safe_name: str, folder: Path = Path(".")) -> str:
