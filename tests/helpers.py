@@ -1,10 +1,21 @@
-"""What tests share: run ``python -m invsteg`` and check what it did; reference maths."""
+"""What tests share: run the ``invsteg`` command line and check what it did; reference maths.
+
+:func:`invsteg` runs the command in this process (through ``cli.main``, with byte stdio
+like a shell), so a test pays no torch import and no interpreter start; :func:`invsteg_process`
+runs ``python -m invsteg`` for what needs a real process (signals, the exit code of the
+interpreter, pipes, a few end-to-end runs).
+"""
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +25,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 # The tests never read the user's weights folder, passphrase or debug setting.
-ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if k not in ("INVSTEG_WEIGHTS_DIR", "INVSTEG_PASSPHRASE", "INVSTEG_DEBUG")
-}
+HIDDEN_ENV = ("INVSTEG_WEIGHTS_DIR", "INVSTEG_PASSPHRASE", "INVSTEG_DEBUG")
+ENV = {k: v for k, v in os.environ.items() if k not in HIDDEN_ENV}
 
 
 @dataclass
@@ -33,14 +41,64 @@ class Run:
 
 
 def invsteg(cwd: Path, *args: object, stdin: bytes = b"", env: dict | None = None) -> Run:
-    """``python -m invsteg ARGS`` in ``cwd``; stdin gets ``stdin``; ``env`` adds to ENV."""
+    """``invsteg ARGS`` in ``cwd``, in this process; stdin gets ``stdin`` (a pipe, never a
+    terminal); ``env`` adds to :data:`ENV` for the run."""
+    from invsteg import cli
+
+    out, err = io.BytesIO(), io.BytesIO()
+    # the wrappers stay referenced here: a collected TextIOWrapper closes its buffer
+    text_in = io.TextIOWrapper(io.BytesIO(stdin))
+    text_out = io.TextIOWrapper(out, write_through=True)
+    text_err = io.TextIOWrapper(err, write_through=True)
+    with _process_state(cwd, env or {}):
+        sys.stdin, sys.stdout, sys.stderr = text_in, text_out, text_err
+        try:
+            cli.main([str(a) for a in args])
+            rc = 0
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        finally:
+            text_out.flush()
+            text_err.flush()
+    return Run(rc, out.getvalue(), err.getvalue().decode(errors="replace"))
+
+
+@contextmanager
+def _process_state(cwd: Path, env: dict) -> Iterator[None]:
+    """What ``cli.main`` changes in a process, restored afterwards: the working directory,
+    the environment, stdio, the signal handlers, warnings' display and torch's threads."""
+    saved_cwd, saved_env = os.getcwd(), dict(os.environ)
+    saved_stdio = sys.stdin, sys.stdout, sys.stderr
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    showwarning, threads = warnings.showwarning, torch.get_num_threads()
+    os.chdir(cwd)
+    for key in HIDDEN_ENV:
+        os.environ.pop(key, None)
+    os.environ.update({os.fsdecode(k): os.fsdecode(v) for k, v in env.items()})  # bytes as a real process
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.stdin, sys.stdout, sys.stderr = saved_stdio
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        warnings.showwarning = showwarning
+        torch.set_num_threads(threads)
+
+
+def invsteg_process(
+    cwd: Path, *args: object, stdin: bytes = b"", env: dict | None = None, timeout: float = 180
+) -> Run:
+    """``python -m invsteg ARGS`` in ``cwd``, a real process; otherwise as :func:`invsteg`."""
     proc = subprocess.run(
         [sys.executable, "-m", "invsteg", *map(str, args)],
         cwd=cwd,
         input=stdin,
         capture_output=True,
         env={**ENV, **(env or {})},
-        timeout=180,
+        timeout=timeout,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
 

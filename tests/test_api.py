@@ -28,7 +28,7 @@ def test_hide_reports_the_stego_as_written(single_thread) -> None:
     png = api.hide(cover, [secret])
     assert png.format == "PNG" and np.array_equal(api.decode_image(png.data).pixels, png.pixels)
     assert png.psnr_db > 30 and not png.fitted and png.secret_size == (64, 64)
-    with pytest.raises(UsageError, match="only --robust hides several"):
+    with pytest.raises(UsageError, match=r"only a robust model \(`robust=True`\) hides several"):
         api.hide(cover, [secret, secret])
 
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import invsteg
 from invsteg.ops import attacks, distortions
 from invsteg.ops.attacks import AttackConfig, AttackMixer
 from invsteg.ops.quantize import psnr, round_8bit
@@ -257,42 +255,6 @@ def test_attack_image_order_and_seed(cover: np.ndarray) -> None:
 # -- the command line -----------------------------------------------------------------------------
 
 
-@dataclass
-class Run:
-    rc: int
-    out: bytes
-    err: str
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, cwd: Path, *args: object, stdin: bytes = b"") -> Run:
-    """``invsteg ARGS`` through ``cli.main`` in this process, with byte stdio, like a shell.
-
-    A subprocess would pay ~3 s of torch import per call; tests/test_cli.py already covers
-    ``python -m invsteg`` itself."""
-    from invsteg import cli
-
-    out, err = io.BytesIO(), io.BytesIO()
-    # the wrappers stay referenced here: a collected TextIOWrapper closes its buffer
-    text_out = io.TextIOWrapper(out, write_through=True)
-    text_err = io.TextIOWrapper(err, write_through=True)
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-    monkeypatch.setattr(sys, "stdout", text_out)
-    monkeypatch.setattr(sys, "stderr", text_err)
-    handler = signal.getsignal(signal.SIGINT)  # main() installs its own
-    try:
-        cli.main([str(a) for a in args])
-        rc = 0
-    except SystemExit as exc:
-        rc = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-    finally:
-        signal.signal(signal.SIGINT, handler)
-        text_out.flush()
-        text_err.flush()
-        monkeypatch.undo()
-    return Run(rc, out.getvalue(), err.getvalue().decode())
-
-
 @pytest.fixture
 def work(tmp_path: Path, cover: np.ndarray) -> Path:
     Image.fromarray(cover).save(tmp_path / "in.png")
@@ -304,8 +266,8 @@ def read_pixels(data: bytes) -> tuple[str | None, np.ndarray]:
         return image.format, np.asarray(image.convert("RGB"))
 
 
-def test_cli_png_output(monkeypatch: pytest.MonkeyPatch, work: Path, cover: np.ndarray) -> None:
-    run = run_cli(monkeypatch, work, "attack", "in.png", "-o", "out.png", "--resize", "0.5", "--noise", "2")
+def test_cli_png_output(work: Path, cover: np.ndarray) -> None:
+    run = invsteg(work, "attack", "in.png", "-o", "out.png", "--resize", "0.5", "--noise", "2")
     assert run.rc == 0, run.err
     assert run.out == b""
     lines = run.err.splitlines()
@@ -317,10 +279,8 @@ def test_cli_png_output(monkeypatch: pytest.MonkeyPatch, work: Path, cover: np.n
     )
 
 
-def test_cli_jpeg_output_is_that_jpeg(monkeypatch: pytest.MonkeyPatch, work: Path, cover: np.ndarray) -> None:
-    run = run_cli(
-        monkeypatch, work, "attack", "in.png", "-o", "out.jpg", "--jpeg", "60", "--blur", "1", "--json"
-    )
+def test_cli_jpeg_output_is_that_jpeg(work: Path, cover: np.ndarray) -> None:
+    run = invsteg(work, "attack", "in.png", "-o", "out.jpg", "--jpeg", "60", "--blur", "1", "--json")
     assert run.rc == 0, run.err
     data = json.loads(run.out)
     assert data["output"] == "out.jpg" and data["attacks"]["jpeg"] == 60
@@ -329,10 +289,8 @@ def test_cli_jpeg_output_is_that_jpeg(monkeypatch: pytest.MonkeyPatch, work: Pat
     assert data["psnr_db"] == pytest.approx(psnr(expected.pixels, cover))
 
 
-def test_cli_stdin_to_stdout(monkeypatch: pytest.MonkeyPatch, work: Path, cover: np.ndarray) -> None:
-    run = run_cli(
-        monkeypatch, work, "attack", "-", "-o", "-", "--jpeg", "80", stdin=(work / "in.png").read_bytes()
-    )
+def test_cli_stdin_to_stdout(work: Path, cover: np.ndarray) -> None:
+    run = invsteg(work, "attack", "-", "-o", "-", "--jpeg", "80", stdin=(work / "in.png").read_bytes())
     assert run.rc == 0, run.err
     image_format, pixels = read_pixels(run.out)
     assert image_format == "PNG"  # stdout gets PNG: the pixels after the JPEG step
@@ -356,11 +314,9 @@ def test_cli_stdin_to_stdout(monkeypatch: pytest.MonkeyPatch, work: Path, cover:
         (("--jpeg", "50", "-o", "out.xyz"), "unknown image extension"),
     ],
 )
-def test_cli_bad_values(
-    monkeypatch: pytest.MonkeyPatch, work: Path, args: tuple[str, ...], match: str
-) -> None:
+def test_cli_bad_values(work: Path, args: tuple[str, ...], match: str) -> None:
     output = () if "-o" in args else ("-o", "out.png")
-    run = run_cli(monkeypatch, work, "attack", "in.png", *output, *args)
+    run = invsteg(work, "attack", "in.png", *output, *args)
     assert run.rc == 2, run.err
     lines = run.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and match in lines[0], run.err
@@ -368,21 +324,21 @@ def test_cli_bad_values(
 
 
 @pytest.mark.parametrize("content", [None, b"not an image", b""])
-def test_cli_unreadable_input(monkeypatch: pytest.MonkeyPatch, work: Path, content: bytes | None) -> None:
+def test_cli_unreadable_input(work: Path, content: bytes | None) -> None:
     if content is not None:
         (work / "bad.png").write_bytes(content)
-    run = run_cli(monkeypatch, work, "attack", "bad.png", "-o", "out.png", "--jpeg", "50")
+    run = invsteg(work, "attack", "bad.png", "-o", "out.png", "--jpeg", "50")
     assert run.rc == 2, run.err
     assert run.err.startswith("error:") and "bad.png" in run.err, run.err
     assert not (work / "out.png").exists()
 
 
-def test_cli_never_overwrites_without_force(monkeypatch: pytest.MonkeyPatch, work: Path) -> None:
+def test_cli_never_overwrites_without_force(work: Path) -> None:
     (work / "out.png").write_bytes(b"precious")
-    refused = run_cli(monkeypatch, work, "attack", "in.png", "-o", "out.png", "--blur", "1")
+    refused = invsteg(work, "attack", "in.png", "-o", "out.png", "--blur", "1")
     assert refused.rc == 2 and "--force" in refused.err, refused.err
     assert (work / "out.png").read_bytes() == b"precious"
-    forced = run_cli(monkeypatch, work, "attack", "in.png", "-o", "out.png", "--blur", "1", "--force")
+    forced = invsteg(work, "attack", "in.png", "-o", "out.png", "--blur", "1", "--force")
     assert forced.rc == 0, forced.err
     assert read_pixels((work / "out.png").read_bytes())[0] == "PNG"
     assert sorted(os.listdir(work)) == ["in.png", "out.png"]

@@ -1,4 +1,7 @@
-"""The ``invsteg`` command line, run as a real subprocess: exit codes, stdout, stderr, files.
+"""The ``invsteg`` command line: exit codes, stdout, stderr, files.
+
+Run in this process (``helpers.invsteg``) except the round trip, the pipe and ``--version``,
+which run ``python -m invsteg`` as a user would.
 
 Contract: exit 0 ok, 1 payload problem, 2 usage or bad input; messages on stderr, ``--json``
 data on stdout; a failed command leaves no output and no temp file behind. Every call uses
@@ -19,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ENV, Run, assert_one_error, invsteg, pixels, save_noise
+from helpers import ENV, Run, assert_one_error, invsteg, invsteg_process, pixels, save_noise
 from invsteg import __version__
 
 HIDE_JSON_KEYS = {
@@ -69,8 +72,8 @@ def roundtrip(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> R
     (work / "in").mkdir()
     cover = save_noise(work / "in" / "cover.png", 48, 40, seed=1)
     secret = save_noise(work / "in" / "secret.png", 48, 40, seed=2)
-    hide = invsteg(work, "hide", "in/cover.png", "in/secret.png", "--weights", tiny_weights)
-    reveal = invsteg(work, "reveal", "cover.stego.png", "--weights", tiny_weights, "--json")
+    hide = invsteg_process(work, "hide", "in/cover.png", "in/secret.png", "--weights", tiny_weights)
+    reveal = invsteg_process(work, "reveal", "cover.stego.png", "--weights", tiny_weights, "--json")
     return RoundTrip(
         work, cover, secret, work / "cover.stego.png", work / "cover.stego.secret.png", hide, reveal
     )
@@ -100,7 +103,7 @@ def test_hide_then_reveal_through_png_files(roundtrip: RoundTrip) -> None:
 
 
 def test_pipeline_through_stdin_and_stdout(roundtrip: RoundTrip, tiny_weights: Path) -> None:
-    hide = invsteg(
+    hide = invsteg_process(
         roundtrip.work, "hide", "-", "in/secret.png", "-o", "-", "--weights", tiny_weights,
         stdin=roundtrip.cover.read_bytes(),
     )  # fmt: skip
@@ -353,7 +356,7 @@ def test_bad_input_exits_2_and_writes_nothing(
 
 
 def test_version_and_help(tmp_path: Path) -> None:
-    version = invsteg(tmp_path, "--version")
+    version = invsteg_process(tmp_path, "--version")
     assert version.rc == 0, version.err
     assert version.out.decode().strip() == f"invsteg {__version__}"
 
@@ -386,13 +389,7 @@ def test_models_json(tmp_path: Path) -> None:
 
 def test_json_psnr_of_an_unchanged_cover_is_null(tmp_path: Path) -> None:
     """A fresh HiNet is the identity: the stego equals the cover and its PSNR is infinite,
-    which JSON cannot hold (``Infinity`` is not JSON), so it is reported as null.
-
-    In-process (the exit-code contract is covered above), so torch is not imported again.
-    """
-    from typer.testing import CliRunner
-
-    from invsteg.cli import app
+    which JSON cannot hold (``Infinity`` is not JSON), so it is reported as null."""
     from invsteg.models.hinet import HiNet, HiNetConfig
     from invsteg.zoo._pretrained import save_weights
 
@@ -401,13 +398,13 @@ def test_json_psnr_of_an_unchanged_cover_is_null(tmp_path: Path) -> None:
     cover = save_noise(tmp_path / "cover.png", 48, 40, seed=14)
     stego = tmp_path / "stego.png"
     args = ["hide", cover, cover, "-o", stego, "--json", "--weights", weights]
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
+    result = invsteg(tmp_path, *args)
+    assert result.rc == 0, result.err
 
     def reject(constant: str) -> None:
         raise ValueError(f"not JSON: {constant}")
 
-    data = json.loads(result.stdout, parse_constant=reject)
+    data = json.loads(result.out, parse_constant=reject)
     assert data["stego_psnr_db"] is None
     np.testing.assert_array_equal(pixels(stego), pixels(cover))
 

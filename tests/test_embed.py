@@ -1,7 +1,8 @@
 """embed-file / extract-file / capacity: any file in an image's colours, recovered bit-exact.
 
-The command-line tests run ``python -m invsteg`` as a subprocess on real PNG files and
-pipes; the library tests call :mod:`invsteg.pipelines.embedding` on arrays that went through PNG too.
+The command-line tests run ``invsteg`` in this process (one round trip with a real key
+derivation runs ``python -m invsteg``) on real PNG files and byte stdio; the library tests
+call :mod:`invsteg.pipelines.embedding` on arrays that went through PNG too.
 Every model is the tiny Steg-cINN from ``conftest.tiny_stegcinn_weights`` (never shipped
 weights); covers are small crops of ``examples/cover.png`` (a photo: dark areas, clipping).
 """
@@ -13,16 +14,14 @@ import io
 import json
 import math
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import assert_error, invsteg, invsteg_process
 from invsteg.errors import PayloadError
 from invsteg.payload import NoPayloadError, PayloadTooLargeError, container, sealed
 from invsteg.payload.errors import EmbeddingFailedError
@@ -31,37 +30,7 @@ from invsteg.pipelines.embedding import EmbedSettings
 from invsteg.pipelines.tiling import balanced_grid
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cover.png"
-ENV = {k: v for k, v in os.environ.items() if k not in ("INVSTEG_WEIGHTS_DIR", "INVSTEG_PASSPHRASE")}
 FAKE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) + b"\n%%EOF\n"
-
-
-@dataclass
-class Run:
-    rc: int
-    out: bytes
-    err: str
-
-
-def invsteg(cwd: Path, *args: object, stdin: bytes = b"", env: dict[str, str] | None = None) -> Run:
-    """``python -m invsteg ARGS`` in ``cwd`` (stdin a pipe, so never a terminal)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "invsteg", *map(str, args)],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        env=ENV | (env or {}),
-        timeout=180,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr.decode())
-
-
-def assert_error(run: Run, rc: int, match: str | None = None) -> None:
-    """Exit code ``rc``, exactly one ``error:`` line on stderr, no traceback."""
-    lines = run.err.splitlines()
-    assert run.rc == rc, run.err
-    assert len(lines) == 1 and lines[0].startswith("error:"), run.err
-    if match is not None:
-        assert match in lines[0], run.err
 
 
 def listing(directory: Path) -> list[str]:
@@ -93,7 +62,8 @@ def through_png(pixels: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(autouse=True)
 def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap scrypt and Argon2id in-process (the subprocess tests keep the real cost)."""
+    """Cheap scrypt and Argon2id in this process, the CLI's runs included (the one
+    ``python -m invsteg`` round trip keeps the real cost)."""
     monkeypatch.setattr(container, "SCRYPT_N", 2**10)
     monkeypatch.setattr(sealed, "ARGON2_MEMORY_KIB", 64)
     monkeypatch.setattr(sealed, "ARGON2_ITERATIONS", 1)
@@ -210,7 +180,8 @@ def test_encrypted_pdf_at_capacity_round_trips_to_its_stored_name(
     (cwd / "in" / "report.pdf").write_bytes(pdf)
     (cwd / "pass.txt").write_text("correct horse\n")
     weights = ["--weights", tiny_stegcinn_weights]
-    run = invsteg(
+    # real processes: the real Argon2id, end to end
+    run = invsteg_process(
         cwd, "embed-file", work / "cover.png", "in/report.pdf", "-o", "stego.png", *weights, "--json",
         env={"INVSTEG_PASSPHRASE": "correct horse"},
     )  # fmt: skip
@@ -221,7 +192,9 @@ def test_encrypted_pdf_at_capacity_round_trips_to_its_stored_name(
     assert report["correction_used"][-1] <= 0.5
 
     (cwd / "out").mkdir()
-    back = invsteg(cwd / "out", "extract-file", "../stego.png", "--passphrase-file", "../pass.txt", *weights)
+    back = invsteg_process(
+        cwd / "out", "extract-file", "../stego.png", "--passphrase-file", "../pass.txt", *weights
+    )
     assert back.rc == 0, back.err
     assert back.err.startswith("wrote report.pdf")
     assert (cwd / "out" / "report.pdf").read_bytes() == pdf

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from helpers import assert_one_error, invsteg, pixels, save_noise
 
@@ -99,3 +100,82 @@ def test_extract_file_from_a_folder_of_stegos(tmp_path: Path, tiny_stegcinn_weig
     assert run.rc == 0, run.err
     assert [r["output"] for r in json.loads(run.out)["results"]] == ["files/note0.txt", "files/note1.txt"]
     assert (tmp_path / "files" / "note1.txt").read_text() == "message 1"
+
+
+# -- a folder run and single runs go through the same call ------------------------------------
+
+
+def _same_files(folder: Path, singles: Path) -> None:
+    """Every file of ``folder`` is byte-identical to the same-named file in ``singles``."""
+    names = sorted(p.name for p in folder.iterdir())
+    assert names and names == sorted(p.name for p in singles.iterdir())
+    for name in names:
+        assert (folder / name).read_bytes() == (singles / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("secret_folders", "options"),
+    [
+        (1, ["--weights", "{tiny}"]),
+        (1, ["--robust", "--tile", "64"]),  # picks robust-one
+        (2, ["--robust", "--precision", "fp32"]),  # two secret folders: every pair hidden
+    ],
+    ids=["weights", "robust-one-secret", "robust-two-secrets"],
+)
+def test_hide_and_reveal_agree_in_folder_and_single_mode(
+    tmp_path: Path, tiny_weights: Path, secret_folders: int, options: list[str]
+) -> None:
+    options = [o.replace("{tiny}", str(tiny_weights)) for o in options]
+    (tmp_path / "covers").mkdir()
+    folders = [tmp_path / f"s{k}" for k in range(secret_folders)]
+    for k, folder in enumerate(folders):
+        folder.mkdir()
+        for i in range(2):
+            save_noise(folder / f"x{i}.png", 40, 32, seed=10 * k + 10 + i)
+    for i in range(2):
+        save_noise(tmp_path / "covers" / f"c{i}.png", 40, 32, seed=i)
+    run = invsteg(tmp_path, "hide", "covers", *[f.name for f in folders], "-o", "stegos", *options, "--json")
+    assert run.rc == 0, run.err
+    assert json.loads(run.out)["failed"] == 0
+    (tmp_path / "single").mkdir()
+    for i in range(2):
+        secrets = [f"{f.name}/x{i}.png" for f in folders]
+        alone = invsteg(
+            tmp_path, "hide", f"covers/c{i}.png", *secrets, "-o", f"single/c{i}.stego.png", *options
+        )
+        assert alone.rc == 0, alone.err
+    _same_files(tmp_path / "stegos", tmp_path / "single")
+
+    reveal_options = (
+        [*options, "--model", "robust-one"] if secret_folders == 1 and "--robust" in options else options
+    )
+    run = invsteg(tmp_path, "reveal", "stegos", "-o", "revealed", *reveal_options)
+    assert run.rc == 0, run.err
+    (tmp_path / "revealed_single").mkdir()
+    for i in range(2):
+        output = f"revealed_single/c{i}.stego.secret" + ("_{i}.png" if secret_folders == 2 else ".png")
+        alone = invsteg(tmp_path, "reveal", f"stegos/c{i}.stego.png", "-o", output, *reveal_options)
+        assert alone.rc == 0, alone.err
+    _same_files(tmp_path / "revealed", tmp_path / "revealed_single")
+    assert len(list((tmp_path / "revealed").iterdir())) == 2 * secret_folders
+
+
+def test_extract_file_agrees_in_folder_and_single_mode(tmp_path: Path, tiny_stegcinn_weights: Path) -> None:
+    """embed-file takes one cover only; what it wrote extracts the same from a folder and alone."""
+    (tmp_path / "stegos").mkdir()
+    options = ["--weights", str(tiny_stegcinn_weights), "--no-passphrase"]
+    for i in range(2):
+        save_noise(tmp_path / f"cover{i}.png", 64, 64, seed=30 + i)
+        (tmp_path / f"note{i}.txt").write_bytes(bytes(range(i, 40 + i)))
+        run = invsteg(
+            tmp_path, "embed-file", f"cover{i}.png", f"note{i}.txt", "-o", f"stegos/s{i}.png", *options
+        )
+        assert run.rc == 0, run.err
+    run = invsteg(tmp_path, "extract-file", "stegos", "-o", "files", *options)
+    assert run.rc == 0, run.err
+    (tmp_path / "single").mkdir()
+    for i in range(2):
+        alone = invsteg(tmp_path, "extract-file", f"stegos/s{i}.png", "-o", f"single/note{i}.txt", *options)
+        assert alone.rc == 0, alone.err
+    _same_files(tmp_path / "files", tmp_path / "single")
+    assert (tmp_path / "files" / "note1.txt").read_bytes() == bytes(range(1, 41))

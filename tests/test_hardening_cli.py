@@ -1,9 +1,10 @@
 """Command-line hardening (issue #12): long and empty names, odd passphrases, signals,
 internal errors, resource limits, and what ``--force`` may never overwrite.
 
-Most tests run ``python -m invsteg`` as a subprocess and fail before any model runs; the
-few that embed use the tiny Steg-cINN from ``conftest``, never shipped weights. Prompts
-are driven through a pseudo-terminal.
+Most tests run the command in this process (``helpers.invsteg``) and fail before any model
+runs; signals, the prompt (driven through a pseudo-terminal) and a held-open pipe need a
+real ``python -m invsteg``. The few that embed use the tiny Steg-cINN from ``conftest``,
+never shipped weights.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -348,21 +348,9 @@ def test_signals_exit_with_128_plus_the_signal(signum: int, rc: int, word: str, 
     assert listing(images) == ["cover.png", "secret.png"]
 
 
-@pytest.fixture
-def in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Undo what ``cli.main`` installs: signal handlers and ``warnings.showwarning``."""
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
-    monkeypatch.delenv("INVSTEG_DEBUG", raising=False)
-    yield
-    for signum, handler in handlers.items():
-        signal.signal(signum, handler)
-
-
-def _run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(args)
-    return exit_info.value.code, capsys.readouterr().err.splitlines()
+def _run_main(cwd: Path, *args: str, env: dict | None = None) -> tuple[int, list[str]]:
+    run = invsteg(cwd, *args, env=env)
+    return run.rc, run.err_lines
 
 
 def _fail_with(exc: BaseException):
@@ -375,22 +363,19 @@ def _fail_with(exc: BaseException):
 ATTACK = ["attack", "cover.png", "-o", "out.png", "--blur", "1"]
 
 
-def test_internal_error_is_one_line_and_exit_70(
-    in_process: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_internal_error_is_one_line_and_exit_70(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.images, "check_stdio", _fail_with(RuntimeError("boom\nsecond line")))
-    code, err = _run_main(ATTACK, capsys)
+    code, err = _run_main(tmp_path, *ATTACK)
     assert code == 70
     assert err == [
         "error: internal error: RuntimeError: boom second line (run with --debug for the traceback)"
     ]
 
-    code, err = _run_main(["--debug", *ATTACK], capsys)
+    code, err = _run_main(tmp_path, "--debug", *ATTACK)
     assert code == 70
     assert err[0] == "Traceback (most recent call last):" and "RuntimeError: boom" in err, err
 
-    monkeypatch.setenv("INVSTEG_DEBUG", "1")
-    code, err = _run_main(ATTACK, capsys)
+    code, err = _run_main(tmp_path, *ATTACK, env={"INVSTEG_DEBUG": "1"})
     assert code == 70 and err[0].startswith("Traceback")
 
 
@@ -403,23 +388,21 @@ def test_internal_error_is_one_line_and_exit_70(
     ids=["MemoryError", "torch-allocator"],
 )
 def test_out_of_memory_is_a_clear_error(
-    exc: Exception, in_process: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    exc: Exception, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cli.images, "check_stdio", _fail_with(exc))
-    code, err = _run_main(ATTACK, capsys)
+    code, err = _run_main(tmp_path, *ATTACK)
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error: out of memory"), err
 
 
-def test_python_warnings_become_one_note_line(
-    in_process: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_python_warnings_become_one_note_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def warn_then_fail(*args: object, **kwargs: object) -> None:
         warnings.warn("something odd\nhappened", UserWarning, stacklevel=1)
         raise UsageError("stop here")
 
     monkeypatch.setattr(cli.images, "check_stdio", warn_then_fail)
-    code, err = _run_main(ATTACK, capsys)
+    code, err = _run_main(tmp_path, *ATTACK)
     assert code == 2
     assert err == ["note: something odd happened", "error: stop here"]
 
@@ -500,7 +483,7 @@ def test_a_damaged_tiff_is_a_damaged_image_not_an_internal_error(tmp_path: Path)
     ],
 )
 def test_bad_training_options_and_a_bare_command_are_one_error_line(
-    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str], message: str, tmp_path: Path
 ) -> None:
     save_noise(tmp_path / "cover.png")
     (tmp_path / "config.json").write_text('{"loss": {"nope": 1}}')
@@ -511,7 +494,7 @@ def test_bad_training_options_and_a_bare_command_are_one_error_line(
         "config": tmp_path / "config.json",
         "dir": tmp_path,
     }
-    code, err = _run_main([a.format(**paths) for a in args], capsys)
+    code, err = _run_main(tmp_path, *[a.format(**paths) for a in args])
     assert code == 2
     errors = [line for line in err if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], err

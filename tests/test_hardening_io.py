@@ -65,7 +65,7 @@ def test_huge_png_header_is_refused_by_the_limit_not_called_damaged(no_warnings:
         images.decode_image(data, "big.png", "cover")
     message = str(info.value)
     assert "cover is 20000 x 20000 = 400 MP, over the limit of 100 MP" in message
-    assert "--max-pixels" in message and "damaged" not in message
+    assert "`max_pixels`" in message and "damaged" not in message
 
 
 def test_pixel_limit_is_per_call_and_leaves_pillow_alone(tmp_path: Path, no_warnings: None) -> None:
@@ -103,7 +103,7 @@ def test_webp_limit_is_checked_before_the_decoder_allocates(no_warnings: None) -
 
 @pytest.mark.parametrize("bad", [0, -5, 1.5, True])
 def test_max_pixels_must_be_a_positive_whole_number(bad: object) -> None:
-    with pytest.raises(UsageError, match="--max-pixels"):
+    with pytest.raises(UsageError, match="`max_pixels`"):
         images.decode_image(_saved(Image.fromarray(_noise(4, 4)), "PNG"), "c.png", "cover", max_pixels=bad)
 
 
@@ -201,11 +201,11 @@ def test_pillow_warnings_become_notices(exif: bytes, warning: str, no_warnings: 
 @pytest.mark.parametrize(
     ("settings", "match"),
     [
-        ({"noise": 1.0, "seed": -1}, "--seed"),
-        ({"blur": 1e30}, r"blur sigma \(--blur\) must be a finite number from 0 to 100"),
-        ({"blur": 100.5}, "--blur"),
-        ({"noise": 1e300}, r"noise sigma \(--noise\) must be a finite number from 0 to 255"),
-        ({"noise": float("nan")}, "--noise"),
+        ({"noise": 1.0, "seed": -1}, "`seed`"),
+        ({"blur": 1e30}, r"blur sigma \(`blur`\) must be a finite number from 0 to 100"),
+        ({"blur": 100.5}, "`blur`"),
+        ({"noise": 1e300}, r"noise sigma \(`noise`\) must be a finite number from 0 to 255"),
+        ({"noise": float("nan")}, "`noise`"),
     ],
     ids=["negative-seed", "huge-blur", "blur-over-100", "huge-noise", "nan-noise"],
 )

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pipelines",),
     ("eval",),
     ("train",),
-    ("api",),
+    ("api_hiding", "api_rescaling", "api"),
     ("cli", "__main__"),
 )
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}

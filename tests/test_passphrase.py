@@ -42,5 +42,5 @@ def test_passphrase_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     # no terminal: extraction tries without one, embedding needs --no-passphrase
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     assert _passphrase(None, False, embedding=False) is None
-    with pytest.raises(UsageError, match="--no-passphrase"):
+    with pytest.raises(UsageError, match="`no_passphrase`"):
         _passphrase(None, False, embedding=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import invsteg
 from invsteg.eval.quality import compare, evaluate_pair, summarize
 from invsteg.io.images import read_image
 from invsteg.pipelines import hiding
@@ -43,9 +42,8 @@ def test_cli_demo_round_trip(tmp_path) -> None:
     """The README's demo path: files in, PNG stego, revealed secret from that PNG."""
 
     def run(*args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "invsteg", *args], check=True, cwd=tmp_path, capture_output=True
-        )
+        done = invsteg(tmp_path, *args)
+        assert done.rc == 0, done.err
 
     run("hide", str(EXAMPLES / "cover.png"), str(EXAMPLES / "secret.png"), "-o", "stego.png")
     run("reveal", "stego.png", "-o", "revealed.png")

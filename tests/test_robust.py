@@ -11,13 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import invsteg
 from invsteg.errors import ModelError
 from invsteg.eval.quality import compare
 from invsteg.io.images import read_image
 from invsteg.models.robust import RobustConfig, RobustHiNet
 from invsteg.ops.distortions import real_jpeg, real_resize
 from invsteg.pipelines import hiding
-from test_cli import invsteg
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY = RobustConfig(blocks=1, growth=4, secrets=3, width=8, depth=1, predictor_growth=4)
@@ -144,11 +144,14 @@ def test_cli_one_robust_secret_picks_the_one_secret_model(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["hide", "cover.png", "a.png", "b.png"], "only --robust hides several"),
+        (["hide", "cover.png", "a.png", "b.png"], "only a robust model (--robust) hides several"),
         (["hide", "cover.png", "a.png", "--robust", "-m", "robust"], "hides 2 secret image(s) per cover"),
         (["reveal", "cover.png", "--robust", "-o", "out.png"], "put {i} in -o"),
         (["reveal", "cover.png", "--robust", "-o", "-"], "put {i} in -o"),
-        (["hide", "cover.png", "a.png", "-m", "robust"], "is a 'robust' model"),
+        (
+            ["hide", "cover.png", "a.png", "-m", "robust"],
+            "is a 'robust' model, not a 'hide' one (add --robust)",
+        ),
     ],
 )
 def test_cli_bad_robust_usage(tmp_path, args, message) -> None:

@@ -7,7 +7,7 @@ class InvstegError(Exception):
     """Base class of every error invsteg raises on purpose.
 
     ``exit_code`` follows the CLI contract: 1 payload problem, 2 usage or bad input;
-    ``kind`` names the class of error in ``--json`` error objects.
+    ``kind`` names the class of error in the command line's JSON error objects.
     """
 
     exit_code = 2

@@ -190,6 +190,14 @@ def check_stdio(inputs: list[str], output: str, as_json: bool) -> None:
         raise UsageError("--json prints to stdout, so the image cannot go there too; give -o a file")
 
 
+def check_terminal_output(output: str, *, force: bool) -> None:
+    """Raw file bytes on a terminal garble it (and may hold escape sequences): ask for intent."""
+    if output == "-" and sys.stdout.isatty() and not force:
+        raise UsageError(
+            "stdout is a terminal: redirect it (> FILE), give -o FILE, or pass --force to print the file"
+        )
+
+
 def parse_size(size: str | None, max_pixels: int) -> tuple[int, int] | None:
     """``--size WxH`` as ``(w, h)``, checked against the sides PNG can hold and ``max_pixels``."""
     if size is None:

@@ -19,6 +19,7 @@ from typing import NoReturn
 import typer
 
 from invsteg.cli._app import DEBUG_ENV, JSON_SCHEMA, VERBOSITY, app, error, say
+from invsteg.cli.flags import as_flags
 from invsteg.errors import InvstegError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it; SIGTERM gives 128 + 15
@@ -95,7 +96,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _fail(args: list[str], kind: str, message: str, exit_code: int) -> NoReturn:
     """One ``error:`` line on stderr (whatever --quiet says); with ``--json`` also the error
-    as a JSON object on stdout, so a script reading stdout always gets JSON."""
+    as a JSON object on stdout, so a script reading stdout always gets JSON. The library's
+    parameters in ``message`` are written as this command line's flags."""
+    message = as_flags(message)
     error(f"error: {message}")
     if _json_requested(args):
         sys.stdout.write(json.dumps({"schema": JSON_SCHEMA, "error": kind, "message": message}) + "\n")

@@ -15,6 +15,7 @@ import typer
 
 from invsteg.cli._app import emit_json, error, printable, remove_when_left_empty, say
 from invsteg.cli._main import Interrupted
+from invsteg.cli.flags import as_flags
 from invsteg.cli.progress import count_progress
 from invsteg.errors import InvstegError, OutputFileError, UsageError
 
@@ -68,8 +69,9 @@ def run_batch(command: str, jobs: Sequence[Job], *, as_json: bool) -> None:
             except Interrupted:
                 raise  # the user stops the run; main reports it once
             except InvstegError as exc:
-                error(f"error: {printable(name)}: {exc}")
-                records.append({"input": name, "ok": False, "error": exc.kind, "message": str(exc)})
+                message = as_flags(str(exc))
+                error(f"error: {printable(name)}: {message}")
+                records.append({"input": name, "ok": False, "error": exc.kind, "message": message})
             advance()
     failed = sum(not record["ok"] for record in records)
     if as_json:

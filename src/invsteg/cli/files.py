@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -23,6 +22,7 @@ from invsteg.cli._app import (
     app,
     check_model,
     check_stdio,
+    check_terminal_output,
     default_output,
     emit_json,
     get_passphrase,
@@ -152,7 +152,7 @@ def embed_file(
     `capacity --robust` tells how many bytes fit, and -o may be a JPEG.
     """
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files, outputs
     from invsteg.pipelines.adaptive import AdaptiveReport
 
     if is_folder(cover):
@@ -169,12 +169,8 @@ def embed_file(
         _check_cost(cost)
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, file], output, as_json)
-    suffix = Path(output).suffix.lower()
-    lossy = images.LOSSY_FORMATS.get(suffix) if output != "-" else None
-    if lossy is not None and not (robust and lossy == "JPEG"):
-        also = "" if robust else ", or pass --robust to write a JPEG that keeps it"
-        raise UsageError(f"{output}: {lossy} is lossy and would destroy the hidden file; write PNG{also}")
-    image_format = images.output_format(output, allow_lossy=robust)
+    kind = outputs.ROBUST_FILE_STEGO if robust else outputs.FILE_STEGO
+    image_format = outputs.output_format(output, kind).name
     files.check_output(output, force=force, inputs=inputs(cover, file, weights, passphrase_file))
     with_model = model is not None or weights is not None
     spec = api.embedding_spec(model) if with_model else None
@@ -184,8 +180,8 @@ def embed_file(
     passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=True).value
     notes(cover_image)
     if robust:
-        quality = jpeg if jpeg is not None else DEFAULT_ROBUST_JPEG
-        scale = resize if resize is not None else DEFAULT_ROBUST_RESIZE
+        quality = jpeg if jpeg is not None else api.ROBUST_JPEG_QUALITY
+        scale = resize if resize is not None else api.ROBUST_RESIZE
         _embed_robust(
             cover_image.pixels,
             data,
@@ -259,10 +255,6 @@ def _check_cost(cost: str) -> None:
 
     if cost not in COSTS:
         raise UsageError(f"--cost {cost!r}: choose one of {', '.join(COSTS)}")
-
-
-DEFAULT_ROBUST_JPEG = 75
-DEFAULT_ROBUST_RESIZE = 0.75
 
 
 def _embed_robust(
@@ -373,7 +365,7 @@ def extract_file(
         return
     if output is not None:
         check_stdio([stego], output, as_json)
-        _check_terminal(output, force=force)
+        check_terminal_output(output, force=force)
         files.check_output(output, force=force, inputs=read_from)
     spec = api.embedding_spec(model)
     stego_image = api.read_image(stego, "stego", max_pixels=max_pixels)
@@ -416,14 +408,6 @@ def extract_file(
             f" (stored as {unpacked.file_name!r})" if unpacked.file_name not in ("", destination) else ""
         )
         say(f"wrote {destination}{renamed}: {len(unpacked.data):,} bytes")
-
-
-def _check_terminal(output: str, *, force: bool) -> None:
-    """Raw file bytes on a terminal garble it (and may hold escape sequences): ask for intent."""
-    if output == "-" and sys.stdout.isatty() and not force:
-        raise UsageError(
-            "stdout is a terminal: redirect it (> FILE), give -o FILE, or pass --force to print the file"
-        )
 
 
 def extracted_name(safe_name: str, folder: Path = Path(".")) -> str:

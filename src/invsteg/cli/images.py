@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +34,13 @@ from invsteg.cli._app import (
 from invsteg.cli.batch import is_folder, output_folder, run_batch
 from invsteg.cli.progress import long_work, tile_progress
 from invsteg.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from invsteg.api import Stego
+    from invsteg.io.images import LoadedImage
+    from invsteg.models.contracts import ImageHider
 
 RobustOption = Annotated[
     bool,
@@ -80,41 +88,25 @@ def hide(
     the images by sorted name and writes out/COVER.stego.png for each.
     """
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files, outputs
 
     check_model(model)
     api.check_precision(precision)
+    run = _Hiding(model, weights, robust, len(secrets), tile, device, precision, max_pixels, force)
     if is_folder(cover):
-        options = _Options(model, weights, robust, tile, device, precision, max_pixels, force, as_json)
-        _hide_folders(cover, secrets, output, options)
+        _hide_folders(cover, secrets, output, run, as_json)
         return
     output = output if output is not None else default_output(cover, "stego")
     check_stdio([cover, *secrets], output, as_json)
-    image_format = images.output_format(output, allow_lossy=allow_lossy or robust)
+    kind = outputs.ROBUST_STEGO if robust else outputs.STEGO
+    image_format = outputs.output_format(output, kind, allow_lossy=allow_lossy)
     files.check_output(output, force=force, inputs=inputs(cover, *secrets, weights))
-    if image_format not in api.LOSSLESS and not robust:
-        say(f"warning: {image_format} is lossy; the secret will not survive in {output}")
-    cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)
-    secret_images = [
-        api.read_image(s, f"secret {i + 1}", max_pixels=max_pixels) for i, s in enumerate(secrets)
-    ]
-    notes(cover_image, *secret_images)
-    chosen = api.hiding_model_name(model, robust=robust, secrets=len(secrets))
+    if image_format.warning:
+        say(f"warning: {image_format.warning}")
     with long_work("hiding") as bar:
-        stego = api.hide(
-            cover_image.pixels,
-            [s.pixels for s in secret_images],
-            model=model,
-            weights=weights,
-            robust=robust,
-            tile=tile,
-            image_format=image_format,
-            quality=quality,
-            device=device,
-            precision=precision,
-            progress=tile_progress(bar),
+        cover_image, stego = run.hide_one(
+            cover, secrets, output, image_format.name, quality, progress=tile_progress(bar)
         )
-    files.write_output(stego.data, output, force=force)
     width, height = stego.secret_size
     if stego.fitted:
         say(
@@ -125,7 +117,7 @@ def hide(
         emit_json(
             {
                 "stego": output,
-                "model": str(weights) if weights else chosen,
+                "model": run.model_label,
                 "size": list(cover_image.size),
                 "secrets": len(secrets),
                 "secret_size": [width, height],
@@ -135,28 +127,77 @@ def hide(
         )
     elif output != "-":
         say(f"wrote {output} (stego PSNR {stego.psnr_db:.2f} dB vs cover)")
-    if chosen == api.ROBUST_ONE and model is None and not weights:
+    if run.model_label == api.ROBUST_ONE and model is None and not weights:
         reveal = f"invsteg reveal --robust --model {api.ROBUST_ONE}"
         say(f"one secret: hidden with {api.ROBUST_ONE}; reveal with `{reveal}`")
 
 
-@dataclass(frozen=True)
-class _Options:
-    """What a folder run takes from the command line, as the single-image path does."""
+@dataclass
+class _Hiding:
+    """One image or a folder of them, hidden the same way: the model is chosen and loaded
+    once, by the library (:func:`invsteg.api.load_hiding_model`), for every cover."""
 
     model: str | None
     weights: Path | None
     robust: bool
+    secrets: int
     tile: int
     device: str
     precision: str
     max_pixels: int
     force: bool
-    as_json: bool
+    _net: ImageHider | None = field(default=None, repr=False)
+
+    @property
+    def model_label(self) -> str:
+        """What reports name: the weights file, else the registered model chosen."""
+        from invsteg import api
+
+        chosen = api.hiding_model_name(self.model, self.weights, robust=self.robust, secrets=self.secrets)
+        return str(self.weights) if self.weights else str(chosen)
+
+    def net(self) -> ImageHider:
+        from invsteg import api
+
+        if self._net is None:
+            self._net = api.load_hiding_model(
+                self.model, self.weights, robust=self.robust, secrets=self.secrets, device=self.device
+            )
+        return self._net
+
+    def hide_one(
+        self,
+        cover: str,
+        secrets: Sequence[str],
+        destination: str,
+        image_format: str = "PNG",
+        quality: int = 90,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[LoadedImage, Stego]:
+        """Read ``cover`` and ``secrets``, hide, write ``destination``."""
+        from invsteg import api
+        from invsteg.io import files
+
+        cover_image = api.read_image(cover, "cover", max_pixels=self.max_pixels)
+        secret_images = [
+            api.read_image(s, f"secret {i + 1}", max_pixels=self.max_pixels) for i, s in enumerate(secrets)
+        ]
+        notes(cover_image, *secret_images)
+        stego = api.hide(
+            cover_image.pixels,
+            [s.pixels for s in secret_images],
+            net=self.net(),
+            tile=self.tile,
+            image_format=image_format,
+            quality=quality,
+            precision=self.precision,
+            progress=progress,
+        )
+        files.write_output(stego.data, destination, force=self.force)
+        return cover_image, stego
 
 
-def _hide_folders(covers: str, secrets: list[str], output: str | None, opt: _Options) -> None:
-    from invsteg import api
+def _hide_folders(covers: str, secrets: list[str], output: str | None, run: _Hiding, as_json: bool) -> None:
     from invsteg.io import files
 
     if not all(is_folder(s) for s in secrets):
@@ -170,22 +211,12 @@ def _hide_folders(covers: str, secrets: list[str], output: str | None, opt: _Opt
                 "they are paired by sorted name"
             )
     out = output_folder(output, "hide")
-    name = (
-        opt.model
-        if opt.weights
-        else api.hiding_model_name(opt.model, robust=opt.robust, secrets=len(secrets))
-    )
-    net = api.load_hiding_model(name, opt.weights, robust=opt.robust, device=opt.device)
+    run.net()  # a wrong model or weights is one error, not one per image
 
     def hide_one(cover: Path, pair: tuple[Path, ...]) -> dict:
         destination = str(out / f"{cover.stem}.stego.png")
-        files.check_output(destination, force=opt.force, inputs=inputs(cover, *pair, opt.weights))
-        cover_image = api.read_image(str(cover), "cover", max_pixels=opt.max_pixels)
-        secret_images = [api.read_image(str(s), "secret", max_pixels=opt.max_pixels) for s in pair]
-        notes(cover_image, *secret_images)
-        secret_pixels = [s.pixels for s in secret_images]
-        stego = api.hide(cover_image.pixels, secret_pixels, net=net, tile=opt.tile, precision=opt.precision)
-        files.write_output(stego.data, destination, force=opt.force)
+        files.check_output(destination, force=run.force, inputs=inputs(cover, *pair, run.weights))
+        _, stego = run.hide_one(str(cover), [str(s) for s in pair], destination)
         return {
             "stego": destination,
             "secrets": [str(s) for s in pair],
@@ -194,7 +225,7 @@ def _hide_folders(covers: str, secrets: list[str], output: str | None, opt: _Opt
 
     pairs = list(zip(*secret_paths, strict=True))
     jobs = [(str(c), partial(hide_one, c, pair)) for c, pair in zip(cover_paths, pairs, strict=True)]
-    run_batch("hide", jobs, as_json=opt.as_json)
+    run_batch("hide", jobs, as_json=as_json)
 
 
 def _secret_outputs(output: str | None, stego: str, count: int) -> list[str]:
@@ -249,80 +280,108 @@ def reveal(
     """Reveal the secret image(s) hidden in STEGO (use the same --model/--weights/--robust as
     `hide`). A folder of stegos works too: `reveal stegos/ -o out/`."""
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files, outputs
 
     check_model(model)
     api.check_precision(precision)
     secret_size = parse_size(size, max_pixels)
+    run = _Revealing(
+        model, weights, robust, secret_size, allow_lossy, tile, device, precision, max_pixels, force
+    )
     if is_folder(stego):
-        options = _Options(model, weights, robust, tile, device, precision, max_pixels, force, as_json)
-        _reveal_folder(stego, output, secret_size, allow_lossy, options)
+        _reveal_folder(stego, output, run, as_json)
         return
     # the number of outputs depends on the model, so a robust one is loaded first
-    net = api.load_hiding_model(model, weights, robust=True, device=device) if robust else None
-    outputs = _secret_outputs(output, stego, api.secrets_per_cover(net) if net else 1)
-    for path in outputs:
+    destinations = _secret_outputs(output, stego, api.secrets_per_cover(run.net()) if robust else 1)
+    for path in destinations:
         check_stdio([stego], path, as_json)
         files.check_output(path, force=force, inputs=inputs(stego, weights))
-    if outputs.count("-") > 1:
+    if destinations.count("-") > 1:
         raise UsageError("several secrets cannot all go to stdout")
-    formats = [images.output_format(path, allow_lossy=True) for path in outputs]
-    stego_image = api.read_image(stego, "stego", max_pixels=max_pixels)
-    api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or robust)
-    notes(stego_image)
+    formats = [outputs.output_format(path, outputs.SECRET).name for path in destinations]
     with long_work("revealing") as bar:
-        revealed = api.reveal(
-            stego_image.pixels,
-            model=model,
-            weights=weights,
-            net=net,
-            secret_size=secret_size,
-            tile=tile,
-            device=device,
-            precision=precision,
-            progress=tile_progress(bar),
-        )
-    for pixels, path, image_format in zip(revealed, outputs, formats, strict=True):
-        files.write_output(images.encode_image(pixels, image_format), path, force=force)
+        revealed = run.reveal_one(stego, destinations, formats, progress=tile_progress(bar))
     if as_json:
         emit_json(
-            {"secrets": outputs, "secret": outputs[0], "size": [revealed[0].shape[1], revealed[0].shape[0]]}
+            {
+                "secrets": destinations,
+                "secret": destinations[0],
+                "size": [revealed[0].shape[1], revealed[0].shape[0]],
+            }
         )
-    elif "-" not in outputs:
-        say(f"wrote {', '.join(outputs)}")
+    elif "-" not in destinations:
+        say(f"wrote {', '.join(destinations)}")
 
 
-def _reveal_folder(
-    stegos: str, output: str | None, secret_size: tuple[int, int] | None, allow_lossy: bool, opt: _Options
-) -> None:
+@dataclass
+class _Revealing:
+    """One stego or a folder of them, revealed the same way with one model load."""
+
+    model: str | None
+    weights: Path | None
+    robust: bool
+    secret_size: tuple[int, int] | None
+    allow_lossy: bool
+    tile: int
+    device: str
+    precision: str
+    max_pixels: int
+    force: bool
+    _net: ImageHider | None = field(default=None, repr=False)
+
+    def net(self) -> ImageHider:
+        from invsteg import api
+
+        if self._net is None:
+            self._net = api.load_hiding_model(
+                self.model, self.weights, robust=self.robust, device=self.device
+            )
+        return self._net
+
+    def reveal_one(
+        self,
+        stego: str,
+        destinations: Sequence[str],
+        formats: Sequence[str],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[np.ndarray]:
+        """Read ``stego``, reveal its secrets, write them to ``destinations``."""
+        from invsteg import api
+        from invsteg.io import files, images
+
+        stego_image = api.read_image(stego, "stego", max_pixels=self.max_pixels)
+        api.check_lossless_stego(stego_image, allow_lossy=self.allow_lossy or self.robust)
+        notes(stego_image)
+        revealed = api.reveal(
+            stego_image.pixels,
+            net=self.net(),
+            secret_size=self.secret_size,
+            tile=self.tile,
+            precision=self.precision,
+            progress=progress,
+        )
+        for pixels, path, image_format in zip(revealed, destinations, formats, strict=True):
+            files.write_output(images.encode_image(pixels, image_format), path, force=self.force)
+        return revealed
+
+
+def _reveal_folder(stegos: str, output: str | None, run: _Revealing, as_json: bool) -> None:
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files
 
     stego_paths = files.image_files(stegos, "stego folder")
     out = output_folder(output, "reveal")
-    net = api.load_hiding_model(opt.model, opt.weights, robust=opt.robust, device=opt.device)
-    count = api.secrets_per_cover(net)
+    count = api.secrets_per_cover(run.net())
 
     def reveal_one(stego: Path) -> dict:
-        names = (
-            [f"{stego.stem}.secret.png"]
-            if count == 1
-            else [f"{stego.stem}.secret_{i}.png" for i in range(1, count + 1)]
-        )
+        names = _secret_outputs(None, str(stego), count)
         destinations = [str(out / name) for name in names]
         for destination in destinations:
-            files.check_output(destination, force=opt.force, inputs=inputs(stego, opt.weights))
-        stego_image = api.read_image(str(stego), "stego", max_pixels=opt.max_pixels)
-        api.check_lossless_stego(stego_image, allow_lossy=allow_lossy or opt.robust)
-        notes(stego_image)
-        revealed = api.reveal(
-            stego_image.pixels, net=net, secret_size=secret_size, tile=opt.tile, precision=opt.precision
-        )
-        for pixels, destination in zip(revealed, destinations, strict=True):
-            files.write_output(images.encode_image(pixels, "PNG"), destination, force=opt.force)
+            files.check_output(destination, force=run.force, inputs=inputs(stego, run.weights))
+        run.reveal_one(str(stego), destinations, ["PNG"] * count)
         return {"secrets": destinations}
 
-    run_batch("reveal", [(str(s), partial(reveal_one, s)) for s in stego_paths], as_json=opt.as_json)
+    run_batch("reveal", [(str(s), partial(reveal_one, s)) for s in stego_paths], as_json=as_json)
 
 
 @app.command()
@@ -343,17 +402,13 @@ def attack(
     """Damage IMAGE as a channel would (resize, blur, noise, JPEG, in that order), to test
     whether a hidden secret survives. A .jpg output with --jpeg is that JPEG file itself."""
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files, images, outputs
     from invsteg.ops.quantize import psnr
 
     api.check_attacks(jpeg=jpeg, noise=noise, resize=resize, blur=blur, seed=seed)  # before any reading
     check_stdio([image], output, as_json)
-    image_format = images.output_format(output, allow_lossy=True)
-    if image_format == "WEBP" or (image_format == "JPEG" and jpeg is None):
-        raise UsageError(
-            f"{output}: {image_format} would add a compression nobody asked for; "
-            "write PNG, or give --jpeg Q to write that JPEG"
-        )
+    kind = outputs.ATTACKED if jpeg is None else outputs.ATTACKED_AS_JPEG
+    image_format = outputs.output_format(output, kind).name
     files.check_output(output, force=force, inputs=(image,))
     source = api.read_image(image, "input", max_pixels=max_pixels)
     notes(source)

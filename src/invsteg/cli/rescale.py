@@ -86,13 +86,13 @@ def down(
     8-bit, so PNG keeps it whole. Sides that are not multiples of the scale are padded,
     and `up` crops them off again."""
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files, images, outputs
 
     check_model(model)
     _check_scale(scale)
     output = output if output is not None else default_output(image, "down")
     check_stdio([image], output, as_json)
-    image_format = images.output_format(output, allow_lossy=allow_lossy)
+    image_format = outputs.output_format(output, outputs.SMALL_IMAGE, allow_lossy=allow_lossy).name
     files.check_output(output, force=force, inputs=inputs(image, weights))
     source = api.read_image(image, "image", max_pixels=max_pixels)
     notes(source)
@@ -167,14 +167,14 @@ def up(
     """Restore the large image from IMAGE. Any image works, but only one that `rescale down`
     made comes back sharp; the model, scale, size and tiles are read from it."""
     from invsteg import api
-    from invsteg.io import files, images
+    from invsteg.io import files, images, outputs
 
     check_model(model)
     _check_scale(scale)
     target_size = parse_size(size, max_pixels)
     output = output if output is not None else default_output(image, "up")
     check_stdio([image], output, as_json)
-    image_format = images.output_format(output, allow_lossy=allow_lossy)
+    image_format = outputs.output_format(output, outputs.RESTORED_IMAGE, allow_lossy=allow_lossy).name
     files.check_output(output, force=force, inputs=inputs(image, weights))
     # the upscale has scale**2 times the pixels: bound it before any work
     source = api.read_image(image, "image", max_pixels=max_pixels // 4)

@@ -35,8 +35,12 @@ CHANNEL_LABELS = {"png": "saved as PNG", "jpeg95": "saved as JPEG Q95", "noise1"
 def models(as_json: JsonOption = False) -> None:
     """List the registered models, their size and measured quality."""
     from invsteg import api
+    from invsteg.cli.flags import as_flags
 
-    rows = [asdict(info) for info in api.models()]
+    rows = [
+        asdict(info) | {"quality": as_flags(info.quality), "description": as_flags(info.description)}
+        for info in api.models()
+    ]
     if as_json:
         emit_json({"models": rows})
         return

@@ -122,7 +122,7 @@ def check_output(destination: str, *, force: bool, inputs: tuple[str, ...] = ())
     """Fail early, before any work, if ``destination`` cannot or must not be written.
 
     ``inputs`` are every file the command reads (images, payload, weights, passphrase file),
-    so that ``--force`` never overwrites one of them.
+    so that ``force`` never overwrites one of them.
     """
     if destination == STDIO:
         return
@@ -163,7 +163,7 @@ def _check_target(path: Path, destination: str, *, force: bool, inputs: tuple[st
     if path.is_dir():
         raise OutputFileError(f"output is a directory: {destination}")
     if path.exists() and not force:
-        raise OutputFileError(f"output exists: {destination} (pass --force to overwrite)")
+        raise OutputFileError(f"output exists: {destination} (pass `force=True` to overwrite)")
     if not os.access(parent, os.W_OK):
         raise OutputFileError(f"output directory is not writable: {parent}")
 
@@ -303,10 +303,10 @@ def _link_no_clobber(tmp: str, path: Path, destination: str) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise OutputFileError(f"output exists: {destination} (pass --force to overwrite)") from None
+        raise OutputFileError(f"output exists: {destination} (pass `force=True` to overwrite)") from None
     except OSError:  # file systems without hard links: check, then rename
         if path.exists():
-            raise OutputFileError(f"output exists: {destination} (pass --force to overwrite)") from None
+            raise OutputFileError(f"output exists: {destination} (pass `force=True` to overwrite)") from None
         os.replace(tmp, path)
 
 

@@ -15,13 +15,12 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from invsteg.errors import InputFileError, InvstegError, UsageError
-from invsteg.io.files import STDIO, image_byte_limit, read_bytes
+from invsteg.io.files import image_byte_limit, read_bytes
 from invsteg.ops.distortions import encode_jpeg
 
 LOSSLESS_FORMATS = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -37,7 +36,7 @@ TEXT_PREFIX = "invsteg:"
 ignored, and nothing else in an input file's metadata is kept."""
 
 DEFAULT_MAX_PIXELS = 100_000_000
-"""Images with more pixels are refused unless the caller raises the limit (``--max-pixels``):
+"""Images with more pixels are refused unless the caller raises the limit (``max_pixels``):
 a 100 MP photo already needs a few GB on its way through the network."""
 
 MAX_FRAMES_COUNTED = 1000
@@ -145,7 +144,7 @@ def _check_pixels(size: tuple[int, int], role: str, source: str, max_pixels: int
     if max_pixels is not None and width * height > max_pixels:
         raise InputFileError(
             f"{role} is {width} x {height} = {_megapixels(width * height)} MP, over the limit of "
-            f"{_megapixels(max_pixels)} MP ({source}); pass --max-pixels to raise it"
+            f"{_megapixels(max_pixels)} MP ({source}); raise `max_pixels` if it is right"
         )
 
 
@@ -153,7 +152,7 @@ def _check_max_pixels(max_pixels: int | None) -> None:
     if max_pixels is None:
         return
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise UsageError(f"--max-pixels must be a whole number of pixels >= 1, got {max_pixels}")
+        raise UsageError(f"`max_pixels` must be a whole number of pixels >= 1, got {max_pixels}")
 
 
 def _not_readable(data: bytes, role: str, source: str) -> InputFileError:
@@ -363,29 +362,8 @@ def read_image(source: str, role: str, *, max_pixels: int | None = DEFAULT_MAX_P
     _check_max_pixels(max_pixels)
     # The bytes are capped too: the pixel limit is read from a header, and /dev/zero has none.
     limit = None if max_pixels is None else image_byte_limit(max_pixels)
-    data = read_bytes(source, role, limit=limit, hint="raise --max-pixels if it is a real image")
+    data = read_bytes(source, role, limit=limit, hint="raise `max_pixels` if it is a real image")
     return decode_image(data, source, role, max_pixels=max_pixels)
-
-
-def output_format(destination: str, *, allow_lossy: bool) -> str:
-    """The Pillow format for ``destination``'s extension (PNG for stdout).
-
-    Lossy formats destroy hidden data, so they need ``allow_lossy``.
-    """
-    if destination == STDIO:
-        return "PNG"
-    suffix = Path(destination).suffix.lower()
-    if suffix in LOSSLESS_FORMATS:
-        return LOSSLESS_FORMATS[suffix]
-    if suffix in LOSSY_FORMATS:
-        if not allow_lossy:
-            raise UsageError(
-                f"{destination}: {LOSSY_FORMATS[suffix]} is lossy and would destroy the hidden data; "
-                "write PNG, or pass --allow-lossy to write it anyway"
-            )
-        return LOSSY_FORMATS[suffix]
-    supported = ", ".join(sorted(LOSSLESS_FORMATS))
-    raise UsageError(f"{destination}: unknown image extension; use one of {supported}")
 
 
 def encode_image(

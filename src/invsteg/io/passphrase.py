@@ -1,4 +1,4 @@
-"""Where a passphrase comes from: ``--passphrase-file``, ``$INVSTEG_PASSPHRASE`` or a prompt.
+"""Where a passphrase comes from: a file, ``$INVSTEG_PASSPHRASE`` or a prompt.
 
 The prompt itself belongs to the command line (it is passed in as a function); the rules
 live here: an empty passphrase is never silently "no encryption", and a passphrase that is
@@ -46,18 +46,18 @@ def resolve_passphrase(
     """
     if no_passphrase:
         if passphrase_file is not None:
-            raise UsageError("--no-passphrase and --passphrase-file contradict each other; give one")
+            raise UsageError("`no_passphrase` and `passphrase_file` contradict each other; give one")
         return Passphrase(None)
     if passphrase_file is not None:
-        return Passphrase(read_passphrase_file(passphrase_file), f"--passphrase-file {passphrase_file}")
+        return Passphrase(read_passphrase_file(passphrase_file), f"`passphrase_file` {passphrase_file}")
     if value := os.environ.get(PASSPHRASE_ENV):
         return Passphrase(checked_passphrase(value, f"${PASSPHRASE_ENV}"), f"${PASSPHRASE_ENV}")
     if prompt is not None:
         return Passphrase(checked_passphrase(prompt(embedding), "the prompt"), "the prompt")
     if embedding:
         raise UsageError(
-            f"no passphrase given: use --passphrase-file or ${PASSPHRASE_ENV}, "
-            "or --no-passphrase to embed without encryption"
+            f"no passphrase given: use `passphrase_file` or ${PASSPHRASE_ENV}, "
+            "or `no_passphrase` to embed without encryption"
         )
     return Passphrase(None)
 
@@ -83,11 +83,11 @@ def checked_passphrase(passphrase: str, where: str) -> str:
     guessing an encoding would make the same bytes open nothing elsewhere.
     """
     if not passphrase:
-        raise UsageError(f"empty passphrase from {where}; to go without one, pass --no-passphrase")
+        raise UsageError(f"empty passphrase from {where}; to go without one, pass `no_passphrase`")
     try:
         passphrase.encode("utf-8")
     except UnicodeEncodeError:
         raise UsageError(
-            f"the passphrase in {where} is not valid UTF-8; use UTF-8 text (or --passphrase-file)"
+            f"the passphrase in {where} is not valid UTF-8; use UTF-8 text (or `passphrase_file`)"
         ) from None
     return passphrase

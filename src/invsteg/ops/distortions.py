@@ -43,17 +43,17 @@ def check_jpeg_quality(quality: int) -> None:
 def check_sigma(sigma: float, what: str, maximum: float = math.inf) -> None:
     """A noise or blur sigma must be finite and in ``[0, maximum]`` (UsageError otherwise).
 
-    ``what`` is ``"noise"`` or ``"blur"``, which is also the name of its command-line option.
+    ``what`` is ``"noise"`` or ``"blur"``, the name of its parameter.
     """
     if not math.isfinite(sigma) or not 0 <= sigma <= maximum:
         bound = f"from 0 to {maximum:g}" if math.isfinite(maximum) else ">= 0"
-        raise UsageError(f"{what} sigma (--{what}) must be a finite number {bound}, got {sigma:g}")
+        raise UsageError(f"{what} sigma (`{what}`) must be a finite number {bound}, got {sigma:g}")
 
 
 def check_seed(seed: int) -> None:
     """A noise seed must be a whole number >= 0, what ``numpy.random.default_rng`` takes."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UsageError(f"noise seed (--seed) must be a whole number >= 0, got {seed}")
+        raise UsageError(f"noise seed (`seed`) must be a whole number >= 0, got {seed}")
 
 
 def check_scale(scale: float) -> None:
@@ -162,7 +162,7 @@ def check_attacks(
 ) -> None:
     """Validate real-attack settings before any work (UsageError naming the bad one)."""
     if jpeg is None and noise is None and resize is None and blur is None:
-        raise UsageError("name at least one attack: --jpeg, --noise, --resize or --blur")
+        raise UsageError("name at least one attack: `jpeg`, `noise`, `resize` or `blur`")
     if jpeg is not None:
         check_jpeg_quality(jpeg)
     if noise is not None:

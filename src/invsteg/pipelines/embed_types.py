@@ -76,7 +76,7 @@ class EmbedReport:
     psnr_db: float
 
     def summary(self) -> dict[str, Any]:
-        """The fields that describe the embedding itself, JSON-ready (the CLI's ``--json``):
+        """The fields that describe the embedding itself, JSON-ready (the command line's JSON output):
         per-pass counts as lists, ``psnr_db`` None when infinite."""
         return {
             "capacity_bytes": self.capacity_bytes,

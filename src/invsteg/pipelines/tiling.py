@@ -3,7 +3,7 @@
 Two grids, because they promise different things:
 
 - :func:`fixed_grid` (image hiding): tiles of ``tile`` pixels from the top left, the
-  last ones smaller; ``hide`` and ``reveal`` cut the same grid for the same ``--tile``.
+  last ones smaller; ``hide`` and ``reveal`` cut the same grid for the same tile size.
 - :func:`balanced_grid` (file embedding): ``ceil(side / max_tile)`` near-equal parts per
   side, cut at even pixels. Part of the embed-file format: a latent near a tile edge
   depends on where the edge is, so extraction must cut the grid embedding cut, and this

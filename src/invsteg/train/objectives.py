@@ -262,7 +262,7 @@ class RescaleObjective(nn.Module):
     (``latent``), round the small image to 8 bits (straight through), upscale and compare
     with the original (Charbonnier L1, ``reconstruction``). Sums per small-image pixel,
     IRN's weighting. Half the batch upscales with ``z = 0`` (what invsteg measures and
-    uses), half with ``t * N(0, 1)`` for a random ``t`` in [0, 1), so ``--temperature`` works."""
+    uses), half with ``t * N(0, 1)`` for a random ``t`` in [0, 1), so upscaling at a temperature works."""
 
     inputs = 1
 

@@ -3,7 +3,7 @@
 Like timm's: the registry, the architecture table and the weights loader are private
 (``_registry``, ``_architectures``, ``_pretrained``); the surface is
 :func:`create_model` and :func:`list_models`. Importing this package does not import
-torch, so the CLI can list models and check ``--model`` instantly.
+torch, so the CLI can list models and check a model name instantly.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
     "parameter_count",
 ]
 
-# The rescaler `--scale N` picks; older weights stay registered for the small images they made.
+# The rescaler a scale of N picks; older weights stay registered for the small images they made.
 _RESCALERS = {2: "irn-x2-v2", 4: "irn-x4"}
 _DEFAULTS = {
     Task.HIDE: DEFAULT_MODEL,
@@ -52,7 +52,7 @@ def default_model(task: Task) -> str:
 
 
 def default_rescaler(scale: int) -> str:
-    """The registered rescaler that ``rescale --scale`` picks for ``scale`` (2 or 4).
+    """The registered rescaler that ``rescale`` picks for ``scale`` (2 or 4).
 
     Raises:
         ValueError: another scale.
@@ -112,8 +112,8 @@ def _wrong_task(spec: ModelSpec, task: Task) -> str:
     if task == Task.EMBED:
         kind, default = spec.task.value, default_model(task)
         return f"model {spec.name!r} does not embed files: it is a {kind!r} model; try {default!r}"
-    robust = {Task.HIDE: " (add --robust)", Task.ROBUST: " (drop --robust)"}
-    hint = robust[spec.task] if {spec.task, task} == {Task.HIDE, Task.ROBUST} else ""
+    robust = {Task.HIDE: " (add `robust=True`)", Task.ROBUST: " (drop `robust`)"}
+    hint = robust[task] if {spec.task, task} == {Task.HIDE, Task.ROBUST} else ""  # what the caller asked
     kinds = f"a {spec.task.value!r} model, not a {task.value!r} one"
     return f"model {spec.name!r} is {kinds}{hint}; see `invsteg models`"
 

@@ -197,7 +197,7 @@ def load_pretrained(name: str) -> nn.Module:
     """The registered model ``name`` with its shipped weights, sha256-verified."""
     spec = get_spec(name)
     if spec.weights is None:
-        raise WeightsError(f"model {name!r} ships without weights; pass --weights FILE")
+        raise WeightsError(f"model {name!r} ships without weights; pass a weights file (`weights`)")
     directory = weights_dir()
     path = directory / spec.weights
     if not path.is_file():

@@ -1,7 +1,7 @@
 """The model zoo as data: one frozen :class:`ModelSpec` per named model.
 
 Nothing else in invsteg knows model names. This module does not import torch,
-so the CLI can list models and validate ``--model`` instantly.
+so the CLI can list models and validate a model name instantly.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ SPECS: tuple[ModelSpec, ...] = (
         weights=None,
         wire_id=2,
         description="HiNet's exact architecture (4,050,240 parameters); bring weights "
-        "with `invsteg convert-weights` and --weights",
+        "with `invsteg convert-weights` and pass them as `weights`",
     ),
     ModelSpec(
         name="stegcinn-small",
@@ -128,7 +128,7 @@ SPECS: tuple[ModelSpec, ...] = (
         wire_id=12,
         quality="val 256 px, 1 secret: stego 44.1 dB, pattern 1.1 levels; secret 29.3 clean, "
         "26.5 JPEG Q75, 27.0 noise 5/255, 29.9 resize 0.5x",
-        description="robust mode for one secret (hide --robust with one secret picks it): "
+        description="robust mode for one secret (hiding one secret with `robust=True` picks it): "
         "a cleaner stego and a sturdier secret than robust's two",
     ),
     ModelSpec(
@@ -161,7 +161,7 @@ SPECS: tuple[ModelSpec, ...] = (
         weights="irn-x2-v2.safetensors",
         wire_id=13,
         description="irn-x2 trained 70 minutes more, the small image's fit weighted 2 instead of 4: "
-        "+0.3 dB restored; the default of `rescale --scale 2` since 2026-11-29",
+        "+0.3 dB restored; the default at `scale=2` since 2026-11-29",
     ),
     ModelSpec(
         name="irn-x4",
@@ -179,7 +179,7 @@ SPECS: tuple[ModelSpec, ...] = (
         config=_frozen(levels=1, **_IRN_OFFICIAL),
         wire_id=10,
         description="IRN's exact x2 architecture (1,667,952 parameters); bring weights "
-        "with `invsteg convert-weights` and --weights",
+        "with `invsteg convert-weights` and pass them as `weights`",
     ),
     ModelSpec(
         name="irn-official-x4",
@@ -187,7 +187,8 @@ SPECS: tuple[ModelSpec, ...] = (
         architecture="irn",
         config=_frozen(levels=2, **_IRN_OFFICIAL),
         wire_id=11,
-        description="IRN's exact x4 architecture; bring weights with `invsteg convert-weights` and --weights",
+        description="IRN's exact x4 architecture; bring weights with `invsteg convert-weights` "
+        "and pass them as `weights`",
     ),
 )
 
