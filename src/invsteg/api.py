@@ -141,7 +141,7 @@ def decode_image(
 def embedding_spec(model: str | None) -> ModelSpec:
     """The registered embedding model ``model`` (default: the task's)."""
     if model == "":
-        raise UsageError("--model is empty; give a model name (see `invsteg models`) or leave it out")
+        raise UsageError("`model` is empty; give a model name (see `invsteg models`) or leave it out")
     spec = get_spec(model or default_model(Task.EMBED))
     if spec.task != Task.EMBED:
         raise ModelError(f"model {spec.name!r} does not embed files; see `invsteg models` (task embed)")
@@ -173,7 +173,9 @@ def embed_file(
     ``(round, carriers still wrong)``.
     """
     if image_format not in LOSSLESS:
-        raise UsageError(f"image_format={image_format!r} is lossy and would destroy the hidden file; use PNG")
+        raise UsageError(
+            f"`image_format={image_format!r}` is lossy and would destroy the hidden file; use PNG"
+        )
     if model is None and weights is None:
         from invsteg.payload.parity import DEFAULT_KDF_LEVEL
         from invsteg.pipelines import adaptive
@@ -189,7 +191,7 @@ def embed_file(
         return encode_image(stego, image_format), adaptive_report
     if cost is not None or kdf_level is not None:
         raise UsageError(
-            "cost and kdf_level choose how format 3 embeds; a model writes format 2 without them"
+            "`cost` and `kdf_level` choose how format 3 embeds; a model writes format 2 without them"
         )
     from invsteg.pipelines import embedding
 
@@ -332,7 +334,7 @@ def embed_file_robust(
         raise UsageError(f"robust mode writes PNG, BMP, TIFF or JPEG, not {image_format}")
     jpeg = ROBUST_JPEG_OUTPUT_QUALITY if image_format == "JPEG" else None
     if not 0.1 <= resize <= 1:
-        raise UsageError(f"--resize must be between 0.1 and 1 (the smallest scale to survive), got {resize}")
+        raise UsageError(f"`resize={resize}` must be between 0.1 and 1 (the smallest scale to survive)")
     settings = robust_files.RobustSettings(jpeg_quality=jpeg_quality, scales=(resize,))
     stego = robust_files.embed_file(
         cover, data, file_name=file_name, passphrase=passphrase, settings=settings, jpeg_output=jpeg

@@ -15,10 +15,12 @@ import re
 FLAGS = {
     "allow_lossy": "--allow-lossy",
     "blur": "--blur",
+    "cost": "--cost",
     "device": "--device",
     "force": "--force",
     "jpeg": "--jpeg",
     "jpeg_quality": "--jpeg",
+    "kdf_level": "--kdf-level",
     "max_pixels": "--max-pixels",
     "max_rounds": "--max-rounds",
     "model": "--model",

@@ -251,14 +251,15 @@ def _write_unnamed(data: bytes, path: Path, destination: str, *, force: bool, mo
             os.link(source, path)  # linkat(AT_SYMLINK_FOLLOW): fails if the name exists
         except FileExistsError:
             if not force:
-                raise OutputFileError(f"output exists: {destination} (pass --force to overwrite)") from None
+                message = f"output exists: {destination} (pass `force=True` to overwrite)"
+                raise OutputFileError(message) from None
             _replace_by_link(source, path)
     finally:  # an unnamed file vanishes with its last descriptor
         os.close(fd)
 
 
 def _replace_by_link(source: str, path: Path) -> None:
-    """``--force`` over an existing file: a name beside it, then a rename over it (a link
+    """``force`` over an existing file: a name beside it, then a rename over it (a link
     cannot replace a name); only SIGKILL between the two leaves that name behind."""
     tmp: str | None = _temp_name(path.parent)
     try:

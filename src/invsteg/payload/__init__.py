@@ -2,7 +2,7 @@
 
 Pipeline (embedding; extraction runs it backwards)::
 
-    file bytes --pack--> whitened container --pad, Reed-Solomon, interleave--> bits
+    file bytes -(pack)-> whitened container -(pad, Reed-Solomon, interleave)-> bits
 
 The bits become latent signs in :mod:`invsteg.pipelines.mapper`. Nothing here imports torch.
 """

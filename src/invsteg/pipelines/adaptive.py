@@ -1,10 +1,10 @@
 """embed-file's default: a file in the parities of the colour samples (payload format 3).
 
-    cover --costs (HILL per channel)--> rho
-    file --parity.seal--> parts (public salt, head, 12 body segments)
-         --stc.embed per part, in order--> samples to change --+-1 each--> stego
+    cover -(costs: HILL per channel)-> rho
+    file -(parity.seal)-> parts (public salt, head, 4 body segments)
+         -(stc.embed per part, in order)-> samples to change -(+-1 each)-> stego
 
-    stego --parities--> parity.open_samples --> file
+    stego -(residues)-> parity.open_samples -> file
 
 Each change is +-1 on one 8-bit sample. Which samples change is the syndrome-trellis code's
 choice under the cost; which way each one goes is free (either flips the parity), so the
@@ -62,7 +62,7 @@ class AdaptiveReport:
     seconds: float
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready fields (the CLI's ``--json``)."""
+        """JSON-ready fields (for the CLI's JSON output)."""
         return {
             "format": parity.FORMAT_VERSION_3,
             "cost": self.cost,

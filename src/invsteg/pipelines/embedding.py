@@ -3,11 +3,11 @@
 Images are ``(H, W, 3)`` uint8 numpy arrays, any size from about 40x40. The pipeline
 (Steg-cINN, Ren et al. 2022; see docs/design.md, "embed-file: payload format 2 and stealth")::
 
-    cover --latents.read_latents--> z (its own latents) --signs, |z| as costs-->
-    file --sealed.seal--> head + body message bits --matrix coding--> signs to flip
-         --steering.steer: 8-bit pixel edits until the stego's latents read them--> stego
+    cover -(latents.read_latents)-> z (its own latents) -(signs, |z| as costs)->
+    file -(sealed.seal)-> head + body message bits -(matrix coding)-> signs to flip
+         -(steering.steer: 8-bit pixel edits until the stego's latents read them)-> stego
 
-    stego --latents.read_latents--> z' --signs--> sealed.open_signs --> file
+    stego -(latents.read_latents)-> z' -(signs)-> sealed.open_signs -> file
 
 Only the signs the message needs change, and they change by edits of single 8-bit levels,
 so a small file leaves most of the cover bit-identical. Embedding ends with a verify on the
@@ -273,7 +273,7 @@ def embed_file(
     if not _extracts(best.signs, passphrase, locator):
         raise EmbeddingFailedError(
             "this cover cannot carry the file reliably (carriers still read back wrong after the "
-            "verify rounds, beyond what error correction repairs); try more --max-rounds, a larger "
+            "verify rounds, beyond what error correction repairs); try a larger `max_rounds`, a larger "
             "or less dark/bright cover, or a smaller file"
         )
     return stego, EmbedReport(
@@ -436,7 +436,7 @@ def extract_file_any_model(
 
     A stego does not say which model wrote it (its model id sits inside the payload), and
     the default has changed before (stegcinn-fast, then stegcinn-detail): a stego from an
-    older default must still extract without ``--model``. Only "no payload found" moves on
+    older default must still extract without naming its model. Only "no payload found" moves on
     to the next model; any other failure (wrong passphrase, damage) is final. Each model
     tried costs one read of the stego; the passphrase's key is derived once.
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from invsteg.models.contracts import Rescaler
 
 DEFAULT_RESCALE_TILE = 1024  # pixels of the large image; a multiple of every scale
-MIN_RESCALE_TILE = 64  # what `--tile` allows; a note asking for less is no note of ours
+MIN_RESCALE_TILE = 64  # the smallest `tile` allowed; a note asking for less is no note of ours
 NOTE_KEY = "invsteg:rescale"
 NOTE_VERSION = 1
 _MAX_SIDE = 1 << 20

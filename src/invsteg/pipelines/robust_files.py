@@ -1,10 +1,11 @@
-"""embed-file --robust: a file in an image's luminance that survives JPEG and resizing.
+"""Robust files (embed-file in robust mode): a file in an image's luminance that survives
+JPEG and resizing.
 
 Channel (see docs/design.md, "Robust files")::
 
-    cover --luma--> Y --windowed means on a grid of cells tied to the image size--> f
-    file --spread.seal--> coded bits --spread-transform dither modulation--> change of f
-         --smooth bumps, more where the cover is busy, the same on R, G, B--> stego
+    cover -(luma)-> Y -(windowed means on a grid of cells tied to the image size)-> f
+    file -(spread.seal)-> coded bits -(spread-transform dither modulation)-> change of f
+         -(smooth bumps, more where the cover is busy, the same on R, G, B)-> stego
 
     stego (any size: cells are fractions of the image) --> f --> head (try grids, steps) --> file
 
@@ -348,7 +349,7 @@ def embed_file(
     raise EmbeddingFailedError(
         f"the file does not survive JPEG quality {settings.jpeg_quality} and a "
         f"{min(settings.scales, default=1):g}x resize in this cover even at the strongest setting; use a "
-        "smaller file, a larger cover, a higher --jpeg or a larger --resize"
+        "smaller file, a larger cover, a higher `jpeg_quality` or a larger `resize`"
     )
 
 
