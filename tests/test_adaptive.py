@@ -226,3 +226,42 @@ def test_extracting_a_format_3_stego_never_imports_torch(tmp_path: Path) -> None
     )
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=120)
     assert (tmp_path / "out.bin").read_bytes() == data
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+
+def test_the_cli_embeds_format_3_by_default_and_refuses_options_that_do_not_apply(tmp_path: Path) -> None:
+    from helpers import assert_one_error, invsteg
+    from invsteg.io.images import encode_image
+
+    (tmp_path / "cover.png").write_bytes(encode_image(photo(64, 80), "PNG"))
+    (tmp_path / "note.txt").write_bytes(b"hello")
+    (tmp_path / "key.txt").write_text("pw\n")
+    key = ("--passphrase-file", "key.txt")
+    run = invsteg(
+        tmp_path, "embed-file", "cover.png", "note.txt", *key, "--kdf-level", "1", "--json", "-o", "s.png"
+    )
+    assert run.rc == 0, run.err
+    record = json.loads(run.out)
+    assert (
+        record["model"] == api.ADAPTIVE and record["format"] == 3 and record["cost"] == adaptive.DEFAULT_COST
+    )
+    run = invsteg(tmp_path, "extract-file", "s.png", *key, "--json", "-o", "back.txt")
+    assert run.rc == 0, run.err
+    assert json.loads(run.out)["model"] == api.ADAPTIVE
+    assert (tmp_path / "back.txt").read_bytes() == b"hello"
+    assert_one_error(
+        invsteg(tmp_path, "embed-file", "cover.png", "note.txt", *key, "--cost", "lsb"), "--cost"
+    )
+    for extra in (("--model", "stegcinn-detail"), ("--robust",)):
+        run = invsteg(tmp_path, "embed-file", "cover.png", "note.txt", *key, "--cost", "hill", *extra)
+        assert_one_error(run, "--cost")
+    assert_one_error(invsteg(tmp_path, "embed-file", "cover.png", "note.txt", *key, "--kdf-level", "4"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "back.txt",
+        "cover.png",
+        "key.txt",
+        "note.txt",
+        "s.png",
+    ]

@@ -106,16 +106,18 @@ def capacities(work: Path, tiny_stegcinn_weights: Path) -> dict[str, dict]:
     return out
 
 
-def test_capacity_without_a_model_lists_every_embedding_model_default_first(work: Path) -> None:
+def test_capacity_without_a_model_lists_format_3_then_every_embedding_model(work: Path) -> None:
     """No weights are loaded (capacity is the architecture's), so this needs no trained model."""
+    from invsteg.pipelines.adaptive import capacity_bytes
     from invsteg.pipelines.embedding import default_embed_model
     from invsteg.zoo._registry import list_models
 
     run = invsteg(work, "capacity", "cover.png", "--no-passphrase")
     assert run.rc == 0, run.err
     names = [line.split(":")[0] for line in run.err.splitlines()]
-    assert names[0] == f"{default_embed_model()} (default)"
-    assert sorted(name.removesuffix(" (default)") for name in names) == sorted(
+    assert names[0] == "adaptive (default, format 3)"
+    assert names[1] == f"{default_embed_model()} (default model, format 2)"
+    assert sorted(name.split(" (")[0] for name in names[1:]) == sorted(
         spec.name for spec in list_models("embed")
     )
     rows = {
@@ -123,6 +125,8 @@ def test_capacity_without_a_model_lists_every_embedding_model_default_first(work
         for row in json.loads(invsteg(work, "capacity", "cover.png", "--json").out)["models"]
     }
     assert rows["stegcinn-detail"]["carriers"] == 6 * 48 * 40  # the colour detail: 3 of 4 bands
+    assert rows["adaptive"]["format"] == 3
+    assert rows["adaptive"]["net_bytes"] == capacity_bytes(96, 80, encrypted=True)
     assert rows["stegcinn-fast"]["carriers"] == 8 * 48 * 40
 
 
@@ -316,15 +320,24 @@ def test_usage_errors_exit_2_before_any_work(cwd: Path, work: Path, tiny_stegcin
 
 
 def test_missing_shipped_weights_is_a_clear_weights_error(cwd: Path, work: Path) -> None:
-    """Without --weights the registered model's shipped file is needed; none here -> exit 2."""
+    """With --model (and no --weights) the model's shipped file is needed; none here -> exit 2.
+    The default method (format 3) needs no weights at all."""
     (cwd / "f.txt").write_bytes(b"x")
     (cwd / "no-weights").mkdir()
+    no_weights = {"INVSTEG_WEIGHTS_DIR": str(cwd / "no-weights")}
     run = invsteg(
         cwd, "embed-file", work / "cover.png", "f.txt", "-o", "s.png", "--no-passphrase",
-        env={"INVSTEG_WEIGHTS_DIR": str(cwd / "no-weights")},
+        "--model", "stegcinn-detail", env=no_weights,
     )  # fmt: skip
     assert_error(run, 2, "weights")
     assert listing(cwd) == ["f.txt", "no-weights"]
+    run = invsteg(
+        cwd, "embed-file", work / "cover.png", "f.txt", "-o", "s.png", "--no-passphrase", env=no_weights
+    )
+    assert run.rc == 0, run.err
+    run = invsteg(cwd, "extract-file", "s.png", "--no-passphrase", "-o", "back.txt", env=no_weights)
+    assert run.rc == 0, run.err
+    assert (cwd / "back.txt").read_bytes() == b"x"
 
 
 # -- library -----------------------------------------------------------------------------------
