@@ -59,7 +59,7 @@ from invsteg.payload.errors import (
     PayloadCorruptedError,
     PayloadTooLargeError,
 )
-from invsteg.payload.sealed import MessageKeys, overhead_bytes, pack_v2, unpack_v2
+from invsteg.payload.keyed import MessageKeys, overhead_bytes, pack_v2, unpack_v2
 
 FORMAT_VERSION_3 = 3
 WIRE_ID = 0  # the container's model id: none

@@ -14,7 +14,7 @@ Framing, as in :mod:`invsteg.payload.sealed` but with much more redundancy:
    on the first ``head_cells`` cells of the locator's order for this grid.
 2. ``keys = HKDF(locator, salt)`` key the body's cells, signs and dithers, the whitening and
    the cipher: nothing repeats between messages.
-3. The **body**: the container (:func:`~invsteg.payload.sealed.pack_v2`) Reed-Solomon coded
+3. The **body**: the container (:func:`~invsteg.payload.keyed.pack_v2`) Reed-Solomon coded
    at rate 1/2 (``BODY_NSYM``), its bits dealt round-robin over all remaining cells, so a
    small file gets many cells per bit and survives more.
 """
@@ -40,15 +40,8 @@ from invsteg.payload.ecc import (
     permutation,
 )
 from invsteg.payload.errors import NoPayloadError, PayloadCorruptedError
-from invsteg.payload.sealed import (
-    HEAD_PLAIN_LEN,
-    PUBLIC_LOCATOR,
-    MessageKeys,
-    head_keys,
-    new_message,
-    unpack_v2,
-    wrong_bytes,
-)
+from invsteg.payload.keyed import MessageKeys, unpack_v2
+from invsteg.payload.sealed import HEAD_PLAIN_LEN, PUBLIC_LOCATOR, head_keys, new_message, wrong_bytes
 
 HEAD_NSYM = 28  # corrects 14 wrong bytes of the 48-byte head
 HEAD_BITS = 8 * ecc_encoded_len(HEAD_PLAIN_LEN, HEAD_NSYM)  # 384

@@ -40,8 +40,8 @@ from invsteg.payload.errors import (
     PayloadCorruptedError,
     PayloadTooLargeError,
 )
+from invsteg.payload.keyed import overhead_bytes as container_overhead
 from invsteg.payload.sealed import PUBLIC_LOCATOR, SALT_LEN, locator_key
-from invsteg.payload.sealed import overhead_bytes as container_overhead
 
 ROBUST_WIRE_ID = 16  # the header's model id for this channel (models use 1..15)
 GRID_SIDES = (16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024, 1280)
