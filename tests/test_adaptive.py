@@ -265,3 +265,27 @@ def test_the_cli_embeds_format_3_by_default_and_refuses_options_that_do_not_appl
         "note.txt",
         "s.png",
     ]
+
+
+def test_the_safe_size_is_the_measured_share_of_the_cover() -> None:
+    info = api.adaptive_capacity(photo(400, 400))
+    assert info.safe_bytes == int(adaptive.SAFE_BPP * 400 * 400 / 8) > 0
+    assert info.safe_bytes < info.net_bytes
+
+
+def test_a_crafted_stored_name_lands_in_the_current_folder(tmp_path: Path, monkeypatch) -> None:
+    """A format-3 stego crafted to store '../evil.txt' (embed-file stores base names only)."""
+    from helpers import invsteg
+    from invsteg.io.images import encode_image
+    from invsteg.payload import keyed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keyed, "_stored_name", lambda name: name.encode())
+        stego, _ = adaptive.embed_file(photo(64, 64), b"payload", file_name="../evil.txt")
+    (tmp_path / "s.png").write_bytes(encode_image(stego, "PNG"))
+    (tmp_path / "sub").mkdir()
+    run = invsteg(tmp_path / "sub", "extract-file", "../s.png", "--no-passphrase", "--json")
+    assert run.rc == 0, run.err
+    assert json.loads(run.out)["output"] == "evil.txt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png", "sub"]
+    assert (tmp_path / "sub" / "evil.txt").read_bytes() == b"payload"

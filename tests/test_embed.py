@@ -23,7 +23,7 @@ from PIL import Image
 
 from helpers import assert_error, invsteg, invsteg_process
 from invsteg.errors import PayloadError
-from invsteg.payload import NoPayloadError, PayloadTooLargeError, container, sealed
+from invsteg.payload import NoPayloadError, PayloadTooLargeError, container, keyed, sealed
 from invsteg.payload.errors import EmbeddingFailedError
 from invsteg.pipelines import embedding, latents
 from invsteg.pipelines.embedding import EmbedSettings
@@ -236,7 +236,7 @@ def test_crafted_stored_name_lands_in_cwd_and_never_overwrites(
     cwd: Path, work: Path, model, tiny_stegcinn_weights: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stego crafted to store '../evil.txt' (embed-file itself stores base names only)."""
-    monkeypatch.setattr(sealed, "_stored_name", lambda name: name.encode())
+    monkeypatch.setattr(keyed, "_stored_name", lambda name: name.encode())
     cover = load_png(work / "cover.png")
     stego, _ = embedding.embed_file(cover, b"payload", file_name="../evil.txt", model=model)
     save_png(cwd / "s.png", stego)
