@@ -892,9 +892,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("P_E (0.5 = undetectable)")
     axes[0][-1].legend()
-    fig.suptitle(
-        f"Steganalysis of invsteg embed-file ({result['model']}), {result['covers']['count']} covers"
-    )
+    fig.suptitle(f"Steganalysis of invsteg embed-file, {result['covers']['count']} covers")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
