@@ -225,6 +225,12 @@ def check_model(model: str | None) -> None:
         raise UsageError("--model is empty; give a model name (see `invsteg models`) or leave it out")
 
 
+def check_file_model(*, robust: bool, model: str | None, weights: object) -> None:
+    """The robust file channel uses no model, so ``--robust`` excludes ``--model`` and ``--weights``."""
+    if robust and (model is not None or weights is not None):
+        raise UsageError("--robust uses no model: leave out --model and --weights")
+
+
 def inputs(*paths: str | Path | None) -> tuple[str, ...]:
     """Every file a command reads, for check_output: --force must never overwrite one."""
     return tuple(str(p) for p in paths if p is not None)

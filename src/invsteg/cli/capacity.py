@@ -13,11 +13,11 @@ from invsteg.cli._app import (
     MaxPixelsOption,
     WeightsOption,
     app,
+    check_file_model,
     check_model,
     emit_json,
     say,
 )
-from invsteg.errors import UsageError
 
 
 @app.command()
@@ -42,8 +42,7 @@ def capacity(
     from invsteg.zoo import Task, default_model
 
     check_model(model)
-    if robust and (model is not None or weights is not None):
-        raise UsageError("--robust uses no model: leave out --model and --weights")
+    check_file_model(robust=robust, model=model, weights=weights)
     if model is not None:
         api.embedding_spec(model)  # a wrong model is refused before the image is read
     cover_image = api.read_image(cover, "cover", max_pixels=max_pixels)

@@ -19,6 +19,7 @@ from invsteg.cli._app import (
     MaxPixelsOption,
     WeightsOption,
     app,
+    check_file_model,
     check_stdio,
     check_terminal_output,
     default_output,
@@ -157,8 +158,7 @@ def embed_file(
         raise UsageError(f"{cover} is a folder: embed-file hides one file in one cover; give a cover image")
     if not robust and (jpeg is not None or resize is not None):
         raise UsageError("--jpeg and --resize set what a robust stego survives; add --robust")
-    if robust and (model is not None or weights is not None):
-        raise UsageError("--robust uses no model: leave out --model and --weights")
+    check_file_model(robust=robust, model=model, weights=weights)
     if (cost is not None or kdf_level is not None) and (robust or model is not None or weights is not None):
         raise UsageError(
             "--cost and --kdf-level set the default method; leave out --model, --weights, --robust"
@@ -341,8 +341,7 @@ def extract_file(
 
     read_from = inputs(stego, weights, passphrase_file)
     extract = partial(api.extract_file, weights=weights, robust=robust, device=device)
-    if robust and (model is not None or weights is not None):
-        raise UsageError("--robust uses no model: leave out --model and --weights")
+    check_file_model(robust=robust, model=model, weights=weights)
     if is_folder(stego):
         out = output_folder(output, "extract-file")
         spec = api.embedding_spec(model)
