@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 
 @pytest.fixture
@@ -81,3 +83,13 @@ def tiny_irn_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path
 
     folder = tmp_path_factory.mktemp("weights")
     return {2**levels: build(levels) for levels in (1, 2)}
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three 48x40 noise images, for the training tests."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder

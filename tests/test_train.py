@@ -6,46 +6,16 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from invsteg.errors import WeightsError
-from invsteg.train import TrainConfig, Trainer
+from invsteg.train import Trainer
 from invsteg.train.checkpoint import load_checkpoint, save_checkpoint
 from invsteg.train.data import ImageBank
 from invsteg.train.trainer import CHECKPOINT, LEGACY_CHECKPOINT
 from invsteg.zoo._pretrained import file_sha256, load_weights_file, read_sums
-
-
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    return folder
-
-
-def tiny_config(folder: Path, out: Path, **overrides) -> TrainConfig:
-    fields = dict(
-        model_config={"blocks": 1, "growth": 4},
-        train_dir=str(folder),
-        val_dir=str(folder),
-        out_dir=str(out),
-        crop=16,
-        batch=2,
-        steps=4,
-        warmup_steps=1,
-        val_every=0,
-        checkpoint_every=2,
-        log_every=1,
-        scales=(1.0,),
-        bf16=False,
-        channels_last=False,
-    )
-    return TrainConfig(**(fields | overrides))
+from train_helpers import tiny_config
 
 
 def parameters(trainer: Trainer) -> list[torch.Tensor]:
