@@ -132,3 +132,8 @@ def unpack_v2(
         raise PayloadCorruptedError(f"payload is corrupted: body length {body_len}")
     inner = decrypt(keys.cipher, keys.nonce, body, header) if encrypted else verified_inner(header, body)
     return _parse_inner(inner, wire_id=wire_id, flags=flags)
+
+
+def xor_bytes(a: bytes, b: bytes) -> bytes:
+    """``a`` XOR ``b``, of equal lengths (a length masked by a message key)."""
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))

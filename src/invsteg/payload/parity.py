@@ -59,7 +59,7 @@ from invsteg.payload.errors import (
     PayloadCorruptedError,
     PayloadTooLargeError,
 )
-from invsteg.payload.keyed import MessageKeys, overhead_bytes, pack_v2, unpack_v2
+from invsteg.payload.keyed import MessageKeys, overhead_bytes, pack_v2, unpack_v2, xor_bytes
 
 FORMAT_VERSION_3 = 3
 WIRE_ID = 0  # the container's model id: none
@@ -276,10 +276,6 @@ def _check(locator: bytes, salt: bytes) -> bytes:
     return hashlib.sha256(b"invsteg/v3/head-check" + locator + salt).digest()[:CHECK_LEN]
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
-
-
 @dataclass(frozen=True)
 class Sealed:
     """A message laid out for one image: its parts in writing order (public, head, then the
@@ -327,7 +323,7 @@ def seal(
             f"the payload needs {len(blob)} bytes after packing; there is room for {room}"
         )
     layout = keyed_layout(shape, public_positions(shape), keys)
-    head = _xor(_LENGTH.pack(len(blob)), keys.length_mask) + _check(locator, salt)
+    head = xor_bytes(_LENGTH.pack(len(blob)), keys.length_mask) + _check(locator, salt)
     body = bits_to_trits(bytes_to_bits(ecc_encode(blob, BODY_NSYM)))
     shares = segment_bits(body_sizes(shape), body.size)
     parts = [
@@ -368,7 +364,8 @@ def open_samples(samples: np.ndarray, *, passphrase: str | None) -> Unpacked:
     samples = np.asarray(samples)
     shape = samples.shape[:2]
     values = samples.reshape(-1).astype(np.int64)
-    if max_blob_bytes(shape) == 0:
+    room = max_blob_bytes(shape)
+    if room == 0:
         raise NoPayloadError("no payload found: the image is too small to hold one")
     public = public_positions(shape)
     public_bytes = bits_to_bytes(read_part(values, public, 8 * PUBLIC_BYTES, 2))
@@ -385,7 +382,7 @@ def open_samples(samples: np.ndarray, *, passphrase: str | None) -> Unpacked:
             else "no payload found (if it was embedded with a passphrase, give the passphrase)"
         )
     keys, layout, blob_len = found
-    if blob_len > max_blob_bytes(shape):
+    if blob_len > room:
         raise PayloadCorruptedError(f"payload is corrupted: the head announces {blob_len} bytes")
     shares = segment_bits(body_sizes(shape), body_trits(blob_len))
     pieces = [
@@ -422,5 +419,5 @@ def _read_head(
         return None
     if head[_LENGTH.size :] != _check(locator, salt):
         return None
-    (blob_len,) = _LENGTH.unpack(_xor(head[: _LENGTH.size], keys.length_mask))
+    (blob_len,) = _LENGTH.unpack(xor_bytes(head[: _LENGTH.size], keys.length_mask))
     return keys, layout, blob_len

@@ -62,6 +62,7 @@ from invsteg.payload.keyed import (
     overhead_bytes,
     pack_v2,
     unpack_v2,
+    xor_bytes,
 )
 
 SALT_LEN = 16
@@ -274,10 +275,6 @@ def wrong_bytes(read: np.ndarray, wanted: np.ndarray) -> int:
     return int(np.add.reduceat(got.astype(np.int64), starts).max(initial=0)) if starts.size else 0
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
-
-
 def _head_layout(carriers: int, locator: bytes, layout: Layout) -> tuple[np.ndarray, Code, np.ndarray]:
     """(head positions, head code, the other carriers), in the locator's order: one function
     for the embedder and the extractor, so they cannot drift apart."""
@@ -304,7 +301,7 @@ class NewMessage:
     @property
     def head(self) -> bytes:
         """The head's plain bytes: the salt and the container's masked length."""
-        return self.salt + _xor(_LENGTH.pack(len(self.blob)), self.keys.length_mask)
+        return self.salt + xor_bytes(_LENGTH.pack(len(self.blob)), self.keys.length_mask)
 
 
 def new_message(
@@ -341,7 +338,7 @@ def new_message(
 def head_keys(head: bytes, locator: bytes) -> tuple[MessageKeys, int]:
     """Inverse of :attr:`NewMessage.head`: the message keys and the container's length."""
     keys = MessageKeys.derive(locator, bytes(head[:SALT_LEN]))
-    (blob_len,) = _LENGTH.unpack(_xor(bytes(head[SALT_LEN:]), keys.length_mask))
+    (blob_len,) = _LENGTH.unpack(xor_bytes(bytes(head[SALT_LEN:]), keys.length_mask))
     return keys, blob_len
 
 

@@ -1,4 +1,4 @@
-"""embed-file's default: a file in the parities of the colour samples (payload format 3).
+"""embed-file's default: a file in the colour samples' values (payload format 3).
 
     cover -(costs: HILL per channel)-> rho
     file -(parity.seal)-> parts (public salt, head, 4 body segments)
@@ -6,20 +6,21 @@
 
     stego -(residues)-> parity.open_samples -> file
 
-Each change is +-1 on one 8-bit sample. Which samples change is the syndrome-trellis code's
-choice under the cost; which way each one goes is free (either flips the parity), so the
-writer spends that freedom on stealth: a sample at 0 or 255 moves inwards, and under the
-``*-colour`` and ``*-cmd`` costs a change goes the way its pixel's other channels (and, for
-``cmd``, its neighbours) already went, at a lower cost there, so that colour differences and
-local smoothness move less (Li et al., "A strategy of clustering modification directions",
-2015). Parts are written one after another so each sees the changes before it. Reading needs
-neither the cost nor numpy beyond integer arithmetic, and never imports torch.
+Each change is +-1 on one 8-bit sample, never out of 0..255. The syndrome-trellis codes
+choose which samples change under the cost; in the ternary body they choose the direction
+too (it is part of the message), in the binary public part and head either direction flips
+the parity and the cheaper one is taken. Parts are written one after another, and under the
+``*-colour`` and ``*-cmd`` costs a change in the direction already taken around a sample
+costs ``SYNC_DISCOUNT`` times less there: by its pixel's other channels when those were in an
+earlier part (``colour``), and by its four neighbours, which lie in earlier segments
+(``cmd``), so that local smoothness moves less (Li et al., "A strategy of clustering
+modification directions", 2015). Reading needs neither the cost nor any model, only integer
+arithmetic, and never imports torch.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,6 @@ class AdaptiveReport:
     payload_bytes: int
     changed_samples: int
     psnr_db: float
-    seconds: float
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready fields (for the CLI's JSON output)."""
@@ -169,7 +169,6 @@ def embed_file(
         InputFileError: the cover is not an RGB image of at least ``MIN_SIDE`` pixels a side.
         PayloadTooLargeError: the file does not fit.
     """
-    started = time.perf_counter()
     _check_image(cover, "cover")
     shape = cover.shape[:2]
     rho = _costs_of(cost, cover)
@@ -182,7 +181,6 @@ def embed_file(
         random_bytes=random_bytes,
     )
     values = cover.reshape(-1).astype(np.int16)
-    changes = np.zeros(values.size, dtype=np.int8)
     around = np.zeros(values.size, dtype=np.int16)
     rng = np.random.default_rng(np.frombuffer(random_bytes(16), dtype=np.uint32))
     sync, spatial = cost != "hill", cost == "hill-cmd"
@@ -194,7 +192,6 @@ def embed_file(
         changed = np.flatnonzero(direction)
         flipped, direction = positions[changed], direction[changed]
         values[flipped] += direction
-        changes[flipped] = direction
         if sync:
             _spread(around, flipped, direction, shape[1], spatial)
     for part in sealed.parts:  # what the reader will read: never assumed
@@ -210,9 +207,8 @@ def embed_file(
         capacity_bytes=room,
         safe_bytes=safe_bytes(shape[1], shape[0], room),
         payload_bytes=len(data),
-        changed_samples=int(np.count_nonzero(changes)),
+        changed_samples=int(np.count_nonzero(stego != cover)),
         psnr_db=psnr(cover, stego),
-        seconds=time.perf_counter() - started,
     )
     return stego, report
 
