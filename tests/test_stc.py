@@ -122,3 +122,16 @@ def test_the_layout_is_a_function_of_the_sizes() -> None:
         columns = stc.submatrix(height, 16, modulus)
         assert columns.shape == (16, height) and len({tuple(c) for c in columns}) == 16
         assert (columns[:, 0] != 0).all() and (columns[:, -1] != 0).all()
+
+
+@pytest.mark.parametrize("modulus", stc.MODULI)
+def test_threads_change_nothing_but_the_time(modulus: int) -> None:
+    rng = np.random.default_rng(5)
+    carriers, count = 40_000, 1_500  # 6 chunks: several groups for several workers
+    cover = rng.integers(0, modulus, carriers).astype(np.uint8)
+    costs = rng.random((carriers, modulus - 1))
+    message = rng.integers(0, modulus, count).astype(np.uint8)
+    alone = stc.embed(cover, costs, message, 5, modulus, workers=1)
+    for workers in (2, 4):
+        assert np.array_equal(stc.embed(cover, costs, message, 5, modulus, workers=workers), alone)
+    assert np.array_equal(stc.extract((cover + alone) % modulus, count, 5, modulus), message)

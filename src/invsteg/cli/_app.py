@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from invsteg import __version__
+import invsteg
 from invsteg.errors import UsageError
 from invsteg.zoo import DEFAULT_MODEL
 
@@ -142,7 +142,7 @@ def _remove_folders_left_empty() -> None:
 
 def _version_callback(value: bool) -> None:
     if value:
-        print(f"invsteg {__version__}")
+        print(f"invsteg {invsteg.__version__}")
         raise typer.Exit()
 
 

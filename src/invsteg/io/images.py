@@ -375,6 +375,10 @@ def encode_image(
         return encode_jpeg(pixels, quality)
     buffer = io.BytesIO()
     options: dict[str, object] = {"quality": quality} if image_format == "WEBP" else {}
+    if image_format == "PNG":
+        # zlib's fastest level: a stego PNG is written several times faster than at Pillow's
+        # default 6, and only a little larger (benchmarks/results.md, embed-file speed)
+        options["compress_level"] = 1
     if text and image_format == "PNG":
         from PIL.PngImagePlugin import PngInfo
 

@@ -27,6 +27,8 @@ pure function of the two sizes, so a reader recomputes it:
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -144,7 +146,13 @@ def extract(symbols: np.ndarray, count: int, height: int, modulus: int = 2) -> n
 
 
 def embed(
-    symbols: np.ndarray, costs: np.ndarray, message: np.ndarray, height: int, modulus: int = 2
+    symbols: np.ndarray,
+    costs: np.ndarray,
+    message: np.ndarray,
+    height: int,
+    modulus: int = 2,
+    *,
+    workers: int | None = None,
 ) -> np.ndarray:
     """By how much (mod q) to move each carrier's symbol so that the carriers carry
     ``message``, at the least total cost the trellis finds; ``(carriers,)`` uint8, 0 where a
@@ -157,6 +165,8 @@ def embed(
             where a move is not allowed (a sample at 0 or 255).
         message: ``(k,)`` in ``0..modulus-1``.
         height: the trellis's constraint height ``h`` (``q ** h`` states).
+        workers: threads that solve groups of chunks side by side (the result is the same);
+            ``None``: as many as this process may use CPUs.
 
     Raises:
         ValueError: the message does not fit, or the shapes disagree.
@@ -182,18 +192,40 @@ def embed(
     padded = np.zeros(p.chunks * p.chunk_symbols, dtype=np.int64)
     padded[: message.size] = message
     wanted = padded.reshape(p.chunks, p.chunk_symbols)
-    states = modulus**height
-    per_group = max(1, _DECISION_BYTES // (p.chunk_carriers * states))
     stego = np.empty_like(cover)
     layout = _block_layout(p, height, modulus)
-    for first in range(0, p.chunks, per_group):
-        part = slice(first, first + per_group)
+
+    def solve(part: slice) -> None:
         stego[part] = _viterbi(cover[part], moves[part], wanted[part], layout, height, modulus)
+
+    workers = workers or _usable_cpus()
+    parts = _chunk_groups(p.chunks, p.chunk_carriers * modulus**height, workers)
+    if workers == 1 or len(parts) == 1:
+        for part in parts:
+            solve(part)
+    else:  # numpy releases the GIL inside each step's array operations
+        with ThreadPoolExecutor(min(workers, len(parts))) as pool:
+            list(pool.map(solve, parts))
     increments = ((stego - cover) % modulus).reshape(-1)
     moved = np.flatnonzero(increments)
     out = np.zeros(symbols.size, dtype=np.uint8)
     out[moved * p.group + cheapest[moved, increments[moved] - 1]] = increments[moved]
     return out
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _chunk_groups(chunks: int, decision_bytes_per_chunk: int, workers: int) -> list[slice]:
+    """Chunks cut into groups whose decisions fit ``_DECISION_BYTES``, at least ``workers``
+    groups when there are that many chunks."""
+    per_group = max(1, _DECISION_BYTES // decision_bytes_per_chunk)
+    per_group = min(per_group, -(-chunks // max(1, workers)))
+    return [slice(first, first + per_group) for first in range(0, chunks, per_group)]
 
 
 @lru_cache(maxsize=64)
@@ -222,11 +254,12 @@ def _viterbi(
 ) -> np.ndarray:
     """The cheapest stego super-carrier symbols ``(C, a)`` for ``C`` chunks side by side.
 
-    States are the ``h`` pending syndrome digits, laid out ``(q^h, C)`` so that adding a
-    column moves whole rows. Each step keeps, per state, the cheapest of the ``q`` stego
-    symbols and stores that choice; at a block's end the states whose lowest digit is not the
-    message symbol die and the rest shift down. Costs are kept as sums of the moves made (not
-    as signed differences: a float32 running sum of large differences would drown small ones).
+    States are the ``h`` pending syndrome digits, laid out ``(C, q^h)``. Each step gathers,
+    for every state, the states each stego symbol comes from (one flat gather for all chunks
+    and symbols: a gather along rows would loop over them), keeps the cheapest and stores that
+    choice; at a block's end the states whose lowest digit is not the message symbol die and
+    the rest shift down. Costs are kept as sums of the moves made (not as signed differences:
+    a float32 running sum of large differences would drown small ones).
     """
     block, position, starts = layout
     chunks, steps = cover.shape
@@ -236,44 +269,45 @@ def _viterbi(
     ends[np.append(starts[1:], steps) - 1] = True
     sources = _sources(height, modulus, int(position.max()) + 1)
     lane = np.arange(chunks)
-    # cost of stego symbol z at step t: the move from the cover's symbol, (a, q, C)
+    # chunk c's state s, reached by symbol z >= 1, comes from flat index c * S + source: (W, (q-1) C S)
+    flat = ((lane[:, None] * states)[None, None] + sources[:, 1:, None, :]).reshape(sources.shape[0], -1)
+    # cost of stego symbol z at step t: the move from the cover's symbol, (a, q, C, 1)
     z = np.arange(modulus)
     increment = (z[None, :, None] - cover.T[:, None, :]) % modulus
     symbol_costs = np.take_along_axis(moves.transpose(1, 2, 0), increment, axis=1).astype(np.float32)
-    decisions = np.empty((steps, states, chunks), dtype=np.uint8)
-    path = np.full((states, chunks), np.inf, dtype=np.float32)
-    path[0] = 0.0
-    best = np.empty_like(path)
-    candidate = np.empty_like(path)
-    better = np.empty((states, chunks), dtype=bool)
+    symbol_costs = np.ascontiguousarray(symbol_costs[..., None])
+    decisions = np.empty((steps, chunks, states), dtype=np.uint8)
+    path = np.full((chunks, states), np.inf, dtype=np.float32)
+    path[:, 0] = 0.0
+    candidates = np.empty((modulus, chunks, states), dtype=np.float32)
+    moved = candidates[1:].reshape(-1)
+    better = np.empty((chunks, states), dtype=bool)
     for t in range(steps):
-        source = sources[position[t]]
         choice = decisions[t]
-        np.add(path, symbol_costs[t, 0], out=best)
-        for symbol in range(1, modulus):
-            np.take(path, source[symbol], axis=0, out=candidate)
-            candidate += symbol_costs[t, symbol]
-            np.less(candidate, best, out=better)
-            np.minimum(best, candidate, out=best)
-            if symbol == 1:
-                np.copyto(choice, better, casting="unsafe")
-            else:
-                np.copyto(choice, symbol, where=better)
-        path, best = best, path
+        candidates[0] = path
+        np.take(path.reshape(-1), flat[position[t]], out=moved, mode="clip")  # in range: no check
+        candidates += symbol_costs[t]
+        np.less(candidates[1], candidates[0], out=better)
+        np.copyto(choice, better, casting="unsafe")
+        np.minimum(candidates[0], candidates[1], out=path)
+        for symbol in range(2, modulus):
+            np.less(candidates[symbol], path, out=better)
+            np.copyto(choice, symbol, where=better)
+            np.minimum(path, candidates[symbol], out=path)
         if ends[t]:
-            kept = path.reshape(kept_states, modulus, chunks)[:, wanted[:, block[t]], lane]
-            floor = kept.min(axis=0)
+            kept = path.reshape(chunks, kept_states, modulus)[lane, :, wanted[:, block[t]]]
+            floor = kept.min(axis=1, keepdims=True)
             kept -= np.where(np.isfinite(floor), floor, 0)
-            path[:kept_states] = kept
-            path[kept_states:] = np.inf
-    if not np.isfinite(path[:kept_states].min(axis=0)).all():
+            path[:, :kept_states] = kept
+            path[:, kept_states:] = np.inf
+    if not np.isfinite(path[:, :kept_states].min(axis=1)).all():
         raise Unreachable("no allowed moves carry this message (too many carriers cannot move)")
-    state = np.argmin(path[:kept_states], axis=0)
+    state = np.argmin(path[:, :kept_states], axis=1)
     out = np.empty((chunks, steps), dtype=np.int64)
     for t in range(steps - 1, -1, -1):
         if ends[t]:
             state = wanted[:, block[t]] + modulus * state
-        symbol = decisions[t, state, lane]
+        symbol = decisions[t, lane, state]
         out[:, t] = symbol
         state = sources[position[t]][symbol, state]
     return out
