@@ -101,7 +101,15 @@ WeightsOption = Annotated[
         "--weights", help="A weights file (converted or self-trained); its architecture is read from it."
     ),
 ]
-ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        "-f",
+        help="Overwrite an existing output file; never an input, and in a folder run never "
+        "another image's output (two inputs of one output name are refused before any work).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
 TileOption = Annotated[int, typer.Option("--tile", min=64, help="Tile size in pixels; bounds memory.")]
 DeviceOption = Annotated[

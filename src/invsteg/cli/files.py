@@ -29,7 +29,7 @@ from invsteg.cli._app import (
     notes,
     say,
 )
-from invsteg.cli.batch import is_folder, output_folder, run_batch
+from invsteg.cli.batch import RunOutputs, is_folder, output_folder, run_batch
 from invsteg.cli.progress import long_work
 from invsteg.errors import UsageError
 from invsteg.io.passphrase import PASSPHRASE_ENV
@@ -347,17 +347,17 @@ def extract_file(
         spec = api.embedding_spec(model)
         passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=False)
         chosen = spec.name if model is not None or weights is not None else None
+        paths = files.image_files(stego, "stego folder")
+        written = RunOutputs([*read_from, *map(str, paths)])
 
         def extract_one(path: Path) -> dict:
             stego_image = api.read_image(str(path), "stego", max_pixels=max_pixels)
             extracted = extract(stego_image.pixels, passphrase=passphrase.value, model=chosen)
             unpacked = extracted.unpacked
             destination = str(out / extracted_name(safe_file_name(unpacked.file_name), out))
-            files.check_output(destination, force=force, inputs=read_from)
-            files.write_output(unpacked.data, destination, force=force, mode=0o600)
+            written.write(unpacked.data, destination, str(path), force=force, mode=0o600)
             return {"output": destination, "file_name": unpacked.file_name, "bytes": len(unpacked.data)}
 
-        paths = files.image_files(stego, "stego folder")
         run_batch("extract-file", [(str(p), partial(extract_one, p)) for p in paths], as_json=as_json)
         return
     if output is not None:
