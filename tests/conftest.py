@@ -32,7 +32,7 @@ def perturbed_weights_file(folder: Path, name: str, build) -> Path:
     """
     import torch
 
-    from invsteg.zoo._pretrained import save_weights
+    from invsteg.zoo import save_weights
 
     with torch.random.fork_rng():
         torch.manual_seed(0)

@@ -188,7 +188,7 @@ def test_the_golden_format_3_stego_extracts_forever() -> None:
     _, data, meta = golden_inputs()
     stego = api.decode_image((GOLDEN / meta["stego"]).read_bytes()).pixels
     extracted = api.extract_file(stego, passphrase=meta["passphrase"])
-    assert extracted.model == api.ADAPTIVE
+    assert (extracted.method, extracted.model) == (api.ADAPTIVE, None)
     assert extracted.unpacked.data == data
     assert extracted.unpacked.file_name == meta["file_name"]
 
@@ -244,12 +244,11 @@ def test_the_cli_embeds_format_3_by_default_and_refuses_options_that_do_not_appl
     )
     assert run.rc == 0, run.err
     record = json.loads(run.out)
-    assert (
-        record["model"] == api.ADAPTIVE and record["format"] == 3 and record["cost"] == adaptive.DEFAULT_COST
-    )
+    assert (record["method"], record["model"], record["format"]) == (api.ADAPTIVE, None, 3)
+    assert record["cost"] == adaptive.DEFAULT_COST
     run = invsteg(tmp_path, "extract-file", "s.png", *key, "--json", "-o", "back.txt")
     assert run.rc == 0, run.err
-    assert json.loads(run.out)["model"] == api.ADAPTIVE
+    assert (json.loads(run.out)["method"], json.loads(run.out)["model"]) == (api.ADAPTIVE, None)
     assert (tmp_path / "back.txt").read_bytes() == b"hello"
     assert_one_error(
         invsteg(tmp_path, "embed-file", "cover.png", "note.txt", *key, "--cost", "lsb"), "--cost"

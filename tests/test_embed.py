@@ -71,7 +71,7 @@ def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def model(tiny_stegcinn_weights: Path):
-    from invsteg.zoo._pretrained import load_weights_file
+    from invsteg.zoo import load_weights_file
 
     return load_weights_file(tiny_stegcinn_weights)
 
@@ -110,7 +110,7 @@ def test_capacity_without_a_model_lists_format_3_then_every_embedding_model(work
     """No weights are loaded (capacity is the architecture's), so this needs no trained model."""
     from invsteg.pipelines.adaptive import capacity_bytes
     from invsteg.pipelines.embedding import default_embed_model
-    from invsteg.zoo._registry import list_models
+    from invsteg.zoo import list_models
 
     run = invsteg(work, "capacity", "cover.png", "--no-passphrase")
     assert run.rc == 0, run.err
@@ -121,11 +121,12 @@ def test_capacity_without_a_model_lists_format_3_then_every_embedding_model(work
         spec.name for spec in list_models("embed")
     )
     rows = {
-        row["model"]: row
+        row["model"] or row["method"]: row
         for row in json.loads(invsteg(work, "capacity", "cover.png", "--json").out)["models"]
     }
+    assert {row["method"] for name, row in rows.items() if name != "adaptive"} == {"steg-cinn"}
     assert rows["stegcinn-detail"]["carriers"] == 6 * 48 * 40  # the colour detail: 3 of 4 bands
-    assert rows["adaptive"]["format"] == 3
+    assert (rows["adaptive"]["model"], rows["adaptive"]["format"]) == (None, 3)
     assert rows["adaptive"]["net_bytes"] == capacity_bytes(96, 80, encrypted=True)
     assert rows["stegcinn-fast"]["carriers"] == 8 * 48 * 40
 
@@ -221,8 +222,9 @@ def test_empty_file_round_trips(cwd: Path, work: Path, tiny_stegcinn_weights: Pa
     back = invsteg(cwd, "extract-file", "s.png", *weights, "--json")
     assert back.rc == 0, back.err
     assert json.loads(back.out) == {
-        "schema": 1,
+        "schema": 2,
         "output": "empty.txt",
+        "method": "steg-cinn",
         "model": str(tiny_stegcinn_weights),
         "file_name": "empty.txt",
         "bytes": 0,

@@ -1,19 +1,15 @@
-"""A quick, fixed-seed subset of ``benchmarks/fuzz.py``: malformed inputs for every command.
+"""A quick, fixed-seed subset of the fuzz suite (``tests/fuzz/``): malformed inputs for every
+command.
 
-The full run (``python -m benchmarks.fuzz --cases 2000``) takes many minutes; this one checks
-the same oracles on ~70 cases, the slow ones (100 MP images, training runs) left out.
+The big campaign (``python -m benchmarks.fuzz --cases 3000``) takes many minutes; this one
+checks the same oracles on ~70 cases, the slow ones (100 MP images, training runs) left out.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: `benchmarks`
-
-from benchmarks import fuzz
+import fuzz
 
 CASES = 70
 SEED = 12

@@ -211,11 +211,12 @@ def embed_file(
             else lambda _, wrong: bar(next(rounds), None, f"{wrong} carriers still to settle"),
         )
     files.write_output(stego, output, force=force)
-    used = api.ADAPTIVE if spec is None else (str(weights) if weights else spec.name)
+    used = None if spec is None else (str(weights) if weights else spec.name)
     if as_json:
         emit_json(
             {
                 "stego": output,
+                "method": api.ADAPTIVE if used is None else api.STEG_CINN,
                 "model": used,
                 "size": [report.width, report.height],
                 "file_name": stored_name,
@@ -238,7 +239,7 @@ def embed_file(
         say(
             f"wrote {output}: {len(data):,} of {report.capacity_bytes:,} bytes, "
             f"{'encrypted' if passphrase is not None else 'not encrypted'}; "
-            f"{changed:.2%} of colour samples changed by one level ({used}), {how}; "
+            f"{changed:.2%} of colour samples changed by one level ({used or api.ADAPTIVE}), {how}; "
             f"stego PSNR {report.psnr_db or math.inf:.2f} dB"
         )
     if len(data) > report.safe_bytes:
@@ -284,7 +285,8 @@ def _embed_robust(
         emit_json(
             {
                 "stego": output,
-                "model": api.ROBUST,
+                "method": api.ROBUST_FILE,
+                "model": None,
                 "size": [report.width, report.height],
                 "file_name": stored_name,
                 "bytes": len(data),
@@ -393,6 +395,7 @@ def extract_file(
         emit_json(
             {
                 "output": destination,
+                "method": extracted.method,
                 "model": extracted.model,
                 "file_name": unpacked.file_name,
                 "bytes": len(unpacked.data),
