@@ -23,7 +23,7 @@ from PIL import Image
 
 from helpers import assert_error, invsteg, invsteg_process
 from invsteg.errors import PayloadError
-from invsteg.payload import NoPayloadError, PayloadTooLargeError, container, keyed, sealed
+from invsteg.payload import NoPayloadError, PayloadTooLargeError, keyed
 from invsteg.payload.errors import EmbeddingFailedError
 from invsteg.pipelines import embedding, latents
 from invsteg.pipelines.embedding import EmbedSettings
@@ -60,13 +60,9 @@ def through_png(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
 
 
-@pytest.fixture(autouse=True)
-def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap scrypt and Argon2id in this process, the CLI's runs included (the one
-    ``python -m invsteg`` round trip keeps the real cost)."""
-    monkeypatch.setattr(container, "SCRYPT_N", 2**10)
-    monkeypatch.setattr(sealed, "ARGON2_MEMORY_KIB", 64)
-    monkeypatch.setattr(sealed, "ARGON2_ITERATIONS", 1)
+# Cheap key derivations in this process (conftest); the tests that pin the real cost
+# put it back, and ``python -m invsteg`` runs keep it.
+pytestmark = pytest.mark.usefixtures("fast_kdf")
 
 
 @pytest.fixture(scope="module")

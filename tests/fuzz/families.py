@@ -749,8 +749,12 @@ FAMILIES: list[tuple[Callable[[random.Random], Case], float]] = [
 ]
 
 
-def generate_cases(count: int, seed: int = 0, *, quick: bool = False) -> list[Case]:
-    """``count`` cases, the same ones for the same seed (``quick`` drops the slow ones)."""
+def generate_cases(
+    count: int, seed: int = 0, *, quick: bool = False, subprocess_share: float = SUBPROCESS_SHARE
+) -> list[Case]:
+    """``count`` cases, the same ones for the same seed (``quick`` drops the slow ones). Cases
+    that need a real process (signals, pipes, memory) get one, and ``subprocess_share`` of
+    the others, drawn at random."""
     rng = random.Random(seed)
     families, weights = zip(*FAMILIES, strict=True)
     cases: list[Case] = []
@@ -762,7 +766,7 @@ def generate_cases(count: int, seed: int = 0, *, quick: bool = False) -> list[Ca
         case.index, case.seed = len(cases), rng.randrange(2**32)
         case.command = case.argv[0] if case.argv and case.argv[0] in COMMANDS else "root"
         case.subprocess = (
-            case.subprocess_only or case.signal_after is not None or rng.random() < SUBPROCESS_SHARE
+            case.subprocess_only or case.signal_after is not None or rng.random() < subprocess_share
         )
         cases.append(case)
     return cases
