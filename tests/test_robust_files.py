@@ -186,6 +186,7 @@ def test_an_image_without_a_payload_has_none():
         rf.extract_file(photo(seed=5))
 
 
+@pytest.mark.usefixtures("fast_kdf")
 def test_passphrases_are_checked():
     cover = photo(seed=6)
     made = rf.embed_file(cover, b"secret", passphrase="right")

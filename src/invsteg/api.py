@@ -257,7 +257,12 @@ def extract_file(
             try:
                 return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST_FILE)
             except NoPayloadError:
-                raise NoPayloadError(f"{exc}, format 3 and the robust channel") from None
+                # format 3's salt is public and cannot carry redundancy (a steganalyst
+                # could check it), so a few changed samples there read as no payload too
+                raise NoPayloadError(
+                    f"{exc}, format 3 and the robust channel; a stego changed since it was "
+                    "written, even in a few samples, reads so too"
+                ) from None
         return Extracted(unpacked, STEG_CINN, used)
     spec = embedding_spec(model)
     net = create_model(spec.name, weights=weights, task=Task.EMBED).to(resolve_device(device))
