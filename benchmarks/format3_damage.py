@@ -73,8 +73,8 @@ def main() -> None:
         lines.append(f"| {size}x{size} | {changed} | " + " | ".join(str(counts[o]) for o in OUTCOMES) + " |")
     lines += [
         "",
-        "The public part (salt and KDF level) is read before any key exists, so it cannot carry",
-        "redundancy a steganalyst could not check; at low rate (1 bit per 64 samples) every hit",
+        "The public part (salt and KDF level) is read before any key exists, so any redundancy in",
+        "it would be public, and a steganalyst could check it; at low rate (1 bit per 64 samples) every hit",
         "there changes it, and the key, and no payload is found. The salt's samples are a",
         "sixteenth of the image up to 8,704, so at 0.1 % about 9 of them change on any large",
         "image: the target 'extracts, or says it is damaged' is out of format 3's reach there.",
