@@ -79,8 +79,7 @@ def view_of(path: Path, view: str) -> np.ndarray:
 
 def load_model(name: str, args: argparse.Namespace) -> tuple[Any, str]:
     if args.random_init:
-        from invsteg.zoo._pretrained import random_model
-        from invsteg.zoo._registry import get_spec
+        from invsteg.zoo import get_spec, random_model
 
         return random_model(get_spec(name)).eval(), f"{name}, random init (untrained)"
     net = embedding.load_embedding_model(name, args.weights)

@@ -24,8 +24,7 @@ import torch
 
 from invsteg.nn.coupling import AffineCoupling
 from invsteg.pipelines import hiding, latents
-from invsteg.zoo._pretrained import random_model
-from invsteg.zoo._registry import get_spec
+from invsteg.zoo import get_spec, random_model
 from results_file import command_line, publish
 
 START, END = "<!-- fused_subnets:start -->", "<!-- fused_subnets:end -->"

@@ -15,7 +15,7 @@ times, alternating in one run, the whole ``invsteg hide`` command on a 1024x1024
 (import, shipped weights, PNG in and out) against the official network's forward alone on
 the same size, and reports the ratio.
 
-Models get random weights (:func:`invsteg.zoo._pretrained.random_model`): speed does not depend
+Models get random weights (:func:`invsteg.zoo.random_model`): speed does not depend
 on the weight values, and so this runs where weights are not shipped.
 
     python benchmarks/hide_speed.py                 # 0.25, 1 and 12 MP (slow)
@@ -176,8 +176,7 @@ def _precision_context(precision: str) -> AbstractContextManager[Any]:
 def _load_net(model: str) -> Any:
     import torch
 
-    from invsteg.zoo._pretrained import random_model
-    from invsteg.zoo._registry import get_spec
+    from invsteg.zoo import get_spec, random_model
 
     torch.manual_seed(0)
     return random_model(get_spec(model)).eval()
@@ -621,7 +620,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for precision in args.precisions:
         if precision not in PRECISIONS:
             parser.error(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
-    from invsteg.zoo._registry import get_spec
+    from invsteg.zoo import get_spec
 
     for model in args.models:
         get_spec(model)  # fail fast on an unknown name

@@ -27,7 +27,7 @@ import torch
 from invsteg.eval.metrics import psnr
 from invsteg.eval.views import center_crop
 from invsteg.train.data import image_paths, load_rgb
-from invsteg.zoo._pretrained import load_weights_file
+from invsteg.zoo import load_weights_file
 from invsteg.zoo.convert import convert_official
 from results_file import command_line, publish
 

@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--embed-megapixels", type=float, default=40.0)
     args = parser.parse_args()
     from invsteg.models.hinet import HiNet, HiNetConfig
-    from invsteg.zoo._pretrained import save_weights
+    from invsteg.zoo import save_weights
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)

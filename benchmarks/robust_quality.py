@@ -71,8 +71,7 @@ def evaluate(net: ImageHider, images: list[np.ndarray]) -> dict:
 
 def pixel_model(path: Path) -> ImageHider:
     """The robust weights in ``path`` run at scale 1, whatever scale they were trained at."""
-    from invsteg.zoo._pretrained import load_weights_file, random_model
-    from invsteg.zoo._registry import get_spec
+    from invsteg.zoo import get_spec, load_weights_file, random_model
 
     spec = get_spec("robust")
     net = random_model(spec, scale=1)

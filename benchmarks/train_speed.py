@@ -23,8 +23,7 @@ import torch
 from invsteg.ops.quantize import round_8bit
 from invsteg.train import TrainConfig, Trainer
 from invsteg.train.data import ImageBank
-from invsteg.zoo._pretrained import random_model
-from invsteg.zoo._registry import get_spec
+from invsteg.zoo import get_spec, random_model
 from results_file import command_line, publish
 
 START, END = "<!-- train_speed:start -->", "<!-- train_speed:end -->"

@@ -24,6 +24,15 @@ def single_thread():
         torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap key derivations in this process (:func:`helpers.cheap_kdfs`); a test that needs
+    the real cost back calls ``monkeypatch.undo()``."""
+    from helpers import cheap_kdfs
+
+    cheap_kdfs(monkeypatch)
+
+
 def perturbed_weights_file(folder: Path, name: str, build) -> Path:
     """Build a model (seeded), add a seeded perturbation of std 0.02, save it as safetensors.
 
@@ -32,7 +41,7 @@ def perturbed_weights_file(folder: Path, name: str, build) -> Path:
     """
     import torch
 
-    from invsteg.zoo._pretrained import save_weights
+    from invsteg.zoo import save_weights
 
     with torch.random.fork_rng():
         torch.manual_seed(0)

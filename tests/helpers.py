@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -101,6 +102,18 @@ def invsteg_process(
         timeout=timeout,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
+
+
+def cheap_kdfs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scrypt and Argon2id at a token cost in this process (real processes keep the real
+    one): for behaviour tests, where a real derivation costs 0.5-2 s and checks nothing the
+    tests that pin the real costs do not."""
+    from invsteg.payload import container, parity, sealed
+
+    monkeypatch.setattr(container, "SCRYPT_N", 2**10)
+    monkeypatch.setattr(sealed, "ARGON2_MEMORY_KIB", 64)
+    monkeypatch.setattr(sealed, "ARGON2_ITERATIONS", 1)
+    monkeypatch.setattr(parity, "KDF_LEVELS", tuple((64 << level, 1) for level in range(4)))
 
 
 def assert_error(run: Run, rc: int, match: str | None = None) -> None:

@@ -24,6 +24,9 @@ from invsteg.payload.errors import (
 )
 from invsteg.pipelines import adaptive
 
+# Cheap key derivations in this process (conftest); the golden tests put the real cost back.
+pytestmark = pytest.mark.usefixtures("fast_kdf")
+
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_META = GOLDEN / "adaptive.v3.json"
 
@@ -80,7 +83,12 @@ def test_a_file_filling_the_capacity_comes_back_bit_exact(kind: str, cost: str) 
     round_trip(cover, data, "pass", cost=cost)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    # fast_kdf patches constants once for every example
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     height=st.integers(28, 90),
     width=st.integers(28, 90),
@@ -128,25 +136,32 @@ def test_wrong_or_missing_passphrases_are_refused() -> None:
         adaptive.extract_file(cover, passphrase="pw")
 
 
-def test_damage_never_yields_a_wrong_file() -> None:
-    cover = photo(96, 96)
-    data = counter_bytes("damage")(adaptive.capacity_bytes(96, 96) // 2)
+@pytest.mark.parametrize("size", [64, 128])
+def test_a_thousandth_of_the_samples_changed_never_yields_a_wrong_file(size: int) -> None:
+    """0.1 % of the samples moved by one at random: the exact file, 'damaged', or, where the
+    public salt or the head was hit (the salt carries no redundancy, which a steganalyst
+    could check), no payload, with a message saying that a changed stego reads so. Never
+    other bytes. (The share of each outcome: benchmarks/results.md, format 3 under damage.)"""
+    cover = photo(size, size)
+    data = counter_bytes("damage")(adaptive.capacity_bytes(size, size) // 4)
     stego = api.decode_image(api.embed_file(cover, data, passphrase="pw")[0]).pixels
-    rng = np.random.default_rng(0)
-    outcomes = set()
-    for fraction in (0.0002, 0.001, 0.01):
+    outcomes = []
+    for seed in range(8):
         damaged = stego.reshape(-1).copy()
-        hit = rng.choice(damaged.size, max(1, int(fraction * damaged.size)), replace=False)
+        hit = np.random.default_rng(seed).choice(damaged.size, damaged.size // 1000, replace=False)
         damaged[hit] = np.where(damaged[hit] < 255, damaged[hit] + 1, damaged[hit] - 1)
         try:
             assert adaptive.extract_file(damaged.reshape(stego.shape), passphrase="pw").data == data
-            outcomes.add("exact")
+            outcomes.append("exact")
         except PayloadCorruptedError as exc:
-            assert "damaged" in str(exc) or "corrupted" in str(exc) or "tampered" in str(exc)
-            outcomes.add("damaged")
+            assert "damaged" in str(exc)
+            outcomes.append("damaged")
         except NoPayloadError:
-            outcomes.add("none")
-    assert outcomes <= {"exact", "damaged", "none"}
+            outcomes.append("none")
+            last = damaged
+    if "none" in outcomes:
+        with pytest.raises(NoPayloadError, match="a stego changed since it was written"):
+            api.extract_file(last.reshape(stego.shape), passphrase="pw")
 
 
 def test_the_key_derivation_is_salted_per_stego_and_its_cost_is_stored() -> None:
@@ -184,18 +199,20 @@ def golden_inputs() -> tuple[np.ndarray, bytes, dict]:
     return cover, data, meta
 
 
-def test_the_golden_format_3_stego_extracts_forever() -> None:
+def test_the_golden_format_3_stego_extracts_forever(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the real key derivation
     _, data, meta = golden_inputs()
     stego = api.decode_image((GOLDEN / meta["stego"]).read_bytes()).pixels
     extracted = api.extract_file(stego, passphrase=meta["passphrase"])
-    assert extracted.model == api.ADAPTIVE
+    assert (extracted.method, extracted.model) == (api.ADAPTIVE, None)
     assert extracted.unpacked.data == data
     assert extracted.unpacked.file_name == meta["file_name"]
 
 
-def test_the_writer_still_writes_what_the_golden_holds() -> None:
+def test_the_writer_still_writes_what_the_golden_holds(monkeypatch: pytest.MonkeyPatch) -> None:
     """On any CPU: the same inputs extract to the same bytes, and nearly the same samples change
     (the costs are floats; a last-bit difference may move a tie)."""
+    monkeypatch.undo()  # the real key derivation orders the samples
     cover, data, meta = golden_inputs()
     stego, _ = adaptive.embed_file(
         cover,
@@ -244,12 +261,11 @@ def test_the_cli_embeds_format_3_by_default_and_refuses_options_that_do_not_appl
     )
     assert run.rc == 0, run.err
     record = json.loads(run.out)
-    assert (
-        record["model"] == api.ADAPTIVE and record["format"] == 3 and record["cost"] == adaptive.DEFAULT_COST
-    )
+    assert (record["method"], record["model"], record["format"]) == (api.ADAPTIVE, None, 3)
+    assert record["cost"] == adaptive.DEFAULT_COST
     run = invsteg(tmp_path, "extract-file", "s.png", *key, "--json", "-o", "back.txt")
     assert run.rc == 0, run.err
-    assert json.loads(run.out)["model"] == api.ADAPTIVE
+    assert (json.loads(run.out)["method"], json.loads(run.out)["model"]) == (api.ADAPTIVE, None)
     assert (tmp_path / "back.txt").read_bytes() == b"hello"
     assert_one_error(
         invsteg(tmp_path, "embed-file", "cover.png", "note.txt", *key, "--cost", "lsb"), "--cost"

@@ -93,7 +93,7 @@ def test_hide_then_reveal_through_png_files(roundtrip: RoundTrip) -> None:
     data = json.loads(reveal.out)
     assert set(data) == REVEAL_JSON_KEYS
     assert data == {
-        "schema": 1,
+        "schema": 2,
         "secret": "cover.stego.secret.png",
         "secrets": ["cover.stego.secret.png"],
         "size": [48, 40],
@@ -131,7 +131,7 @@ def assert_nearly_same_png(a: bytes, b: bytes) -> None:
 
 def test_files_match_the_api(roundtrip: RoundTrip, tiny_weights: Path) -> None:
     from invsteg.pipelines import hiding
-    from invsteg.zoo._pretrained import load_weights_file
+    from invsteg.zoo import load_weights_file
 
     net = load_weights_file(tiny_weights)
     cover = pixels(roundtrip.cover)
@@ -404,7 +404,7 @@ def test_json_psnr_of_an_unchanged_cover_is_null(tmp_path: Path) -> None:
     """A fresh HiNet is the identity: the stego equals the cover and its PSNR is infinite,
     which JSON cannot hold (``Infinity`` is not JSON), so it is reported as null."""
     from invsteg.models.hinet import HiNet, HiNetConfig
-    from invsteg.zoo._pretrained import save_weights
+    from invsteg.zoo import save_weights
 
     weights = tmp_path / "identity.safetensors"
     save_weights(HiNet(HiNetConfig(blocks=1, growth=4)), weights)
@@ -468,7 +468,7 @@ def test_errors_under_json_are_a_json_object_with_the_same_exit_code(
     run = invsteg(tmp_path, *args)
     assert run.rc == rc, run.err
     data = json.loads(run.out)
-    assert data["schema"] == 1 and data["error"] == kind
+    assert data["schema"] == 2 and data["error"] == kind
     assert run.err_lines == [f"error: {data['message']}"]
 
 

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from helpers import official_irn_haar
 from invsteg.errors import InputFileError, WeightsError
-from invsteg.zoo._pretrained import load_weights_file
+from invsteg.zoo import load_weights_file
 from invsteg.zoo.convert import convert_official, convert_official_hinet
 
 BLOCKS, GROWTH, BAND, CLAMP = 16, 32, 12, 2.0

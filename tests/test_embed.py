@@ -23,7 +23,7 @@ from PIL import Image
 
 from helpers import assert_error, invsteg, invsteg_process
 from invsteg.errors import PayloadError
-from invsteg.payload import NoPayloadError, PayloadTooLargeError, container, keyed, sealed
+from invsteg.payload import NoPayloadError, PayloadTooLargeError, keyed
 from invsteg.payload.errors import EmbeddingFailedError
 from invsteg.pipelines import embedding, latents
 from invsteg.pipelines.embedding import EmbedSettings
@@ -60,18 +60,14 @@ def through_png(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
 
 
-@pytest.fixture(autouse=True)
-def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap scrypt and Argon2id in this process, the CLI's runs included (the one
-    ``python -m invsteg`` round trip keeps the real cost)."""
-    monkeypatch.setattr(container, "SCRYPT_N", 2**10)
-    monkeypatch.setattr(sealed, "ARGON2_MEMORY_KIB", 64)
-    monkeypatch.setattr(sealed, "ARGON2_ITERATIONS", 1)
+# Cheap key derivations in this process (conftest); the tests that pin the real cost
+# put it back, and ``python -m invsteg`` runs keep it.
+pytestmark = pytest.mark.usefixtures("fast_kdf")
 
 
 @pytest.fixture(scope="module")
 def model(tiny_stegcinn_weights: Path):
-    from invsteg.zoo._pretrained import load_weights_file
+    from invsteg.zoo import load_weights_file
 
     return load_weights_file(tiny_stegcinn_weights)
 
@@ -110,7 +106,7 @@ def test_capacity_without_a_model_lists_format_3_then_every_embedding_model(work
     """No weights are loaded (capacity is the architecture's), so this needs no trained model."""
     from invsteg.pipelines.adaptive import capacity_bytes
     from invsteg.pipelines.embedding import default_embed_model
-    from invsteg.zoo._registry import list_models
+    from invsteg.zoo import list_models
 
     run = invsteg(work, "capacity", "cover.png", "--no-passphrase")
     assert run.rc == 0, run.err
@@ -121,11 +117,12 @@ def test_capacity_without_a_model_lists_format_3_then_every_embedding_model(work
         spec.name for spec in list_models("embed")
     )
     rows = {
-        row["model"]: row
+        row["model"] or row["method"]: row
         for row in json.loads(invsteg(work, "capacity", "cover.png", "--json").out)["models"]
     }
+    assert {row["method"] for name, row in rows.items() if name != "adaptive"} == {"steg-cinn"}
     assert rows["stegcinn-detail"]["carriers"] == 6 * 48 * 40  # the colour detail: 3 of 4 bands
-    assert rows["adaptive"]["format"] == 3
+    assert (rows["adaptive"]["model"], rows["adaptive"]["format"]) == (None, 3)
     assert rows["adaptive"]["net_bytes"] == capacity_bytes(96, 80, encrypted=True)
     assert rows["stegcinn-fast"]["carriers"] == 8 * 48 * 40
 
@@ -221,8 +218,9 @@ def test_empty_file_round_trips(cwd: Path, work: Path, tiny_stegcinn_weights: Pa
     back = invsteg(cwd, "extract-file", "s.png", *weights, "--json")
     assert back.rc == 0, back.err
     assert json.loads(back.out) == {
-        "schema": 1,
+        "schema": 2,
         "output": "empty.txt",
+        "method": "steg-cinn",
         "model": str(tiny_stegcinn_weights),
         "file_name": "empty.txt",
         "bytes": 0,

@@ -179,3 +179,82 @@ def test_extract_file_agrees_in_folder_and_single_mode(tmp_path: Path, tiny_steg
         assert alone.rc == 0, alone.err
     _same_files(tmp_path / "files", tmp_path / "single")
     assert (tmp_path / "files" / "note1.txt").read_bytes() == bytes(range(1, 41))
+
+
+# -- --force in a folder run: never an input, never two results into one file ---------------
+
+
+def test_folder_hide_never_overwrites_an_input_of_the_run(tmp_path: Path, tiny_weights: Path) -> None:
+    """-o the covers folder: a.png's stego would be the cover a.stego.png; --force or not."""
+    covers, secrets = tmp_path / "covers", tmp_path / "secrets"
+    covers.mkdir()
+    secrets.mkdir()
+    for i, name in enumerate(["a.png", "a.stego.png"]):
+        save_noise(covers / name, 32, 24, seed=i)
+        save_noise(secrets / f"s{i}.png", 32, 24, seed=10 + i)
+    before = (covers / "a.stego.png").read_bytes()
+    run = invsteg(tmp_path, "hide", "covers", "secrets", "-o", "covers", "--force", "--weights", tiny_weights)
+    assert_one_error(run, "covers/a.stego.png is also an input")
+    assert (covers / "a.stego.png").read_bytes() == before
+    assert sorted(p.name for p in covers.iterdir()) == ["a.png", "a.stego.png"]
+
+
+@pytest.mark.parametrize("command", ["hide", "reveal"])
+def test_two_inputs_of_one_output_name_are_refused_before_any_work(
+    tmp_path: Path, tiny_weights: Path, command: str
+) -> None:
+    """x.png and x.jpg both make x.stego.png (x.stego.secret.png): with --force one result
+    would silently replace the other while the summary said 2 of 2 done."""
+    covers, secrets = tmp_path / "covers", tmp_path / "secrets"
+    covers.mkdir()
+    secrets.mkdir()
+    save_noise(covers / "x.png", 32, 24, seed=1)
+    save_noise(covers / "x.jpg", 32, 24, seed=2)
+    for i in range(2):
+        save_noise(secrets / f"s{i}.png", 32, 24, seed=10 + i)
+    (tmp_path / "out").mkdir()
+    args = ["covers", "secrets"] if command == "hide" else ["covers", "--allow-lossy"]
+    run = invsteg(tmp_path, command, *args, "-o", "out", "--force", "--weights", tiny_weights)
+    name = "x.stego.png" if command == "hide" else "x.secret.png"
+    assert_one_error(run, f"covers/x.jpg and covers/x.png would both write out/{name}")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _format3_stego(tmp_path: Path, path: str, payload: bytes, name: str, seed: int) -> None:
+    save_noise(tmp_path / "cover.png", 64, 64, seed=seed)
+    (tmp_path / "payload.bin").write_bytes(payload)
+    args = ["cover.png", "payload.bin", "-o", path, "--name", name, "--no-passphrase", "--force"]
+    run = invsteg(tmp_path, "embed-file", *args)
+    assert run.rc == 0, run.err
+
+
+def test_folder_extract_never_overwrites_a_stego_of_the_run(tmp_path: Path) -> None:
+    """extract-file st/ -o st/ --force, where s0's stored name is s1.png, another stego."""
+    (tmp_path / "st").mkdir()
+    _format3_stego(tmp_path, "st/s0.png", b"first", "s1.png", seed=1)
+    _format3_stego(tmp_path, "st/s1.png", b"second", "note.txt", seed=2)
+    before = (tmp_path / "st" / "s1.png").read_bytes()
+    run = invsteg(tmp_path, "extract-file", "st", "-o", "st", "--force", "--no-passphrase", "--json")
+    assert run.rc == 1, run.err
+    assert (tmp_path / "st" / "s1.png").read_bytes() == before
+    assert (tmp_path / "st" / "note.txt").read_bytes() == b"second"
+    results = json.loads(run.out)["results"]
+    assert [r["ok"] for r in results] == [False, True]
+    assert "st/s1.png is also an input" in results[0]["message"]
+    assert run.err_lines[-1] == "extract-file: 1 of 2 image(s) done, 1 failed"
+
+
+def test_folder_extract_never_writes_two_files_into_one(tmp_path: Path) -> None:
+    """Two stegos storing the same name: the second is refused, --force or not, not lost."""
+    (tmp_path / "st").mkdir()
+    _format3_stego(tmp_path, "st/s0.png", b"first", "note.txt", seed=1)
+    _format3_stego(tmp_path, "st/s1.png", b"second", "note.txt", seed=2)
+    run = invsteg(tmp_path, "extract-file", "st", "-o", "files", "--force", "--no-passphrase")
+    assert run.rc == 1, run.err
+    assert (tmp_path / "files" / "note.txt").read_bytes() == b"first"
+    errors = [line for line in run.err_lines if line.startswith("error:")]
+    assert errors == [
+        "error: st/s1.png: files/note.txt was extracted from st/s0.png in this run; "
+        "extract st/s1.png alone with -o"
+    ]
+    assert run.err_lines[-1] == "extract-file: 1 of 2 image(s) done, 1 failed"

@@ -26,8 +26,7 @@ import pytest
 from PIL import Image
 
 from invsteg.pipelines import embedding, hiding
-from invsteg.zoo._pretrained import load_pretrained
-from invsteg.zoo._registry import get_spec
+from invsteg.zoo import create_model, get_spec
 
 GOLDEN = Path(__file__).parent / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
@@ -94,7 +93,7 @@ def test_writer_agreement_counts_only_changed_samples() -> None:
 
 @pytest.mark.parametrize("name", sorted(MANIFEST["hide"]))
 def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thread) -> None:
-    net = load_pretrained(name)
+    net = create_model(name)
     secrets = [_image(s) for s in MANIFEST["hide"][name]["secrets"]]
     stego = hiding.hide(_image("cover.png"), *secrets, net=net).stego
     _assert_writes_like(stego, f"{name}.stego.png", _image("cover.png"))
@@ -114,7 +113,7 @@ def test_hiding_models_reproduce_their_golden_stego_and_secrets(name, single_thr
 def test_golden_stegos_extract_forever(name, kind, suffix, single_thread) -> None:
     entry = MANIFEST[kind][name]
     unpacked = embedding.extract_file(
-        _image(f"{name}{suffix}.png"), passphrase=entry["passphrase"], model=load_pretrained(name)
+        _image(f"{name}{suffix}.png"), passphrase=entry["passphrase"], model=create_model(name)
     )
     assert unpacked.data == entry["data"].encode()
     assert unpacked.file_name == entry["file_name"]
@@ -137,12 +136,12 @@ def _assert_embeds_like_its_golden(name: str, kind: str, golden: str) -> None:
         entry["data"].encode(),
         file_name=entry["file_name"],
         passphrase=entry["passphrase"],
-        model=load_pretrained(name),
+        model=create_model(name),
         wire_id=get_spec(name).wire_id,
         random_bytes=np.random.default_rng(7).bytes,
     )
     _assert_writes_like(stego, golden, cover)
-    unpacked = embedding.extract_file(stego, passphrase=entry["passphrase"], model=load_pretrained(name))
+    unpacked = embedding.extract_file(stego, passphrase=entry["passphrase"], model=create_model(name))
     assert unpacked.data == entry["data"].encode()
     assert unpacked.file_name == entry["file_name"]
 
@@ -188,7 +187,7 @@ def test_rescalers_reproduce_their_golden_small_and_restored_images(name, single
     from invsteg import api
     from invsteg.io.images import decode_image
 
-    net = load_pretrained(name)
+    net = create_model(name)
     down = api.rescale_down(_image("cover.png"), net=net, model=name, refine=0)
     _assert_writes_like(down.pixels, f"{name}.down.png", _image("cover.png"))
     golden = decode_image((GOLDEN / f"{name}.down.png").read_bytes(), f"{name}.down.png", "small")

@@ -76,23 +76,21 @@ def test_output_names_of_242_to_255_bytes_are_written(images: Path, tiny_weights
 
 
 @pytest.fixture(scope="module")
-def plain_stego(tmp_path_factory: pytest.TempPathFactory, tiny_stegcinn_weights: Path) -> Path:
-    """An unencrypted stego holding b'hello' under the 255-byte name LONG_NAME."""
+def plain_stego(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An unencrypted stego (format 3) holding b'hello' under the 255-byte name LONG_NAME."""
     work = tmp_path_factory.mktemp("stego")
     save_noise(work / "cover.png", 96, 80, seed=3)
     (work / "hello.bin").write_bytes(b"hello")
     run = invsteg(
         work, "embed-file", "cover.png", "hello.bin", "--name", LONG_NAME, "--no-passphrase",
-        "-o", "stego.png", "--weights", tiny_stegcinn_weights,
+        "-o", "stego.png",
     )  # fmt: skip
     assert run.rc == 0, run.err
     return work / "stego.png"
 
 
-def test_long_stored_name_extracts_privately(
-    plain_stego: Path, tiny_stegcinn_weights: Path, tmp_path: Path
-) -> None:
-    run = invsteg(tmp_path, "extract-file", plain_stego, "--weights", tiny_stegcinn_weights)
+def test_long_stored_name_extracts_privately(plain_stego: Path, tmp_path: Path) -> None:
+    run = invsteg(tmp_path, "extract-file", plain_stego)
     assert run.rc == 0, run.err
     assert listing(tmp_path) == [LONG_NAME]
     extracted = tmp_path / LONG_NAME
@@ -149,12 +147,11 @@ def test_empty_file_names_say_so(images: Path) -> None:
 
 
 def test_with_env_passphrase_an_unencrypted_stego_says_how_to_extract(
-    plain_stego: Path, tiny_stegcinn_weights: Path, tmp_path: Path
+    plain_stego: Path, tmp_path: Path
 ) -> None:
     run = invsteg(
-        tmp_path, "extract-file", plain_stego, "-o", "out.bin", "--weights", tiny_stegcinn_weights,
-        env={"INVSTEG_PASSPHRASE": "something"},
-    )  # fmt: skip
+        tmp_path, "extract-file", plain_stego, "-o", "out.bin", env={"INVSTEG_PASSPHRASE": "something"}
+    )
     assert_error(run, 1, "not encrypted")
     assert "unset INVSTEG_PASSPHRASE" in run.err and "--no-passphrase" in run.err
     assert listing(tmp_path) == []

@@ -17,8 +17,7 @@ from invsteg.models.stegcinn import LAB_OFFSETS, LAB_SCALES, StegCINN, StegCINNC
 from invsteg.nn import DenseBlock, FixedOrthogonalMix, random_orthogonal
 from invsteg.nn.subnets import dense_blocks_same_input
 from invsteg.ops.wavelets import haar_dwt, haar_iwt
-from invsteg.zoo._pretrained import random_model
-from invsteg.zoo._registry import list_models
+from invsteg.zoo import list_models, random_model
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # small tensors: threads do not pay
 

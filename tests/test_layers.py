@@ -108,7 +108,48 @@ def test_no_module_imports_from_a_higher_layer() -> None:
     assert not found, "upward imports:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("module", ["invsteg.cli", "invsteg.ops.distortions"])
+ROOT = PACKAGE.parents[1]
+# The zoo's own white-box test of its closed architecture table, which has no public face.
+PRIVATE_ZOO_ALLOWED = {("tests/test_weights.py", "invsteg.zoo._architectures")}
+
+
+def private_zoo_imports() -> list[str]:
+    """``path:line: module`` for every import of ``invsteg.zoo._*`` outside the zoo."""
+    found = []
+    for folder in ("src", "tests", "benchmarks", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            where = path.relative_to(ROOT).as_posix()
+            if where.startswith("src/invsteg/zoo/"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), where)):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+                found += [
+                    f"{where}:{node.lineno}: {name}"
+                    for name in names
+                    if name.startswith("invsteg.zoo._")
+                    and not any(where == w and name.startswith(m) for w, m in PRIVATE_ZOO_ALLOWED)
+                ]
+    return found
+
+
+def test_nothing_outside_the_zoo_imports_its_private_modules() -> None:
+    found = private_zoo_imports()
+    assert not found, "use the face of invsteg.zoo:\n" + "\n".join(found)
+
+
+def test_the_zoo_face_names_resolve() -> None:
+    from invsteg import zoo
+
+    assert all(callable(getattr(zoo, name)) or name.isupper() for name in zoo.__all__)
+    with pytest.raises(AttributeError):
+        zoo.load_strict  # noqa: B018 (private to the loader)
+
+
+@pytest.mark.parametrize("module", ["invsteg.cli", "invsteg.zoo", "invsteg.ops.distortions"])
 def test_imports_without_torch(module: str) -> None:
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:5])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

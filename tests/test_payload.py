@@ -44,10 +44,9 @@ from invsteg.payload.frame import frame_payload
 REAL_SCRYPT_N = container.SCRYPT_N
 
 
-@pytest.fixture(autouse=True)
-def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap scrypt for behaviour tests; the golden test puts the real cost back."""
-    monkeypatch.setattr(container, "SCRYPT_N", 2**10)
+# Cheap key derivations in this process (conftest); the tests that pin the real cost
+# put it back, and ``python -m invsteg`` runs keep it.
+pytestmark = pytest.mark.usefixtures("fast_kdf")
 
 
 def counter_bytes():

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from helpers import cheap_kdfs
 from invsteg.errors import PayloadError, UsageError
 from invsteg.payload import (
     MAGIC,
@@ -395,3 +396,71 @@ def test_format_2_finds_nothing_in_random_signs(size: int, seed: int) -> None:
     bits = np.random.default_rng(seed).integers(0, 2, size, dtype=np.uint8)
     with pytest.raises(PayloadError):
         sealed.open_signs(bits, passphrase=None)
+
+
+# -- formats 2 and 3: the keyed container, format 3's layout and digits ------------------------
+
+
+@FAST
+@given(
+    data=st.binary(max_size=600),
+    name=plain_names,
+    encrypted=st.booleans(),
+    version=st.sampled_from([2, 3]),
+    locator=st.binary(min_size=32, max_size=32),
+    salt=st.binary(min_size=16, max_size=16),
+)
+def test_the_keyed_container_round_trips_and_refuses_other_keys(
+    data: bytes, name: str, encrypted: bool, version: int, locator: bytes, salt: bytes
+) -> None:
+    from invsteg.payload.keyed import MessageKeys, pack_v2, unpack_v2
+
+    keys = MessageKeys.derive(locator, salt)
+    blob = pack_v2(data, file_name=name, wire_id=3, keys=keys, encrypted=encrypted, version=version)
+    got = unpack_v2(blob, keys=keys, encrypted=encrypted, version=version)
+    assert (got.data, got.file_name, got.encrypted) == (data, name, encrypted)
+    other = MessageKeys.derive(bytes(b ^ 1 for b in locator), salt)
+    with pytest.raises(PayloadError):  # another passphrase's keys never read it
+        unpack_v2(blob, keys=other, encrypted=encrypted, version=version)
+
+
+@FAST
+@given(bits=st.lists(st.integers(0, 1), max_size=2000))
+def test_format_3_digits_round_trip(bits: list[int]) -> None:
+    from invsteg.payload import parity
+
+    trits = parity.bits_to_trits(np.array(bits, dtype=np.uint8))
+    assert trits.size % parity.TRIT_GROUP == 0 and int(trits.max(initial=0)) <= 2
+    assert parity.trits_to_bits(trits)[: len(bits)].tolist() == bits
+
+
+@FAST
+@given(height=st.integers(8, 70), width=st.integers(8, 70), key=st.binary(min_size=32, max_size=32))
+def test_format_3_parts_split_the_samples_without_overlap(height: int, width: int, key: bytes) -> None:
+    """Public part, head and the 4 body segments: disjoint, and together every sample."""
+    from invsteg.payload import parity
+    from invsteg.payload.keyed import MessageKeys
+
+    shape = (height, width)
+    layout = parity.keyed_layout(shape, parity.public_positions(shape), MessageKeys.derive(key, bytes(16)))
+    every = np.concatenate([layout.public, layout.head, *layout.segments])
+    assert np.array_equal(np.sort(every), np.arange(3 * height * width))
+    assert [s.size for s in layout.segments] == parity.body_sizes(shape)
+
+
+@FAST
+@given(
+    height=st.integers(24, 64),
+    width=st.integers(24, 64),
+    seed=st.integers(0, 2**32 - 1),
+    passphrase=st.none() | st.just("pw"),
+)
+def test_format_3_finds_nothing_in_random_samples(
+    height: int, width: int, seed: int, passphrase: str | None
+) -> None:
+    from invsteg.payload import parity
+
+    samples = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    with pytest.MonkeyPatch.context() as monkeypatch, pytest.raises(PayloadError):
+        cheap_kdfs(monkeypatch)
+        parity.open_samples(samples, passphrase=passphrase)

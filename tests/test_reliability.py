@@ -279,7 +279,7 @@ def test_a_note_asking_for_tiny_tiles_is_no_note() -> None:
 
 def test_the_library_refuses_tiny_tiles(tiny_irn_weights: dict[int, Path]) -> None:
     from invsteg.pipelines import rescaling
-    from invsteg.zoo._pretrained import load_weights_file
+    from invsteg.zoo import load_weights_file
 
     net = load_weights_file(tiny_irn_weights[2])
     small = np.zeros((8, 8, 3), np.uint8)
@@ -348,7 +348,7 @@ def _flip_top_exponent_bit(tensor):
     "change", [lambda t: t * 1e30, _flip_top_exponent_bit], ids=["times-1e30", "exponent-bit"]
 )
 def test_weights_of_absurd_magnitude_are_refused(tmp_path: Path, tiny_weights: Path, change) -> None:
-    from invsteg.zoo._pretrained import load_weights_file
+    from invsteg.zoo import load_weights_file
 
     bad = _rewritten(tiny_weights, tmp_path / "bad.safetensors", change)
     with pytest.raises(WeightsError, match="magnitude"):
@@ -363,8 +363,7 @@ def test_weights_of_absurd_magnitude_are_refused(tmp_path: Path, tiny_weights: P
 def test_the_magnitude_bound_is_far_above_every_shipped_weight() -> None:
     from safetensors.torch import load_file
 
-    from invsteg.zoo import list_models
-    from invsteg.zoo._pretrained import MAX_WEIGHT_MAGNITUDE, weights_dir
+    from invsteg.zoo import MAX_WEIGHT_MAGNITUDE, list_models, weights_dir
 
     shipped = [spec.weights for spec in list_models() if spec.weights]
     largest = max(

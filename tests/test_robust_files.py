@@ -186,6 +186,7 @@ def test_an_image_without_a_payload_has_none():
         rf.extract_file(photo(seed=5))
 
 
+@pytest.mark.usefixtures("fast_kdf")
 def test_passphrases_are_checked():
     cover = photo(seed=6)
     made = rf.embed_file(cover, b"secret", passphrase="right")
@@ -262,7 +263,8 @@ def test_cli_robust_round_trip_through_jpeg_and_resizing(tmp_path):
     auto = invsteg(tmp_path, "extract-file", "st.jpg", "--no-passphrase", "-o", "auto.txt", "--json")
     assert auto.rc == 0, auto.err
     report = json.loads(auto.out)
-    assert report["model"] == "robust"
+    # named apart from the `robust` hiding model (JSON schema 2)
+    assert (report["schema"], report["method"], report["model"]) == (2, "robust-file", None)
     # crushed far beyond what it was made for: one error, exit 1, no file
     Image.open(tmp_path / "st.jpg").save(tmp_path / "crushed.jpg", quality=5)
     crushed = invsteg(tmp_path, "extract-file", "crushed.jpg", "--robust", "--no-passphrase", "-o", "x.txt")
@@ -289,7 +291,7 @@ def test_cli_robust_capacity_and_json(tmp_path):
     run = invsteg(tmp_path, "capacity", "cover.png", "--robust", "--json")
     assert run.rc == 0, run.err
     rows = json.loads(run.out)["models"]
-    assert rows[0]["model"] == "robust"
+    assert (rows[0]["method"], rows[0]["model"]) == ("robust-file", None)
     assert rows[0]["net_bytes"] == rf.capacity_bytes(400, 360, encrypted=True)
 
 

@@ -14,7 +14,7 @@ from invsteg.train import Trainer
 from invsteg.train.checkpoint import load_checkpoint, save_checkpoint
 from invsteg.train.data import ImageBank
 from invsteg.train.trainer import CHECKPOINT, LEGACY_CHECKPOINT
-from invsteg.zoo._pretrained import file_sha256, load_weights_file, read_sums
+from invsteg.zoo import file_sha256, load_weights_file, read_sums
 from train_helpers import tiny_config
 
 

@@ -12,7 +12,7 @@ from invsteg.errors import WeightsError
 from invsteg.models.hinet import HiNet, HiNetConfig
 from invsteg.train import Trainer
 from invsteg.train.speed import Arithmetic, candidates, choose_arithmetic
-from invsteg.zoo._pretrained import load_weights_file, save_weights
+from invsteg.zoo import load_weights_file, save_weights
 from train_helpers import tiny_config
 
 

@@ -10,17 +10,17 @@ import torch
 
 from invsteg.errors import WeightsError
 from invsteg.models.hinet import HiNet, HiNetConfig
-from invsteg.zoo._pretrained import (
+from invsteg.zoo import (
     SUMS_FILE,
     WEIGHTS_ENV,
+    create_model,
     file_sha256,
-    load_pretrained,
+    list_models,
     load_weights_file,
     read_sums,
     save_weights,
     weights_dir,
 )
-from invsteg.zoo._registry import list_models
 
 SHIPPED = [s for s in list_models() if s.weights]
 
@@ -30,7 +30,7 @@ def test_shipped_weights_match_their_recorded_sha256(spec) -> None:
     path = weights_dir() / spec.weights
     assert path.is_file(), f"{spec.name} ships {path}, which is missing"
     assert read_sums(weights_dir())[spec.weights] == file_sha256(path)
-    model = load_pretrained(spec.name)
+    model = create_model(spec.name)
     assert model.config == type(model.config)(**spec.config)
 
 
@@ -54,7 +54,7 @@ def test_corrupt_weights_are_refused_by_name(copied_weights) -> None:
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="corrupt") as info:
-        load_pretrained(spec.name)
+        create_model(spec.name)
     assert spec.weights in str(info.value)
 
 
@@ -62,7 +62,7 @@ def test_missing_weights_are_named(copied_weights) -> None:
     spec = SHIPPED[0]
     (copied_weights / spec.weights).unlink()
     with pytest.raises(WeightsError, match="not found") as info:
-        load_pretrained(spec.name)
+        create_model(spec.name)
     assert spec.weights in str(info.value)
 
 
@@ -212,14 +212,14 @@ def test_malformed_sha256sums_is_a_weights_error(copied_weights, content) -> Non
     path = copied_weights / SUMS_FILE
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(WeightsError, match=SUMS_FILE):
-        load_pretrained(SHIPPED[0].name)
+        create_model(SHIPPED[0].name)
 
 
 def test_sha256sums_as_a_directory_is_a_weights_error(copied_weights) -> None:
     (copied_weights / SUMS_FILE).unlink()
     (copied_weights / SUMS_FILE).mkdir()
     with pytest.raises(WeightsError, match=SUMS_FILE):
-        load_pretrained(SHIPPED[0].name)
+        create_model(SHIPPED[0].name)
 
 
 @pytest.mark.parametrize("header", [b"", b"\x00" * 4, (1 << 40).to_bytes(8, "little") + b"{}"])

@@ -67,8 +67,12 @@ if TYPE_CHECKING:
     from invsteg.pipelines.embedding import Capacity, EmbedReport
     from invsteg.pipelines.robust_files import RobustReport
 
-ROBUST = "robust"  # the name extraction reports for the robust channel
-ADAPTIVE = "adaptive"  # the name extraction reports for payload format 3 (no model)
+# How embed-file hides a file (what extraction reports): payload format 3 (no model), a
+# Steg-cINN model (format 2), or the robust file channel, which is no model either; it is
+# named apart from the `robust` hiding model.
+ADAPTIVE = "adaptive"
+STEG_CINN = "steg-cinn"
+ROBUST_FILE = "robust-file"
 
 __all__ = [
     "ADAPTIVE",
@@ -79,10 +83,11 @@ __all__ = [
     "DEFAULT_TILE",
     "DEVICES",
     "LOSSLESS",
-    "ROBUST",
+    "ROBUST_FILE",
     "ROBUST_JPEG_QUALITY",
     "ROBUST_ONE",
     "ROBUST_RESIZE",
+    "STEG_CINN",
     "AdaptiveCapacity",
     "Box",
     "Extracted",
@@ -212,10 +217,13 @@ def embed_file(
 
 @dataclass(frozen=True)
 class Extracted:
-    """A file recovered bit-exact, and the model that found it."""
+    """A file recovered bit-exact, how it was hidden (:data:`ADAPTIVE`, :data:`STEG_CINN`
+    or :data:`ROBUST_FILE`) and, for a Steg-cINN stego, the model (or weights file) that
+    read it."""
 
     unpacked: Unpacked
-    model: str
+    method: str
+    model: str | None = None
 
 
 def extract_file(
@@ -235,7 +243,7 @@ def extract_file(
     from invsteg.pipelines import adaptive, embedding, robust_files
 
     if robust:
-        return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
+        return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST_FILE)
     if model is None and weights is None:
         try:
             return Extracted(adaptive.extract_file(stego, passphrase=passphrase), ADAPTIVE)
@@ -247,14 +255,19 @@ def extract_file(
             )
         except NoPayloadError as exc:
             try:
-                return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST)
+                return Extracted(robust_files.extract_file(stego, passphrase=passphrase), ROBUST_FILE)
             except NoPayloadError:
-                raise NoPayloadError(f"{exc}, format 3 and the robust channel") from None
-        return Extracted(unpacked, used)
+                # format 3's salt is public and cannot carry redundancy (a steganalyst
+                # could check it), so a few changed samples there read as no payload too
+                raise NoPayloadError(
+                    f"{exc}, format 3 and the robust channel; a stego changed since it was "
+                    "written, even in a few samples, reads so too"
+                ) from None
+        return Extracted(unpacked, STEG_CINN, used)
     spec = embedding_spec(model)
     net = create_model(spec.name, weights=weights, task=Task.EMBED).to(resolve_device(device))
     unpacked = embedding.extract_file(stego, passphrase=passphrase, model=net)
-    return Extracted(unpacked, str(weights) if weights else spec.name)
+    return Extracted(unpacked, STEG_CINN, str(weights) if weights else spec.name)
 
 
 def capacity(

@@ -31,7 +31,12 @@ EMBED_MAX_PIXELS = 40_000_000
 
 app = typer.Typer(
     name="invsteg",
-    help="Hide images and files in images with invertible neural networks.",
+    help="Hide images and files in images with invertible neural networks.\n\n"
+    "Every --json object carries its schema number, now 2. Since schema 2, embed-file, "
+    "extract-file and capacity say how a file is hidden in `method` (adaptive, steg-cinn or "
+    "robust-file), and `model` names only a registered model or weights file (null for a "
+    "method without one); schema 1 gave the file channel of --robust the `model` robust, "
+    "the name of a hiding model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -52,7 +57,7 @@ def printable(text: str) -> str:
 # -1 quiet, 0, 1 verbose: set by the root options for the command being run, as click
 # keeps its current context (main() resets it for every run).
 VERBOSITY: ContextVar[int] = ContextVar("invsteg_verbosity", default=0)
-JSON_SCHEMA = 1  # the version of every --json object; bumped when a key changes meaning
+JSON_SCHEMA = 2  # the version of every --json object; bumped when a key changes meaning
 
 
 def verbosity() -> int:
@@ -101,7 +106,15 @@ WeightsOption = Annotated[
         "--weights", help="A weights file (converted or self-trained); its architecture is read from it."
     ),
 ]
-ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        "-f",
+        help="Overwrite an existing output file; never an input, and in a folder run never "
+        "another image's output (two inputs of one output name are refused before any work).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
 TileOption = Annotated[int, typer.Option("--tile", min=64, help="Tile size in pixels; bounds memory.")]
 DeviceOption = Annotated[

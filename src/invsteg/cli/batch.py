@@ -7,6 +7,7 @@ is never an image's failure: Ctrl-C or SIGTERM stops the run (exit 130 or 143).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,41 @@ def output_folder(output: str | None, command: str) -> Path:
     else:
         remove_when_left_empty(folder)
     return folder
+
+
+def check_planned_outputs(planned: Sequence[tuple[str, str]], inputs: Sequence[str]) -> None:
+    """Before any work, the (input, output) pairs of a folder run whose output names are known:
+    two inputs that would write one file, or an output that is an input of the run, are one
+    usage error, so that ``--force`` never loses a result or an input."""
+    from invsteg.io import files
+
+    by_output: dict[str, str] = {}
+    for source, destination in sorted(planned):
+        earlier = by_output.setdefault(os.path.abspath(destination), source)
+        if earlier != source:
+            raise UsageError(f"{earlier} and {source} would both write {destination}; rename one of them")
+        files.check_not_input(destination, inputs)
+
+
+class RunOutputs:
+    """The outputs of a folder run whose names are known only as each image is done (the
+    names stored in stegos): none is an input of the run, none is written twice."""
+
+    def __init__(self, inputs: Sequence[str]) -> None:
+        self.inputs = tuple(inputs)
+        self._written: dict[str, str] = {}  # absolute path -> the input it was written for
+
+    def write(self, data: bytes, destination: str, source: str, *, force: bool, mode: int) -> None:
+        from invsteg.io import files
+
+        earlier = self._written.get(os.path.abspath(destination))
+        if earlier is not None:
+            raise OutputFileError(
+                f"{destination} was extracted from {earlier} in this run; extract {source} alone with -o"
+            )
+        files.check_output(destination, force=force, inputs=self.inputs)
+        files.write_output(data, destination, force=force, mode=mode)
+        self._written[os.path.abspath(destination)] = source
 
 
 def run_batch(command: str, jobs: Sequence[Job], *, as_json: bool) -> None:

@@ -52,7 +52,8 @@ def capacity(
         kind = "not encrypted" if no_passphrase else "encrypted"
         if as_json:
             row = {
-                "model": api.ROBUST,
+                "method": api.ROBUST_FILE,
+                "model": None,
                 "net_bytes": net,
                 "bpp": 8 * net / (width * height),
                 "encrypted": not no_passphrase,
@@ -73,9 +74,9 @@ def capacity(
     if model is None and weights is None:
         adaptive = api.adaptive_capacity(cover_image.pixels, file_name=name, encrypted=not no_passphrase)
     if as_json:
-        models = [{"model": used} | asdict(info) for used, info in rows]
+        models = [{"method": api.STEG_CINN, "model": used} | asdict(info) for used, info in rows]
         if adaptive is not None:
-            models.insert(0, {"model": api.ADAPTIVE, "format": 3} | asdict(adaptive))
+            models.insert(0, {"method": api.ADAPTIVE, "model": None, "format": 3} | asdict(adaptive))
         emit_json({"cover": cover, "size": list(cover_image.size), "models": models})
         return
     if adaptive is not None:

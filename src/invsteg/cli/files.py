@@ -29,7 +29,7 @@ from invsteg.cli._app import (
     notes,
     say,
 )
-from invsteg.cli.batch import is_folder, output_folder, run_batch
+from invsteg.cli.batch import RunOutputs, is_folder, output_folder, run_batch
 from invsteg.cli.progress import long_work
 from invsteg.errors import UsageError
 from invsteg.io.passphrase import PASSPHRASE_ENV
@@ -211,11 +211,12 @@ def embed_file(
             else lambda _, wrong: bar(next(rounds), None, f"{wrong} carriers still to settle"),
         )
     files.write_output(stego, output, force=force)
-    used = api.ADAPTIVE if spec is None else (str(weights) if weights else spec.name)
+    used = None if spec is None else (str(weights) if weights else spec.name)
     if as_json:
         emit_json(
             {
                 "stego": output,
+                "method": api.ADAPTIVE if used is None else api.STEG_CINN,
                 "model": used,
                 "size": [report.width, report.height],
                 "file_name": stored_name,
@@ -238,7 +239,7 @@ def embed_file(
         say(
             f"wrote {output}: {len(data):,} of {report.capacity_bytes:,} bytes, "
             f"{'encrypted' if passphrase is not None else 'not encrypted'}; "
-            f"{changed:.2%} of colour samples changed by one level ({used}), {how}; "
+            f"{changed:.2%} of colour samples changed by one level ({used or api.ADAPTIVE}), {how}; "
             f"stego PSNR {report.psnr_db or math.inf:.2f} dB"
         )
     if len(data) > report.safe_bytes:
@@ -284,7 +285,8 @@ def _embed_robust(
         emit_json(
             {
                 "stego": output,
-                "model": api.ROBUST,
+                "method": api.ROBUST_FILE,
+                "model": None,
                 "size": [report.width, report.height],
                 "file_name": stored_name,
                 "bytes": len(data),
@@ -347,17 +349,17 @@ def extract_file(
         spec = api.embedding_spec(model)
         passphrase = get_passphrase(passphrase_file, no_passphrase, embedding=False)
         chosen = spec.name if model is not None or weights is not None else None
+        paths = files.image_files(stego, "stego folder")
+        written = RunOutputs([*read_from, *map(str, paths)])
 
         def extract_one(path: Path) -> dict:
             stego_image = api.read_image(str(path), "stego", max_pixels=max_pixels)
             extracted = extract(stego_image.pixels, passphrase=passphrase.value, model=chosen)
             unpacked = extracted.unpacked
             destination = str(out / extracted_name(safe_file_name(unpacked.file_name), out))
-            files.check_output(destination, force=force, inputs=read_from)
-            files.write_output(unpacked.data, destination, force=force, mode=0o600)
+            written.write(unpacked.data, destination, str(path), force=force, mode=0o600)
             return {"output": destination, "file_name": unpacked.file_name, "bytes": len(unpacked.data)}
 
-        paths = files.image_files(stego, "stego folder")
         run_batch("extract-file", [(str(p), partial(extract_one, p)) for p in paths], as_json=as_json)
         return
     if output is not None:
@@ -393,6 +395,7 @@ def extract_file(
         emit_json(
             {
                 "output": destination,
+                "method": extracted.method,
                 "model": extracted.model,
                 "file_name": unpacked.file_name,
                 "bytes": len(unpacked.data),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,7 +32,7 @@ from invsteg.cli._app import (
     parse_size,
     say,
 )
-from invsteg.cli.batch import is_folder, output_folder, run_batch
+from invsteg.cli.batch import check_planned_outputs, is_folder, output_folder, run_batch
 from invsteg.cli.progress import long_work, tile_progress
 from invsteg.errors import UsageError
 
@@ -211,11 +212,13 @@ def _hide_folders(covers: str, secrets: list[str], output: str | None, run: _Hid
                 "they are paired by sorted name"
             )
     out = output_folder(output, "hide")
+    read = inputs(*cover_paths, *itertools.chain(*secret_paths), run.weights)
+    check_planned_outputs([(str(c), str(out / f"{c.stem}.stego.png")) for c in cover_paths], read)
     run.net()  # a wrong model or weights is one error, not one per image
 
     def hide_one(cover: Path, pair: tuple[Path, ...]) -> dict:
         destination = str(out / f"{cover.stem}.stego.png")
-        files.check_output(destination, force=run.force, inputs=inputs(cover, *pair, run.weights))
+        files.check_output(destination, force=run.force, inputs=read)
         _, stego = run.hide_one(str(cover), [str(s) for s in pair], destination)
         return {
             "stego": destination,
@@ -372,12 +375,17 @@ def _reveal_folder(stegos: str, output: str | None, run: _Revealing, as_json: bo
     stego_paths = files.image_files(stegos, "stego folder")
     out = output_folder(output, "reveal")
     count = api.secrets_per_cover(run.net())
+    read = inputs(*stego_paths, run.weights)
+
+    def destinations_of(stego: Path) -> list[str]:
+        return [str(out / name) for name in _secret_outputs(None, str(stego), count)]
+
+    check_planned_outputs([(str(s), d) for s in stego_paths for d in destinations_of(s)], read)
 
     def reveal_one(stego: Path) -> dict:
-        names = _secret_outputs(None, str(stego), count)
-        destinations = [str(out / name) for name in names]
+        destinations = destinations_of(stego)
         for destination in destinations:
-            files.check_output(destination, force=run.force, inputs=inputs(stego, run.weights))
+            files.check_output(destination, force=run.force, inputs=read)
         run.reveal_one(str(stego), destinations, ["PNG"] * count)
         return {"secrets": destinations}
 

@@ -6,6 +6,7 @@ import errno
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -153,10 +154,15 @@ def _check_name_length(path: Path) -> None:
         )
 
 
-def _check_target(path: Path, destination: str, *, force: bool, inputs: tuple[str, ...]) -> None:
+def check_not_input(destination: str, inputs: Sequence[str]) -> None:
+    """:class:`UsageError` if ``destination`` is one of ``inputs`` (or a link to one)."""
     for source in inputs:
-        if source and source != STDIO and _same_file(Path(source), path):
+        if source and source != STDIO and _same_file(Path(source), Path(destination)):
             raise UsageError(f"output {destination} is also an input; choose another output path")
+
+
+def _check_target(path: Path, destination: str, *, force: bool, inputs: tuple[str, ...]) -> None:
+    check_not_input(destination, inputs)
     parent = path.parent
     if not parent.is_dir():
         raise OutputFileError(f"output directory does not exist: {parent}")

@@ -7,11 +7,22 @@ so pipelines rely on these contracts instead of probing attributes. Images are
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
     from torch import Tensor
+
+_M = TypeVar("_M", bound="Model")
+
+
+class Model(Protocol):
+    """What every contract keeps of ``nn.Module``: pipelines move a model and read its size."""
+
+    def to(self: _M, *args: Any, **kwargs: Any) -> _M: ...
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]: ...
 
 
 class SecretsConfig(Protocol):
@@ -20,7 +31,7 @@ class SecretsConfig(Protocol):
 
 
 @runtime_checkable
-class ImageHider(Protocol):
+class ImageHider(Model, Protocol):
     """Cover and K secrets -> stego; stego -> K secrets (task ``hide``)."""
 
     size_multiple: int
@@ -48,7 +59,7 @@ class RobustHider(ImageHider, Protocol):
 
 
 @runtime_checkable
-class ColourEmbedder(Protocol):
+class ColourEmbedder(Model, Protocol):
     """Colour (ab of CIELAB) <-> latents given lightness L (task ``embed``).
 
     ``ab`` is ``(B, 2, H, W)``, L ``(B, 1, H, W)``, both in Lab units; latents are
@@ -66,7 +77,7 @@ class ColourEmbedder(Protocol):
 
 
 @runtime_checkable
-class Rescaler(Protocol):
+class Rescaler(Model, Protocol):
     """Image -> an image ``scale`` times smaller, and back (task ``rescale``).
 
     ``downscale`` returns ``(small image (B, 3, H/s, W/s), lost part z)``; ``upscale``

@@ -62,7 +62,7 @@ def capacity(
     benchmarks/results.md, "Steganalysis", for what a detector sees at each size.
     """
     if model is None:
-        from invsteg.zoo._pretrained import random_model
+        from invsteg.zoo import random_model
 
         model = random_model(get_spec(default_embed_model()))
     height, width = cover.shape[:2]

@@ -30,8 +30,7 @@ from invsteg.train.config import TrainConfig
 from invsteg.train.data import ImageBank, center_crops
 from invsteg.train.objectives import objective_for
 from invsteg.train.speed import Arithmetic, ArithmeticChoice, choose_arithmetic
-from invsteg.zoo import get_spec
-from invsteg.zoo._pretrained import load_weights_file, random_model, save_weights, write_sum
+from invsteg.zoo import get_spec, load_weights_file, random_model, save_weights, write_sum
 
 CHECKPOINT = "last.safetensors"
 LEGACY_CHECKPOINT = "last.pt"  # pickles of invsteg 0.1, read with torch's weights-only unpickler

@@ -1,15 +1,19 @@
 """The model zoo: named models, their pretrained weights, and the one way to build them.
 
 Like timm's: the registry, the architecture table and the weights loader are private
-(``_registry``, ``_architectures``, ``_pretrained``); the surface is
-:func:`create_model` and :func:`list_models`. Importing this package does not import
-torch, so the CLI can list models and check a model name instantly.
+(``_registry``, ``_architectures``, ``_pretrained``); the surface is this package:
+:func:`create_model` and :func:`list_models`, and for training, converting and checking
+weights files the loader's own functions (``save_weights``, ``load_weights_file``, ...).
+Nothing outside the zoo imports a private module. Importing this package does not import
+torch, so the CLI can list models and check a model name instantly: the loader's names
+import it on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from invsteg.errors import ModelError
 from invsteg.zoo._registry import DEFAULT_EMBED_MODEL, DEFAULT_MODEL, ModelSpec, Task, get_spec, list_models
@@ -17,18 +21,66 @@ from invsteg.zoo._registry import DEFAULT_EMBED_MODEL, DEFAULT_MODEL, ModelSpec,
 if TYPE_CHECKING:
     from torch import nn
 
+    from invsteg.models.contracts import ColourEmbedder, ImageHider, Rescaler, RobustHider
+    from invsteg.zoo._pretrained import (
+        MAX_WEIGHT_MAGNITUDE,
+        SUMS_FILE,
+        WEIGHTS_ENV,
+        file_sha256,
+        load_weights_file,
+        random_model,
+        read_sums,
+        save_weights,
+        weights_bytes,
+        weights_dir,
+        write_sum,
+    )
+
+# The weights loader's public names, imported (with torch) when first used.
+_LOADER = (
+    "MAX_WEIGHT_MAGNITUDE",
+    "SUMS_FILE",
+    "WEIGHTS_ENV",
+    "file_sha256",
+    "load_weights_file",
+    "random_model",
+    "read_sums",
+    "save_weights",
+    "weights_bytes",
+    "weights_dir",
+    "write_sum",
+)
+
 __all__ = [
     "DEFAULT_EMBED_MODEL",
     "DEFAULT_MODEL",
+    "MAX_WEIGHT_MAGNITUDE",
+    "SUMS_FILE",
+    "WEIGHTS_ENV",
     "ModelSpec",
     "Task",
     "create_model",
     "default_model",
     "default_rescaler",
+    "file_sha256",
     "get_spec",
     "list_models",
+    "load_weights_file",
     "parameter_count",
+    "random_model",
+    "read_sums",
+    "save_weights",
+    "weights_bytes",
+    "weights_dir",
+    "write_sum",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOADER:
+        return getattr(importlib.import_module("invsteg.zoo._pretrained"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The rescaler a scale of N picks; older weights stay registered for the small images they made.
 _RESCALERS = {2: "irn-x2-v2", 4: "irn-x4"}
@@ -62,22 +114,61 @@ def default_rescaler(scale: int) -> str:
     return _RESCALERS[scale]
 
 
+@overload
+def create_model(
+    name: str | None = ...,
+    *,
+    weights: Path | str | None = ...,
+    task: Literal[Task.HIDE],
+    pretrained: bool = ...,
+) -> ImageHider: ...
+@overload
+def create_model(
+    name: str | None = ...,
+    *,
+    weights: Path | str | None = ...,
+    task: Literal[Task.ROBUST],
+    pretrained: bool = ...,
+) -> RobustHider: ...
+@overload
+def create_model(
+    name: str | None = ...,
+    *,
+    weights: Path | str | None = ...,
+    task: Literal[Task.EMBED],
+    pretrained: bool = ...,
+) -> ColourEmbedder: ...
+@overload
+def create_model(
+    name: str | None = ...,
+    *,
+    weights: Path | str | None = ...,
+    task: Literal[Task.RESCALE],
+    pretrained: bool = ...,
+) -> Rescaler: ...
+@overload
+def create_model(
+    name: str | None = ...,
+    *,
+    weights: Path | str | None = ...,
+    task: Task | None = ...,
+    pretrained: bool = ...,
+) -> nn.Module: ...
 def create_model(
     name: str | None = None,
     *,
     weights: Path | str | None = None,
     task: Task | None = None,
     pretrained: bool = True,
-) -> nn.Module:
-    """A model ready for inference (``eval()`` mode).
+) -> Any:
+    """A model ready for inference (``eval()`` mode): for a ``task``, an object that keeps
+    that task's contract in :mod:`invsteg.models.contracts` (an ``nn.Module`` underneath).
 
     Args:
         name: a registered model (see :func:`list_models`); default: ``task``'s default.
         weights: a weights file to load instead of the shipped ones; its own metadata
             names the architecture, checked against a closed table (never imported).
         task: the task the caller needs; a model of another task is a :class:`ModelError`.
-            The returned model then follows that task's contract in
-            :mod:`invsteg.models.contracts`.
         pretrained: ``False`` gives the architecture with random weights (tests,
             training, capacity), without reading any file.
 
