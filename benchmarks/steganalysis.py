@@ -7,8 +7,11 @@ embedder hides the same payload, counted in bits per pixel of the RGB image (net
 - ``invsteg``: ``invsteg.api.embed_file`` with a passphrase (the normal, encrypted use) and
   a random file of ``round(bpp * H * W / 8)`` bytes; ``max`` is 100% of the capacity that
   ``invsteg.api.capacity`` reports for the cover;
-- ``hill`` and ``lsbm``: conseal's HILL (cost + ternary simulator) and LSB matching (+-1,
-  permuted, no matrix embedding), the same total bits split evenly over R, G and B.
+- ``hill``: HILL's cost (equal to conseal's) and the payload-limited sender's optimal +-1
+  change rates, simulated, the same total bits split evenly over R, G and B; ``hill-joint``
+  the same over all channels as one message; ``hill-conseal`` conseal's own simulator, whose
+  payload search stops short on smooth covers (it embeds less there than asked);
+- ``lsbm``: conseal's LSB matching (+-1, permuted, no matrix embedding), split evenly.
 
 Detectors are hand-crafted features with sealwatch's FLD ensemble (Kodovsky et al. 2012):
 ``spam_rgb`` (SPAM-686 on R, G, B), ``spam_rgb_diff`` (plus SPAM on R-G and B-G), ``crm``
@@ -62,7 +65,16 @@ START, END = "<!-- steganalysis:start -->", "<!-- steganalysis:end -->"
 
 SIZE = 256
 PASSPHRASE = "steganalysis benchmark"
-EMBEDDERS = ("format3-hill", "format3-hill-colour", "format3-hill-cmd", "invsteg", "hill", "lsbm")
+EMBEDDERS = (
+    "format3-hill",
+    "format3-hill-colour",
+    "format3-hill-cmd",
+    "invsteg",
+    "hill",
+    "hill-joint",
+    "hill-conseal",
+    "lsbm",
+)
 DETECTORS = ("spam_rgb", "spam_rgb_diff", "crm", "model_aware")
 RICH = frozenset({"crm"})  # detectors measured first and skipped when too slow
 HIST_BINS, HIST_MAX = 30, 3.0
@@ -182,21 +194,66 @@ def embed_invsteg(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
     return Embedded(api.decode_image(png).pixels, OK)
 
 
-def embed_hill(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
-    """conseal's HILL, each channel at the same rate, simulated at the payload-limited
-    sender's optimal change rates (ternary +-1)."""
+def embed_hill_conseal(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
+    """conseal's own HILL simulator (``conseal.hill.simulate_single_channel``), each channel at
+    the same rate. Its payload search gives up early on smooth covers: there it embeds a
+    fraction of the payload (down to 2 % of it), so it looks stealthier than HILL is; kept to
+    show that (docs/design.md, "embed-file format 3")."""
     import conseal
 
     rate = channel_rate(nbytes, *cover.shape[:2])
     with warnings.catch_warnings():
-        # conseal 2025.11 warns whenever its payload bisection took exactly 30 steps (its cap is
-        # 30 * log2(3) = 47); the payload it reaches was checked: within ~1% of the target
         warnings.filterwarnings("ignore", "optimization might not have converged", RuntimeWarning)
         channels = [
             conseal.hill.simulate_single_channel(np.ascontiguousarray(cover[..., c]), rate, seed=seed + c)
             for c in range(3)
         ]
     return Embedded(np.stack(channels, axis=-1).astype(np.uint8), OK)
+
+
+def simulate_ternary(cover: np.ndarray, rho: np.ndarray, bits: float, seed: int) -> np.ndarray:
+    """+-1 changes of ``cover`` (any shape, uint8) drawn at the payload-limited sender's optimal
+    rates for ``bits`` bits under the costs ``rho`` (same shape; +1 and -1 alike, never out of
+    0..255): what a perfect ternary code would do."""
+    x = cover.reshape(-1).astype(np.int16)
+    costs = np.stack(
+        [np.where(x < 255, rho.reshape(-1), np.inf), np.where(x > 0, rho.reshape(-1), np.inf)], 1
+    )
+
+    def probabilities(lam: float) -> tuple[np.ndarray, float]:
+        e = np.exp(-lam * costs)
+        p = e / (1 + e.sum(axis=1, keepdims=True))
+        stay = 1 - p.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -np.nansum(p * np.log2(p), axis=1) - np.nan_to_num(stay * np.log2(stay))
+        return p, float(h.sum())
+
+    low, high = 1e-12, 1e6  # smooth covers' costs reach ~1e7
+    while high / low > 1.001:
+        mid = np.sqrt(low * high)
+        low, high = (mid, high) if probabilities(mid)[1] > bits else (low, mid)
+    p, _ = probabilities(low)
+    u = np.random.default_rng(seed).random(x.size)
+    change = np.where(u < p[:, 0], 1, np.where(u < p[:, 0] + p[:, 1], -1, 0))
+    return (x + change).astype(np.uint8).reshape(cover.shape)
+
+
+def embed_hill_joint(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
+    """HILL's costs on all three channels at once, simulated as one ternary message (the
+    cheapest samples of any channel carry it): ``hill`` without its even split."""
+    from invsteg.ops.costs import hill_rgb
+
+    return Embedded(simulate_ternary(cover, hill_rgb(cover), 8.0 * nbytes, seed), OK)
+
+
+def embed_hill(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
+    """HILL (its costs equal conseal's), each channel a third of the bits, simulated at the
+    payload-limited sender's optimal change rates: the whole payload on every cover."""
+    from invsteg.ops.costs import hill_rgb
+
+    rho = hill_rgb(cover)
+    channels = [simulate_ternary(cover[..., c], rho[..., c], 8.0 * nbytes / 3, seed + c) for c in range(3)]
+    return Embedded(np.stack(channels, axis=-1), OK)
 
 
 def embed_lsbm(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
@@ -237,6 +294,8 @@ EMBED: dict[str, Embedder] = {
     "format3-hill-cmd": embed_format3("hill-cmd"),
     "invsteg": embed_invsteg,
     "hill": embed_hill,
+    "hill-joint": embed_hill_joint,
+    "hill-conseal": embed_hill_conseal,
     "lsbm": embed_lsbm,
 }
 
@@ -640,7 +699,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     fingerprint = invsteg_fingerprint()
     versioned = (*(e for e in EMBEDDERS if e.startswith("format3")), "invsteg", "model_aware", "capacity")
-    cache = Cache(args.cache, covers, {name: f"{name}-{fingerprint}" for name in versioned})
+    # "hill" was conseal's simulator until 2026-12-04 (now "hill-conseal"): never reuse those files
+    renamed = {"hill": "hill-full-payload", "hill-joint": f"hill-joint-{fingerprint}"}
+    cache = Cache(args.cache, covers, {name: f"{name}-{fingerprint}" for name in versioned} | renamed)
     need_max = "max" in args.payloads
     capacities = capacities_of(covers, cache) if need_max or "invsteg" in args.embedders else None
     extract = extractors(args.detectors)
@@ -848,8 +909,11 @@ def table(result: dict[str, Any]) -> list[str]:
         "(payload format 3) under that cost, a random file without a passphrase (whitened either way); "
         "invsteg: format 2 (`--model`), a random file, encrypted; `max`: 100% of format 2's reported "
         "capacity per cover, the same bits for the references. "
-        "hill, lsbm: conseal's HILL and LSB matching simulators with the same bits split evenly over "
-        "R, G, B. Detectors: spam_rgb = SPAM-686 of R, G, B; spam_rgb_diff = that plus SPAM of R-G "
+        "hill: HILL's costs, the same bits split evenly over R, G, B, simulated at the optimal change "
+        "rates (the whole payload on every cover); hill-joint: the same on all channels as one message; "
+        "hill-conseal: conseal's HILL simulator, which embeds only part of the payload on smooth "
+        "covers; lsbm: conseal's LSB matching, split evenly. Detectors: spam_rgb = SPAM-686 of R, G, B; "
+        "spam_rgb_diff = that plus SPAM of R-G "
         "and B-G; crm = sealwatch's colour rich model; model_aware = histogram of |z| (30 bins on "
         "[0, 3]), shares of |z| < 0.1 and < 0.3 and kurtosis of the latents invsteg's public model "
         "reads, with the same ensemble; its AUC is of the ensemble's vote. changed samples: colour "
