@@ -52,6 +52,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `benchmarks.results_file`, also as `python benchmarks/robust_channel.py`
 
 from benchmarks.results_file import command_line, publish  # noqa: E402
+
 from invsteg.errors import PayloadError  # noqa: E402
 from invsteg.ops import distortions as dist  # noqa: E402
 from invsteg.payload import spread  # noqa: E402
@@ -92,7 +93,9 @@ def attack_grid() -> dict[str, Attack]:
     grid[f"chat ({CHAT_LONG_SIDE} px, Q{CHAT_QUALITY})"] = lambda img: dist.real_jpeg(
         dist.real_fit_long_side(img, CHAT_LONG_SIDE), CHAT_QUALITY
     )
-    grid[f"chat 0.75x, Q{CHAT_QUALITY}"] = lambda img: dist.real_jpeg(dist.real_downscale(img, 0.75), CHAT_QUALITY)
+    grid[f"chat 0.75x, Q{CHAT_QUALITY}"] = lambda img: dist.real_jpeg(
+        dist.real_downscale(img, 0.75), CHAT_QUALITY
+    )
     grid["JPEG 80 + crop 0.5 + brightness 1.5"] = combination
     return grid
 
@@ -202,7 +205,12 @@ class InvstegRobust:
         data, salt = rng.bytes(self.size), rng.bytes(SALT_LEN)
         stego = robust_files.embed_file(cover, data, random_bytes=lambda n: salt[:n])
         report = stego.report
-        facts = {"salt": salt.hex(), "grid": list(report.grid), "step": report.step, "cell_px": report.cell_px}
+        facts = {
+            "salt": salt.hex(),
+            "grid": list(report.grid),
+            "step": report.step,
+            "cell_px": report.cell_px,
+        }
         return Embedded(stego.pixels, data, facts)
 
     def message(self, embedded: Embedded) -> spread.Message:
@@ -437,7 +445,11 @@ def quality(cover: np.ndarray, stego: np.ndarray) -> dict[str, float]:
     from invsteg.eval.quality import compare
 
     scores = compare(stego, cover)
-    return {"psnr": scores["psnr"], "ssim": scores["ssim"], "pattern": pattern_strength(cover, stego)["worst"]}
+    return {
+        "psnr": scores["psnr"],
+        "ssim": scores["ssim"],
+        "pattern": pattern_strength(cover, stego)["worst"],
+    }
 
 
 def run_case(
@@ -503,7 +515,8 @@ def tables(results: dict[str, list[dict[str, Any]]], attacks: Sequence[str]) -> 
     lines += [f"| {a} | " + " | ".join(cell(results[n], a) for n in names) + " |" for a in attacks]
     lines += [
         "",
-        "| method | payload bits | covers | PSNR mean [min] | SSIM mean | pattern mean [max] | embed s | read s |",
+        "| method | payload bits | covers | PSNR mean [min] | SSIM mean | pattern mean [max] "
+        "| embed s | read s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, records in results.items():
@@ -553,7 +566,11 @@ def run(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, Any]]], list
     if slow and (args.slow_covers < len(covers) or args.slow_grid == "core"):
         notes.append(
             f"{', '.join(slow)} (slow on one thread): the first {min(args.slow_covers, len(covers))} covers, "
-            + ("the attacks of one row per family only (blank cells: not run)" if args.slow_grid == "core" else "")
+            + (
+                "the attacks of one row per family only (blank cells: not run)"
+                if args.slow_grid == "core"
+                else ""
+            )
         )
     return results, list(grid), [f"{len(covers)} covers from {args.val.name}", *notes]
 
@@ -574,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results, attacks, notes = run(args)
     lines = [
         START,
-        f"## Robust files and watermarking tools through a channel grid, val split ({date.today().isoformat()})",
+        f"## Robust files and watermarking tools through a channel grid, val split ({date.today()})",
         "",
         f"`OMP_NUM_THREADS=1 {command_line(__file__)}`: each val photo box-resized to an 864 px short "
         "side and cut to its centre 1152x864 (1.0 MP); a fresh random payload per method and cover. "
