@@ -100,7 +100,7 @@ def attack_grid() -> dict[str, Attack]:
     return grid
 
 
-# One attack of each family and the issue's baselines: what the slow methods run.
+# One or two attacks of each family and the issue's baselines: what the slower peers run.
 CORE = (
     "none",
     "JPEG Q80",
@@ -158,7 +158,7 @@ class Outcome:
 class Method(Protocol):
     key: str  # names the method in the cache and the table
     bits: int
-    slow: bool  # runs the CORE attacks on the first ``slow_covers`` covers only
+    cost: str  # "full": every attack; "core": the CORE attacks; "slow": CORE on fewer covers
 
     def version(self) -> str: ...
     def embed(self, cover: np.ndarray, rng: np.random.Generator) -> Embedded: ...
@@ -187,7 +187,7 @@ class InvstegRobust:
     """invsteg's robust files at ``size`` bytes, default settings, no passphrase."""
 
     size: int
-    slow: bool = False
+    cost: str = "full"
     _messages: dict[bytes, spread.Message] = field(default_factory=dict, repr=False)
 
     @property
@@ -277,7 +277,7 @@ class InvisibleWatermark:
 
     method: str
     bits: int
-    slow: bool = False
+    cost: str = "full"
 
     @property
     def key(self) -> str:
@@ -315,7 +315,7 @@ class BlindWatermark:
     """blind-watermark at ``bits``, its default strength; the passwords drawn per cover."""
 
     bits: int
-    slow: bool = False
+    cost: str = "core"
 
     @property
     def key(self) -> str:
@@ -351,41 +351,41 @@ class BlindWatermark:
         return bits_outcome(sent, np.asarray(got) >= 0.5)
 
 
+def installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def peer_methods() -> tuple[list[Method], list[str]]:
-    """The peers that are installed, and a line for each that is not."""
+    """The peers that are installed, the slowest last, and a line for each that is not."""
     found: list[Method] = []
     missing: list[str] = []
-    try:
-        import imwatermark  # noqa: F401
-
+    if installed("imwatermark"):
         found += [InvisibleWatermark(m, b) for b in (64, 2048) for m in ("dwtDct", "dwtDctSvd")]
-        try:
-            import onnxruntime  # noqa: F401
-
-            found.append(InvisibleWatermark("rivaGan", 32, slow=True))
-        except ImportError:
-            missing.append("rivaGan: onnxruntime is not installed")
-    except ImportError:
+    else:
         missing.append("invisible-watermark: not installed (the `peers` extra)")
-    try:
-        import blind_watermark  # noqa: F401
-
-        found += [BlindWatermark(64, slow=True), BlindWatermark(2048, slow=True)]
-    except ImportError:
+    if installed("blind_watermark"):
+        found += [BlindWatermark(64), BlindWatermark(2048)]
+    else:
         missing.append("blind-watermark: not installed (the `peers` extra)")
+    if installed("imwatermark") and installed("onnxruntime"):
+        found.append(InvisibleWatermark("rivaGan", 32, cost="slow"))
+    elif installed("imwatermark"):
+        missing.append("rivaGan: onnxruntime is not installed")
     missing.append(trustmark_status())
     return found, missing
 
 
 def trustmark_status() -> str:
     """TrustMark needs weights that it downloads on first use: say whether they are here."""
-    try:
-        import trustmark
-    except ImportError:
+    if not installed("trustmark"):
         return (
-            "TrustMark: not run. The package installs from the registry, but it has no weights: "
-            "it downloads them from its vendor's server on first use, which this machine cannot reach"
+            "TrustMark: not run, not installed. Its package (0.9.2) ships no weights: it downloads "
+            "them from Adobe's server on first use, which needs the internet (and it needs torchvision)"
         )
+    import trustmark
+
     folder = Path(trustmark.__file__).parent / "models"
     if not any(folder.glob("*.ckpt")):
         return f"TrustMark: not run, its weights are not in {folder} (they download on first use)"
@@ -547,6 +547,21 @@ def all_methods(sizes: Sequence[int], peers: bool) -> tuple[list[Method], list[s
     return methods + found, missing
 
 
+def subset_notes(methods: Sequence[Method], slow_covers: int, covers: int) -> list[str]:
+    """What the cheaper runs of the slower methods leave out."""
+    core = [m.key for m in methods if m.cost == "core"]
+    slow = [m.key for m in methods if m.cost == "slow"]
+    notes = []
+    if core:
+        notes.append(f"{', '.join(core)}: one or two attacks per family (blank cells: not run)")
+    if slow:
+        notes.append(
+            f"{', '.join(slow)} (about 17 s per read of a 1 MP image on one thread): those attacks "
+            f"on the first {min(slow_covers, covers)} covers"
+        )
+    return notes
+
+
 def run(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, Any]]], list[str], list[str]]:
     covers = load_covers(args.val, args.limit)
     grid = attack_grid()
@@ -554,24 +569,17 @@ def run(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, Any]]], list
     cache = Cache(None if args.no_cache else args.cache)
     results: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
-        attacks = {a: grid[a] for a in CORE} if method.slow and args.slow_grid == "core" else grid
-        subset = covers[: args.slow_covers] if method.slow else covers
+        full = method.cost == "full" or args.full_grid
+        attacks = grid if full else {a: grid[a] for a in CORE}
+        subset = covers[: args.slow_covers] if method.cost == "slow" and not args.full_grid else covers
         start = time.perf_counter()
         results[method.key] = []
         for name, cover in subset:
             record = run_case(method, name, cover, attacks, cache) | {"bits": method.bits}
             results[method.key].append(record)
         print(f"{method.key}: {len(subset)} covers, {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    slow = [m.key for m in methods if m.slow]
-    if slow and (args.slow_covers < len(covers) or args.slow_grid == "core"):
-        notes.append(
-            f"{', '.join(slow)} (slow on one thread): the first {min(args.slow_covers, len(covers))} covers, "
-            + (
-                "the attacks of one row per family only (blank cells: not run)"
-                if args.slow_grid == "core"
-                else ""
-            )
-        )
+    if not args.full_grid:
+        notes += subset_notes(methods, args.slow_covers, len(covers))
     return results, list(grid), [f"{len(covers)} covers from {args.val.name}", *notes]
 
 
@@ -581,8 +589,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", default="8,256,1024", help="invsteg file sizes in bytes")
     parser.add_argument("--limit", type=int, help="only the first N photos (by name)")
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="invsteg only")
-    parser.add_argument("--slow-covers", type=int, default=12, help="covers for the slow peers")
-    parser.add_argument("--slow-grid", choices=("core", "full"), default="core")
+    parser.add_argument("--slow-covers", type=int, default=6, help="covers for the slowest peers")
+    parser.add_argument("--full-grid", action="store_true", help="every method: every attack and cover")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/robust_channel_cache"))
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--no-publish", action="store_true")
