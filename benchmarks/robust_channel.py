@@ -60,7 +60,7 @@ from invsteg.payload.sealed import SALT_LEN, locator_key  # noqa: E402
 from invsteg.pipelines import robust_files  # noqa: E402
 
 START, END = "<!-- robust_channel:start -->", "<!-- robust_channel:end -->"
-CACHE_VERSION = 1  # bump when an attack or a method's adapter changes meaning
+CACHE_VERSION = 2  # bump when an attack or a method's adapter changes meaning
 COVER_SIZE = (1152, 864)  # width, height: 1.0 MP at 4:3
 CHAT_LONG_SIDE, CHAT_QUALITY = 1600, 62
 

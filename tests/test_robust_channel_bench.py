@@ -43,6 +43,8 @@ def test_rotation_keeps_the_size_turns_the_content_and_blackens_corners(cover: n
         < np.abs(turned[y, x].astype(int) - cover[y, x]).sum() + 30
     )
     np.testing.assert_array_equal(dist.real_rotate(cover, 0), cover)
+    nudged = dist.real_rotate(cover, 0.01).astype(float)  # a turn, not a darkening (Pillow's 8-bit
+    assert abs((nudged - cover).mean()) < 0.02  # rotation truncates: half a level darker)
 
 
 def test_brightness_scales_and_contrast_stretches_about_the_mean(cover: np.ndarray) -> None:
@@ -126,3 +128,18 @@ def test_peers_read_their_own_clean_stego(module: str, make, cover: np.ndarray) 
     assert outcome.bit_accuracy is not None and outcome.bit_accuracy >= 0.9
     tiny = method.read(embedded, np.zeros((100, 100, 3), np.uint8))  # under its 256x256 minimum
     assert not tiny.exact
+
+
+def test_why_counts_codeword_load_and_crop_erasures(cover: np.ndarray) -> None:
+    from benchmarks import robust_channel_why as why
+
+    right, erased = np.ones(8 * 300, bool), np.zeros(8 * 300, bool)
+    assert why.codeword_load(right, erased, 128) == 0.0
+    right[3] = False  # one wrong byte in the first codeword
+    erased[8 * 10 : 8 * 10 + 2] = True  # one erased byte
+    assert why.codeword_load(right, erased, 128) == 3 / 128
+    grid = rc.robust_files.Grid(18, 20)  # cells of 20 x 20 px on the 400 x 360 cover
+    means, lost = why.crop_read(cover, 1.0, grid)
+    assert not lost.any() and np.allclose(means, why.grid_means(cover, grid))
+    _, lost = why.crop_read(cover, 0.5, grid)  # 200 x 180 px kept: 10 x 9 whole cells at most
+    assert 0 < (~lost).sum() <= 90
