@@ -607,6 +607,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "brackets the mean bit accuracy in %: for invsteg the coded bits before Reed-Solomon, read on "
         "the embedding grid and step (the body corrects up to 25% wrong bytes per codeword). "
         "Resized stegos are read at their smaller size; rotations keep the size with black corners; "
+        "a 1 MP cover is under the chat app's 1600 px long side, so that row is JPEG Q62 alone, and "
+        "the issue's chat channel is the 0.75x row; "
         "the combination crops, brightens, then saves as JPEG. † a decoder failed on some covers "
         "(counted as not recovered, no bits).",
         "",
