@@ -137,6 +137,19 @@ def save_noise(path: Path, width: int = 48, height: int = 40, seed: int = 0) -> 
     return path
 
 
+def photo_like(height: int = 360, width: int = 400, seed: int = 0) -> np.ndarray:
+    """A photo-like cover: smooth colour gradients, soft blobs and fine texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    base = np.stack([120 + 80 * x, 90 + 60 * y, 140 - 50 * x * y], axis=-1)
+    for _ in range(12):
+        cy, cx, r = rng.random(3)
+        blob = np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (0.01 + 0.02 * r))
+        base += blob[..., None] * rng.normal(0, 40, 3)
+    base += rng.normal(0, 6, base.shape)
+    return np.clip(np.rint(base), 0, 255).astype(np.uint8)
+
+
 def pixels(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))

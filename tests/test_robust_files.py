@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import assert_error, assert_one_error, invsteg
+from helpers import assert_error, assert_one_error, invsteg, photo_like
 from invsteg.eval.pattern import pattern_strength, strongest_period
 from invsteg.ops.distortions import real_downscale, real_jpeg
 from invsteg.payload import spread
@@ -27,19 +27,6 @@ GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_STEGO = GOLDEN / "robust-file.v2.stego.jpg"
 GOLDEN_TEXT = b"invsteg robust golden: this must extract forever\n"
 GOLDEN_PASSPHRASE = "golden robust"
-
-
-def photo(height: int = 360, width: int = 400, seed: int = 0) -> np.ndarray:
-    """A photo-like cover: smooth colour gradients, soft blobs and fine texture."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width] / max(height, width)
-    base = np.stack([120 + 80 * x, 90 + 60 * y, 140 - 50 * x * y], axis=-1)
-    for _ in range(12):
-        cy, cx, r = rng.random(3)
-        blob = np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (0.01 + 0.02 * r))
-        base += blob[..., None] * rng.normal(0, 40, 3)
-    base += rng.normal(0, 6, base.shape)
-    return np.clip(np.rint(base), 0, 255).astype(np.uint8)
 
 
 def golden_cover() -> np.ndarray:
@@ -62,7 +49,7 @@ def test_spread_change_moves_each_cell_mean_by_exactly_its_change(height, width,
 
 def test_cell_means_of_a_resized_image_stay_close():
     """The grid is a fraction of the image: a smooth image read at 0.75x gives the same means."""
-    cover = photo()
+    cover = photo_like()
     grid = rf.Grid(24, 26)
     small = real_downscale(cover, 0.75)
     full = rf.cell_means(rf.luma(cover), grid.axes(400, 360, 1.0))
@@ -149,7 +136,7 @@ def test_capacity_is_exact():
 
 @pytest.fixture(scope="module")
 def robust_stego():
-    cover = photo()
+    cover = photo_like()
     data = bytes(range(160))
     made = rf.embed_file(cover, data, file_name="doc.bin", random_bytes=lambda n: b"\x07" * n)
     return cover, data, made
@@ -183,12 +170,12 @@ def test_the_file_survives_real_attacks(robust_stego, attack):
 
 def test_an_image_without_a_payload_has_none():
     with pytest.raises(NoPayloadError):
-        rf.extract_file(photo(seed=5))
+        rf.extract_file(photo_like(seed=5))
 
 
 @pytest.mark.usefixtures("fast_kdf")
 def test_passphrases_are_checked():
-    cover = photo(seed=6)
+    cover = photo_like(seed=6)
     made = rf.embed_file(cover, b"secret", passphrase="right")
     assert rf.extract_file(made.pixels, passphrase="right").data == b"secret"
     with pytest.raises(NoPayloadError):
@@ -201,14 +188,14 @@ def test_passphrases_are_checked():
 
 
 def test_too_large_a_file_is_refused_with_the_capacity():
-    cover = photo()
+    cover = photo_like()
     room = rf.capacity_bytes(400, 360, file_name="", encrypted=False)
     with pytest.raises(PayloadTooLargeError, match=f"at most {room} bytes"):
         rf.embed_file(cover, np.random.default_rng(0).bytes(room + 200))
 
 
 def test_a_jpeg_output_is_verified_as_written():
-    cover = photo(seed=7)
+    cover = photo_like(seed=7)
     made = rf.embed_file(cover, b"jpeg", jpeg_output=90)
     assert made.jpeg is not None and made.jpeg[:2] == b"\xff\xd8"
     decoded = np.asarray(Image.open(io.BytesIO(made.jpeg)).convert("RGB"))
@@ -244,7 +231,7 @@ def test_pattern_measure_finds_a_grating_and_ignores_noise():
 
 
 def test_cli_robust_round_trip_through_jpeg_and_resizing(tmp_path):
-    Image.fromarray(photo(seed=8)).save(tmp_path / "cover.png")
+    Image.fromarray(photo_like(seed=8)).save(tmp_path / "cover.png")
     (tmp_path / "doc.txt").write_bytes(b"meet at noon\n" * 10)
     made = invsteg(
         tmp_path, "embed-file", "cover.png", "doc.txt", "--robust", "--no-passphrase", "-o", "st.jpg"
@@ -273,7 +260,7 @@ def test_cli_robust_round_trip_through_jpeg_and_resizing(tmp_path):
 
 
 def test_cli_robust_resize_option_survives_half_size_and_jpeg(tmp_path):
-    Image.fromarray(photo(seed=11, height=480, width=560)).save(tmp_path / "cover.png")
+    Image.fromarray(photo_like(seed=11, height=480, width=560)).save(tmp_path / "cover.png")
     (tmp_path / "doc.txt").write_bytes(b"half\n")
     args = ["embed-file", "cover.png", "doc.txt", "--robust", "--no-passphrase", "--resize", "0.5", "--json"]
     made = invsteg(tmp_path, *args, "-o", "st.png")
@@ -287,7 +274,7 @@ def test_cli_robust_resize_option_survives_half_size_and_jpeg(tmp_path):
 
 
 def test_cli_robust_capacity_and_json(tmp_path):
-    Image.fromarray(photo(seed=9)).save(tmp_path / "cover.png")
+    Image.fromarray(photo_like(seed=9)).save(tmp_path / "cover.png")
     run = invsteg(tmp_path, "capacity", "cover.png", "--robust", "--json")
     assert run.rc == 0, run.err
     rows = json.loads(run.out)["models"]
@@ -296,7 +283,7 @@ def test_cli_robust_capacity_and_json(tmp_path):
 
 
 def test_cli_robust_usage_errors(tmp_path):
-    Image.fromarray(photo()).save(tmp_path / "cover.png")
+    Image.fromarray(photo_like()).save(tmp_path / "cover.png")
     (tmp_path / "doc.txt").write_bytes(b"x")
     args = ["embed-file", "cover.png", "doc.txt", "--no-passphrase"]
     assert_one_error(invsteg(tmp_path, *args, "--jpeg", "80"), "--robust")
@@ -309,7 +296,7 @@ def test_cli_robust_usage_errors(tmp_path):
 
 
 def test_cli_robust_damaged_stego_exits_1(tmp_path):
-    Image.fromarray(photo(seed=10)).save(tmp_path / "plain.png")
+    Image.fromarray(photo_like(seed=10)).save(tmp_path / "plain.png")
     run = invsteg(tmp_path, "extract-file", "plain.png", "--robust", "--no-passphrase", "-o", "out.bin")
     assert_error(run, 1, "no robust payload")
     assert not (tmp_path / "out.bin").exists()

@@ -1,5 +1,6 @@
 """Real attacks on 8-bit images, the way a file meets them: Pillow JPEG, numpy noise, Pillow
-resizing and blur, on ``(H, W, 3)`` uint8 arrays.
+resizing and blur, on ``(H, W, 3)`` uint8 arrays; and what a channel does besides: a centre
+crop, a small rotation, brightness and contrast, a chat app's resize to a long side.
 
 :func:`attack_image` chains them in the order resize, blur, noise, JPEG (JPEG last, as a file
 is compressed when it is saved); :func:`check_attacks` validates settings before any work.
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
 
 from invsteg.errors import UsageError
 
@@ -140,6 +141,70 @@ def real_blur(img: np.ndarray, sigma: float) -> np.ndarray:
         return img.copy()
     blurred = Image.fromarray(img, "RGB").filter(ImageFilter.GaussianBlur(radius=sigma))
     return np.asarray(blurred, dtype=np.uint8).copy()
+
+
+def real_center_crop(img: np.ndarray, keep: float) -> np.ndarray:
+    """The centre of ``(H, W, 3)`` uint8 that keeps ``keep`` in ``(0, 1]`` of each side
+    (each rounded, at least 1 px): a crop 0.7 keeps 49% of the area."""
+    _check_uint8(img)
+    if not math.isfinite(keep) or not 0 < keep <= 1:
+        raise UsageError(f"crop must keep a share in (0, 1] of each side, got {keep}")
+    h, w = img.shape[:2]
+    ch, cw = max(1, round(h * keep)), max(1, round(w * keep))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return img[top : top + ch, left : left + cw].copy()
+
+
+def real_rotate(img: np.ndarray, degrees: float) -> np.ndarray:
+    """Bicubic rotation by ``degrees`` (counter-clockwise) about the centre, at the same size:
+    the corners that leave the frame are lost, those that enter it are black.
+
+    Each channel is turned as a float image and rounded once: Pillow's 8-bit rotation
+    truncates, which darkens the whole image by half a level (a second attack, not a turn).
+    """
+    _check_uint8(img)
+    if not math.isfinite(degrees):
+        raise UsageError(f"rotation must be a finite angle in degrees, got {degrees}")
+    out = np.empty_like(img)
+    for c in range(3):
+        plane = Image.fromarray(img[..., c].astype(np.float32), "F")
+        turned = np.asarray(plane.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=0.0))
+        out[..., c] = np.clip(np.rint(turned), 0, 255)
+    return out
+
+
+def _check_factor(factor: float, what: str) -> None:
+    if not math.isfinite(factor) or factor < 0:
+        raise UsageError(f"{what} factor must be a finite number >= 0 (1 leaves the image), got {factor}")
+
+
+def real_brightness(img: np.ndarray, factor: float) -> np.ndarray:
+    """Every sample times ``factor``, rounded and clipped (Pillow ``ImageEnhance.Brightness``)."""
+    _check_uint8(img)
+    _check_factor(factor, "brightness")
+    return np.asarray(
+        ImageEnhance.Brightness(Image.fromarray(img, "RGB")).enhance(factor), dtype=np.uint8
+    ).copy()
+
+
+def real_contrast(img: np.ndarray, factor: float) -> np.ndarray:
+    """Each sample's distance from the image's mean grey scaled by ``factor``, rounded and
+    clipped (Pillow ``ImageEnhance.Contrast``)."""
+    _check_uint8(img)
+    _check_factor(factor, "contrast")
+    return np.asarray(
+        ImageEnhance.Contrast(Image.fromarray(img, "RGB")).enhance(factor), dtype=np.uint8
+    ).copy()
+
+
+def real_fit_long_side(img: np.ndarray, long_side: int) -> np.ndarray:
+    """Pillow bicubic resize so that the long side is at most ``long_side`` px (what a chat
+    app does before it recompresses); a smaller image is left as it is, never enlarged."""
+    _check_uint8(img)
+    if long_side < 1:
+        raise UsageError(f"long side must be at least 1 px, got {long_side}")
+    scale = long_side / max(img.shape[:2])
+    return real_downscale(img, scale) if scale < 1 else img.copy()
 
 
 @dataclass(frozen=True)
