@@ -178,23 +178,21 @@ def _check_factor(factor: float, what: str) -> None:
         raise UsageError(f"{what} factor must be a finite number >= 0 (1 leaves the image), got {factor}")
 
 
+def _enhance(img: np.ndarray, factor: float, enhancer: type) -> np.ndarray:
+    _check_uint8(img)
+    _check_factor(factor, enhancer.__name__.lower())
+    return np.asarray(enhancer(Image.fromarray(img, "RGB")).enhance(factor), dtype=np.uint8).copy()
+
+
 def real_brightness(img: np.ndarray, factor: float) -> np.ndarray:
     """Every sample times ``factor``, rounded and clipped (Pillow ``ImageEnhance.Brightness``)."""
-    _check_uint8(img)
-    _check_factor(factor, "brightness")
-    return np.asarray(
-        ImageEnhance.Brightness(Image.fromarray(img, "RGB")).enhance(factor), dtype=np.uint8
-    ).copy()
+    return _enhance(img, factor, ImageEnhance.Brightness)
 
 
 def real_contrast(img: np.ndarray, factor: float) -> np.ndarray:
     """Each sample's distance from the image's mean grey scaled by ``factor``, rounded and
     clipped (Pillow ``ImageEnhance.Contrast``)."""
-    _check_uint8(img)
-    _check_factor(factor, "contrast")
-    return np.asarray(
-        ImageEnhance.Contrast(Image.fromarray(img, "RGB")).enhance(factor), dtype=np.uint8
-    ).copy()
+    return _enhance(img, factor, ImageEnhance.Contrast)
 
 
 def real_fit_long_side(img: np.ndarray, long_side: int) -> np.ndarray:
