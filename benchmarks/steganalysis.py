@@ -197,7 +197,7 @@ def embed_invsteg(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
 def embed_hill_conseal(cover: np.ndarray, nbytes: int, seed: int) -> Embedded:
     """conseal's own HILL simulator (``conseal.hill.simulate_single_channel``), each channel at
     the same rate. Its payload search gives up early on smooth covers: there it embeds a
-    fraction of the payload (down to 2 % of it), so it looks stealthier than HILL is; kept to
+    fraction of the payload (down to about 3 % of it), so it looks stealthier than HILL is; kept to
     show that (docs/design.md, "embed-file format 3")."""
     import conseal
 
