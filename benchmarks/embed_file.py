@@ -417,10 +417,7 @@ def main() -> None:
         f"run ({locator_s:.2f} s, not counted).",
         END,
     ]
-    if args.no_publish:
-        print("\n".join(lines))
-    else:
-        publish(START, END, args.out, lines)
+    publish(START, END, args.out, lines, write=not args.no_publish)
 
 
 if __name__ == "__main__":

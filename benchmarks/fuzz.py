@@ -52,10 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines = [START, f"## Fuzzing ({date.today().isoformat()})", "", f"`{command_line(__file__)}`", ""]
     lines += [*fuzz.summary_lines(results, time.perf_counter() - start), END]
-    if args.no_publish:
-        print("\n".join(lines))
-    else:
-        publish(START, END, RESULTS, lines)
+    publish(START, END, RESULTS, lines, write=not args.no_publish)
     return 1 if any(r.violations for r in results) else 0
 
 

@@ -25,8 +25,10 @@ def command_line(script: str) -> str:
     return shlex.join(["python", f"benchmarks/{Path(script).name}", *sys.argv[1:]])
 
 
-def publish(start_marker: str, end_marker: str, path: Path, lines: list[str]) -> None:
-    """Write ``lines`` (markers included) as this benchmark's section of ``path`` and print it."""
+def publish(start_marker: str, end_marker: str, path: Path, lines: list[str], *, write: bool = True) -> None:
+    """Print ``lines`` (markers included) and, with ``write``, make them this benchmark's
+    section of ``path`` (``--no-publish`` runs print only)."""
     section = "\n".join(lines)
-    write_section(start_marker, end_marker, path, section)
+    if write:
+        write_section(start_marker, end_marker, path, section)
     print(section)

@@ -617,10 +617,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         *tables(results, attacks),
         END,
     ]
-    if args.no_publish:
-        print("\n".join(lines))
-    else:
-        publish(START, END, args.results, lines)
+    publish(START, END, args.results, lines, write=not args.no_publish)
 
 
 if __name__ == "__main__":

@@ -1003,12 +1003,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = run(args)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
-    lines = table(result)
-    if args.no_publish:
-        print("\n".join(lines))
-        return
-    publish(START, END, RESULTS, lines)
-    plot(result, args.plot)
+    publish(START, END, RESULTS, table(result), write=not args.no_publish)
+    if not args.no_publish:
+        plot(result, args.plot)
 
 
 if __name__ == "__main__":
